@@ -1,0 +1,150 @@
+/**
+ * A small client for dispatchd (or any NDJSON JSON-RPC server on a unix
+ * socket): connect with a timeout, match responses by id, and reject every
+ * pending call with -32002 `daemon_unreachable` when the socket dies. After
+ * a death, the next call makes one reconnect attempt.
+ */
+import { createConnection, type Socket } from 'node:net';
+import split2 from 'split2';
+import { DaemonUnreachableError, RpcError } from './errors.js';
+
+export interface ClientOptions {
+  readonly socket: string;
+  readonly connectTimeoutMs?: number;
+  /** Per-call timeout in ms; 0 waits forever. */
+  readonly callTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class Client {
+  readonly #opts: Required<ClientOptions>;
+  #socket: Socket | null = null;
+  #connecting: Promise<Socket> | null = null;
+  #nextId = 1;
+  readonly #calls = new Map<number, Pending>();
+  #controls: Pending[] = [];
+  #closed = false;
+
+  constructor(opts: ClientOptions) {
+    this.#opts = { connectTimeoutMs: 5000, callTimeoutMs: 0, ...opts };
+  }
+
+  /** Connects (or reuses the connection). */
+  connect(): Promise<Socket> {
+    if (this.#socket !== null) return Promise.resolve(this.#socket);
+    this.#connecting ??= new Promise<Socket>((resolve, reject) => {
+      const s = createConnection(this.#opts.socket);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new DaemonUnreachableError(`connect to ${this.#opts.socket} timed out after ${this.#opts.connectTimeoutMs} ms`));
+      }, this.#opts.connectTimeoutMs);
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new DaemonUnreachableError(`${(err as NodeJS.ErrnoException).code ?? err.message} on ${this.#opts.socket}`));
+      });
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        this.#attach(s);
+        resolve(s);
+      });
+    }).finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  #attach(s: Socket): void {
+    this.#socket = s;
+    s.pipe(split2()).on('data', (line: string) => this.#onLine(line));
+    const die = (why: string): void => {
+      if (this.#socket !== s) return;
+      this.#socket = null;
+      const err = (): Error => new DaemonUnreachableError(why);
+      for (const p of this.#calls.values()) p.reject(err());
+      this.#calls.clear();
+      for (const p of this.#controls) p.reject(err());
+      this.#controls = [];
+    };
+    s.on('error', (e) => die(`socket error: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    s.on('close', () => die('connection closed by the daemon'));
+  }
+
+  #onLine(line: string): void {
+    if (line.trim() === '') return;
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (msg === null || typeof msg !== 'object') return;
+    if (!('jsonrpc' in msg)) {
+      this.#controls.shift()?.resolve(msg);
+      return;
+    }
+    const p = typeof msg.id === 'number' ? this.#calls.get(msg.id) : undefined;
+    if (p === undefined) return;
+    this.#calls.delete(msg.id as number);
+    const error = msg.error as { code?: number; message?: string; data?: unknown } | undefined;
+    if (error) p.reject(new RpcError(error.code ?? -32001, error.message ?? 'error', error.data));
+    else p.resolve(msg.result);
+  }
+
+  async #send(line: string): Promise<void> {
+    if (this.#closed) throw new DaemonUnreachableError('client is closed');
+    const s = await this.connect();
+    s.write(`${line}\n`);
+  }
+
+  #withTimeout<T>(p: Promise<T>, onTimeout: () => void): Promise<T> {
+    const ms = this.#opts.callTimeoutMs;
+    if (ms <= 0) return p;
+    let timer: NodeJS.Timeout;
+    return Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        timer = setTimeout(() => {
+          onTimeout();
+          reject(new DaemonUnreachableError(`no answer within ${ms} ms`));
+        }, ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Calls a JSON-RPC method; rejects with an RpcError carrying the server's code. */
+  call(method: string, params?: unknown): Promise<unknown> {
+    const id = this.#nextId++;
+    const body = params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
+    const result = new Promise<unknown>((resolve, reject) => this.#calls.set(id, { resolve, reject }));
+    this.#send(JSON.stringify(body)).catch((err: Error) => {
+      this.#calls.get(id)?.reject(err);
+      this.#calls.delete(id);
+    });
+    return this.#withTimeout(result, () => this.#calls.delete(id));
+  }
+
+  /** Sends a control message (`{type: …}`) and resolves with its plain reply. */
+  control(msg: { type: string } & Record<string, unknown>): Promise<Record<string, unknown>> {
+    const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.#controls.push({ resolve: resolve as (v: unknown) => void, reject });
+    });
+    const entry = this.#controls[this.#controls.length - 1] as Pending;
+    this.#send(JSON.stringify(msg)).catch((err: Error) => {
+      this.#controls = this.#controls.filter((p) => p !== entry);
+      entry.reject(err);
+    });
+    return this.#withTimeout(reply, () => undefined);
+  }
+
+  /** Closes the connection. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#socket?.end();
+    this.#socket = null;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The control-plane state file `<home>/state.json` (SPEC §4). Owns loading
+ * (a corrupt file is kept aside, never discarded), and atomic persistence:
+ * temp file in the same directory, fsync, chmod 0600, rename, fsync of the
+ * directory. Mutations are applied in order and written in groups, so a
+ * burst of control messages costs one fsync per group, and a failed write
+ * leaves both the file and the in-memory state as they were.
+ */
+import { readFileSync, renameSync } from 'node:fs';
+import { open, rename, unlink, chmod } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+
+export type StateData = Record<string, unknown>;
+
+/** What `load` found: the data, and where a corrupt file was moved. */
+export interface LoadResult {
+  readonly data: StateData;
+  readonly movedAside: string | null;
+  readonly error: string | null;
+}
+
+/** Reads the state file at start (sync: nothing is served yet). */
+export function loadStateFile(path: string, now: Date = new Date()): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: {}, movedAside: null, error: null };
+    throw err;
+  }
+  try {
+    const data = JSON.parse(text) as unknown;
+    if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+      return { data: data as StateData, movedAside: null, error: null };
+    }
+    throw new Error('state is not a JSON object');
+  } catch (err) {
+    const aside = `${path}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(path, aside);
+    return { data: {}, movedAside: aside, error: (err as Error).message };
+  }
+}
+
+/** Makes sure the directory entry of a rename is on disk. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `text` to `path` atomically. Throws, leaving `path` untouched, on failure. */
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await chmod(tmp, 0o600);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+type Mutator<R> = (draft: StateData) => R;
+
+interface Pending {
+  readonly mutate: Mutator<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** The in-memory state and its file. Only this class writes state.json. */
+export class StateStore {
+  readonly path: string;
+  #data: StateData;
+  #written: string;
+  #pending: Pending[] = [];
+  #flushing = false;
+
+  constructor(path: string, initial: StateData) {
+    this.path = path;
+    this.#data = initial;
+    this.#written = '';
+  }
+
+  /** The committed state (what is on disk). Do not mutate. */
+  get data(): Readonly<StateData> {
+    return this.#data;
+  }
+
+  /**
+   * Applies `mutate` to a copy of the state, persists it, then commits it.
+   * Resolves with what `mutate` returned; rejects (nothing committed) if the
+   * write failed.
+   */
+  update<R>(mutate: Mutator<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ mutate, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    while (this.#pending.length > 0) {
+      const group = this.#pending;
+      this.#pending = [];
+      const draft = structuredClone(this.#data);
+      const results: { ok: boolean; value: unknown }[] = [];
+      for (const p of group) {
+        try {
+          results.push({ ok: true, value: p.mutate(draft) });
+        } catch (err) {
+          results.push({ ok: false, value: err });
+        }
+      }
+      const text = `${JSON.stringify(draft, null, 2)}\n`;
+      try {
+        if (text !== this.#written) await writeAtomic(this.path, text);
+        this.#data = draft;
+        this.#written = text;
+        group.forEach((p, i) => {
+          const r = results[i] as { ok: boolean; value: unknown };
+          if (r.ok) p.resolve(r.value);
+          else p.reject(r.value);
+        });
+      } catch (err) {
+        for (const p of group) p.reject(err);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  /** Resolves when every queued mutation has been written (or has failed). */
+  async settled(): Promise<void> {
+    while (this.#flushing || this.#pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -85,8 +85,8 @@ export class Connection implements CallContext {
     this.#settle();
   }
 
-  replyInOrder(line: Promise<string>): void {
-    this.#controlChain = this.#controlChain.then(() => line).then(
+  replyInOrder(run: () => Promise<string>): void {
+    this.#controlChain = this.#controlChain.then(run).then(
       (l) => this.reply(l),
       () => this.reply(null),
     );

@@ -17,8 +17,12 @@ import type { Outcome } from '../workers/runtime.js';
 export interface CallContext {
   /** The frame's reply, exactly once; null sends nothing. */
   reply(line: string | null): void;
-  /** Like reply, for control replies that must keep their relative order. */
-  replyInOrder(line: Promise<string>): void;
+  /**
+   * Like reply, for control messages: `run` starts only after the previous
+   * control message of this context has been answered, so each sees the
+   * state its predecessors left and the replies keep their order.
+   */
+  replyInOrder(run: () => Promise<string>): void;
   /** Calls this connection has queued, so they can be dropped if it leaves. */
   readonly tickets: Set<Ticket>;
   readonly log: Logger;
@@ -60,7 +64,7 @@ export class Router {
         }
         return this.#batch(parsed.items, ctx);
       case 'control':
-        return ctx.replyInOrder(this.#deps.control.handle(parsed.msg).then((r) => JSON.stringify(r)));
+        return ctx.replyInOrder(() => this.#deps.control.handle(parsed.msg).then((r) => JSON.stringify(r)));
       default:
         return this.#message(parsed, ctx, (line) => ctx.reply(line));
     }

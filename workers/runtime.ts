@@ -68,14 +68,20 @@ function errorOutcome(err: unknown, started: number): Outcome {
 /** Runs one task against a loaded module. Never throws. */
 export async function execute(mod: DispatchModule, task: Task): Promise<Outcome> {
   const started = performance.now();
+  let value: unknown;
   try {
-    let value: unknown;
     if (task.op === 'call') value = await mod.dispatch(task.method, task.params);
     else if (task.op === 'maintain') value = mod.maintain ? await mod.maintain(task.ctx) : { skipped: 'no maintain()' };
     else value = 'pong';
-    return { ok: true, json: serialise(value), runMs: performance.now() - started };
   } catch (err) {
     return errorOutcome(err, started);
+  }
+  try {
+    return { ok: true, json: serialise(value), runMs: performance.now() - started };
+  } catch (err) {
+    // A result JSON can't carry (BigInt, a cycle) is the method's fault, not the caller's params.
+    const message = `result is not serialisable: ${(err as Error).message}`;
+    return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: performance.now() - started };
   }
 }
 

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { LineFramer, incompleteTail, type Frame } from '../src/framing.js';
+
+function frame(chunks: Buffer[], max = 1024): Promise<Frame[]> {
+  return new Promise((resolve) => {
+    const out: Frame[] = [];
+    const f = new LineFramer(max, (fr) => out.push(fr), () => resolve(out));
+    for (const c of chunks) f.write(c);
+    f.end();
+  });
+}
+
+const lines = (frames: Frame[]): string[] => frames.map((f) => (f.kind === 'line' ? f.text : `<${f.kind}>`));
+
+test('splits on LF and CRLF; a last line without newline counts', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from('a\r\nb\nc')])), ['a', 'b', 'c']);
+});
+
+test('blank and whitespace-only lines are dropped', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from('\n  \n\t\r\nx\n \n')])), ['x']);
+});
+
+test('a multi-byte character split across chunks survives', async () => {
+  const bytes = Buffer.from('{"s":"é😀漢"}\n');
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const got = lines(await frame([bytes.subarray(0, cut), bytes.subarray(cut)]));
+    assert.deepEqual(got, ['{"s":"é😀漢"}'], `cut at ${cut}`);
+  }
+});
+
+test('any chunking of valid input gives the same lines', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', maxLength: 20 }), { maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }), async (ls, sizes) => {
+      const clean = ls.map((l) => l.replace(/[\r\n]/g, '')).filter((l) => !/^[ \t]*$/.test(l));
+      const bytes = Buffer.from(clean.map((l) => `${l}\n`).join(''));
+      const chunks: Buffer[] = [];
+      for (let i = 0, k = 0; i < bytes.length; k++) {
+        const n = sizes[k % sizes.length] as number;
+        chunks.push(bytes.subarray(i, i + n));
+        i += n;
+      }
+      assert.deepEqual(lines(await frame(chunks)), clean);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('an over-long complete line is one too_long frame, and the next line is fine', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from(`${'x'.repeat(100)}\nok\n`)], 64)), ['<too_long>', 'ok']);
+});
+
+test('an over-long line arriving in pieces is reported once, then skipped through its newline', async () => {
+  const chunks = [Buffer.from('y'.repeat(50)), Buffer.from('y'.repeat(50)), Buffer.from('y'.repeat(50)), Buffer.from('yy\nnext\n')];
+  assert.deepEqual(lines(await frame(chunks, 64)), ['<too_long>', 'next']);
+});
+
+test('an over-long unterminated line at EOF is reported once', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from('z'.repeat(100)), Buffer.from('z'.repeat(100))], 64)), ['<too_long>']);
+});
+
+test('the limit counts bytes, not characters', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from(`${'é'.repeat(40)}\n`)], 64)), ['<too_long>']);
+  assert.deepEqual(lines(await frame([Buffer.from(`${'é'.repeat(30)}\n`)], 64)), ['é'.repeat(30)]);
+});
+
+test('invalid UTF-8 makes that line (only) an invalid_utf8 frame', async () => {
+  const bad = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\nnext\n')]);
+  assert.deepEqual(lines(await frame([bad])), ['<invalid_utf8>', 'next']);
+  // The bad bytes in a later chunk than the start of the line.
+  assert.deepEqual(lines(await frame([Buffer.from('ok\n{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\nafter\n')])), ['ok', '<invalid_utf8>', 'after']);
+  // A truncated multi-byte character at EOF.
+  assert.deepEqual(lines(await frame([Buffer.from('x\n'), Buffer.from([0xe6, 0xbc])])), ['x', '<invalid_utf8>']);
+});
+
+test('incompleteTail finds an unfinished sequence', () => {
+  assert.equal(incompleteTail(Buffer.from('abc')), 0);
+  assert.equal(incompleteTail(Buffer.from([0x61, 0xe6, 0xbc])), 2);
+  assert.equal(incompleteTail(Buffer.from([0xf0, 0x9f, 0x98])), 3);
+  assert.equal(incompleteTail(Buffer.from('😀')), 0);
+});

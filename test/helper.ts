@@ -1,0 +1,194 @@
+/**
+ * Test helpers: short temp homes, an in-process daemon on a temp socket, the
+ * built daemon as a child process, and a raw NDJSON connection.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { resolveConfig, type ConfigInput } from '../src/config.js';
+import { Daemon } from '../src/daemon.js';
+
+export const FIXTURE = fileURLToPath(new URL('./fixtures/dispatch.js', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
+export const silent = pino({ level: 'silent' });
+
+/** A fresh short temp dir (unix socket paths are limited to ~100 bytes). */
+export function tmpHome(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync('/tmp/dd-');
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Running {
+  readonly daemon: Daemon;
+  readonly socket: string;
+  readonly home: string;
+  close(): Promise<void>;
+}
+
+/** Starts a daemon in this process with the fixture dispatch module. */
+export async function startDaemon(input: ConfigInput = {}): Promise<Running> {
+  const { dir, cleanup } = tmpHome();
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 2, ...input }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  return {
+    daemon,
+    socket: config.socket,
+    home: dir,
+    async close() {
+      await daemon.close();
+      cleanup();
+    },
+  };
+}
+
+/** A raw NDJSON connection that collects response lines. */
+export class Conn {
+  readonly socket: Socket;
+  readonly lines: string[] = [];
+  #buf = '';
+  #waiters: (() => void)[] = [];
+  ended = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.#buf += d;
+      let i: number;
+      while ((i = this.#buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.#buf.slice(0, i));
+        this.#buf = this.#buf.slice(i + 1);
+      }
+      this.#wake();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  static open(path: string): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const s = createConnection(path);
+      s.once('connect', () => resolve(new Conn(s)));
+      s.once('error', reject);
+    });
+  }
+
+  send(data: string | Buffer | object): void {
+    this.socket.write(typeof data === 'string' || Buffer.isBuffer(data) ? data : `${JSON.stringify(data)}\n`);
+  }
+
+  /** Waits for `n` lines in total (or throws after `ms`). */
+  async waitLines(n: number, ms = 5000): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    while (this.lines.length < n) {
+      if (this.ended) throw new Error(`connection ended with ${this.lines.length}/${n} lines: ${this.lines.join(' | ')}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out with ${this.lines.length}/${n} lines: ${this.lines.join(' | ')}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.lines.slice(0, n);
+  }
+
+  /** Waits for the `n`th line (1-based) and parses it. */
+  async json(n: number, ms?: number): Promise<Record<string, unknown>> {
+    const lines = await this.waitLines(n, ms);
+    return JSON.parse(lines[n - 1] as string) as Record<string, unknown>;
+  }
+
+  /** Waits until the server ends the connection. */
+  async waitEnd(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error('connection did not end');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Sends one message on a fresh connection and returns the parsed reply. */
+export async function roundTrip(path: string, msg: string | object): Promise<Record<string, unknown>> {
+  const c = await Conn.open(path);
+  try {
+    c.send(typeof msg === 'string' ? msg : `${JSON.stringify(msg)}\n`);
+    return await c.json(1);
+  } finally {
+    c.close();
+  }
+}
+
+export interface Child {
+  readonly proc: ChildProcess;
+  stderr: string;
+  stdout: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Runs the built CLI as a child process. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { shell?: string } = {}): Child {
+  const proc = opts.shell
+    ? spawn('sh', ['-c', opts.shell], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: Child = {
+    proc,
+    stderr: '',
+    stdout: '',
+    exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))),
+  };
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => (child.stderr += d));
+  proc.stdout?.setEncoding('utf8').on('data', (d: string) => (child.stdout += d));
+  return child;
+}
+
+/** Polls until something answers a status message on `path`. */
+export async function waitForSocket(path: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await roundTrip(path, { type: 'status' });
+      if (r.ok === true) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`nothing answered on ${path} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export { join };

@@ -1,0 +1,197 @@
+/** SPEC §3 control plane and §4 state file, over the real socket. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, statSync, writeFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Conn, roundTrip, startDaemon, tmpHome, type Running } from './helper.js';
+import { resolveConfig } from '../src/config.js';
+import { Daemon } from '../src/daemon.js';
+import { silent, FIXTURE } from './helper.js';
+
+let d: Running;
+before(async () => {
+  d = await startDaemon();
+});
+after(() => d.close());
+
+const disk = (): Record<string, unknown> => JSON.parse(readFileSync(join(d.home, 'state.json'), 'utf8')) as Record<string, unknown>;
+const send = (msg: object): Promise<Record<string, unknown>> => roundTrip(d.socket, msg);
+const invalid = (r: Record<string, unknown>): void => {
+  assert.equal(r.ok, false);
+  assert.equal(r.reason, 'invalid_message');
+  assert.equal(typeof r.error, 'string');
+};
+
+describe('status', () => {
+  test('has the original keys with their defaults, then live metrics', async () => {
+    const r = await send({ type: 'status' });
+    for (const k of ['ok', 'state', 'fsm_state', 'uptime_sec', 'version', 'last_tick_at', 'quiet_window', 'pending_digest', 'daemon_started_at', 'scheduler_paused']) {
+      assert.ok(k in r, k);
+    }
+    assert.equal(r.ok, true);
+    assert.equal(r.state, 'WAKE');
+    assert.equal(r.fsm_state, 'WAKE');
+    assert.equal(typeof r.uptime_sec, 'number');
+    assert.equal(r.pending_digest, null);
+    assert.equal(r.scheduler_paused, false);
+    assert.equal(r.daemon_started_at, disk().daemon_started_at);
+    const pool = r.pool as Record<string, unknown>;
+    for (const k of ['threads', 'queue_size', 'utilization', 'completed', 'wait_ms', 'run_ms']) assert.ok(k in pool, k);
+    assert.ok('connections' in r && 'in_flight' in r && 'last_activity_ts' in r);
+  });
+});
+
+describe('user_initiated_sleep', () => {
+  test('sets the request (reason clipped to 500) and answers TRANSITIONING', async () => {
+    const r = await send({ type: 'user_initiated_sleep', reason: 'r'.repeat(600), ts: '2026-01-01T00:00:00Z' });
+    assert.deepEqual(r, { ok: true, state: 'TRANSITIONING' });
+    assert.deepEqual(disk().user_sleep_request, { reason: 'r'.repeat(500), ts: '2026-01-01T00:00:00Z', pending: true });
+    assert.equal(disk().fsm_state ?? 'WAKE', 'WAKE', 'the control plane never transitions');
+  });
+  test('missing or non-string reason / ts → invalid_message', async () => {
+    invalid(await send({ type: 'user_initiated_sleep', ts: 'x' }));
+    invalid(await send({ type: 'user_initiated_sleep', reason: 5, ts: 'x' }));
+    invalid(await send({ type: 'user_initiated_sleep', reason: 'x' }));
+    invalid(await send({ type: 'user_initiated_sleep', reason: 'x', ts: 1 }));
+  });
+});
+
+describe('force_wake / force_rem', () => {
+  test('queue their requests', async () => {
+    assert.deepEqual(await send({ type: 'force_wake', ts: 't1' }), { ok: true, reason: 'wake_queued' });
+    assert.deepEqual(disk().force_wake_request, { ts: 't1', pending: true });
+    assert.deepEqual(await send({ type: 'force_rem', ts: 't2' }), { ok: true, reason: 'rem_queued' });
+    assert.deepEqual(disk().force_rem_request, { ts: 't2', pending: true });
+  });
+  test('ts is required and a string', async () => {
+    invalid(await send({ type: 'force_wake' }));
+    invalid(await send({ type: 'force_rem', ts: null }));
+    invalid(await send({ type: 'force_rem', ts: 3 }));
+  });
+});
+
+describe('pause / resume', () => {
+  test('toggle scheduler_paused, on disk', async () => {
+    assert.deepEqual(await send({ type: 'pause' }), { ok: true, paused: true });
+    assert.equal(disk().scheduler_paused, true);
+    assert.equal((await send({ type: 'status' })).scheduler_paused, true);
+    assert.deepEqual(await send({ type: 'resume', seconds: 10 }), { ok: true, paused: false });
+    assert.equal(disk().scheduler_paused, false);
+  });
+  test('seconds must be an integer, not a bool', async () => {
+    invalid(await send({ type: 'pause', seconds: true }));
+    invalid(await send({ type: 'pause', seconds: 1.5 }));
+    invalid(await send({ type: 'resume', seconds: '3' }));
+    assert.deepEqual(await send({ type: 'pause', seconds: 30 }), { ok: true, paused: true });
+    await send({ type: 'resume' });
+  });
+});
+
+describe('session_open', () => {
+  test('records the session, the pending first turn and the cascade request', async () => {
+    const sid = 's'.repeat(200);
+    assert.deepEqual(await send({ type: 'session_open', session_id: sid, ts: 'T' }), { ok: true, reason: 'session_open_queued' });
+    const s = disk();
+    assert.deepEqual(s.last_session_open, { session_id: 's'.repeat(128), ts: 'T' });
+    assert.equal(typeof (s.first_turn_pending as Record<string, string>)['s'.repeat(128)], 'string');
+    assert.deepEqual(s.hippea_cascade_request, { session_id: 's'.repeat(128), ts: 'T', pending: true });
+  });
+  test('both fields are optional but must be strings', async () => {
+    assert.equal((await send({ type: 'session_open' })).ok, true);
+    invalid(await send({ type: 'session_open', session_id: 5 }));
+    invalid(await send({ type: 'session_open', ts: {} }));
+  });
+});
+
+describe('state file', () => {
+  test('is 0600 and stays valid JSON under many concurrent control messages from several clients', async () => {
+    const conns = await Promise.all(Array.from({ length: 6 }, () => Conn.open(d.socket)));
+    conns.forEach((c, k) => {
+      for (let i = 0; i < 40; i++) c.send({ type: i % 2 ? 'pause' : 'session_open', session_id: `c${k}-${i}`, ts: 'x' });
+    });
+    await Promise.all(conns.map((c) => c.waitLines(40)));
+    for (const c of conns) c.close();
+    const s = disk();
+    const pending = s.first_turn_pending as Record<string, string>;
+    for (let k = 0; k < 6; k++) for (let i = 0; i < 40; i += 2) assert.ok(`c${k}-${i}` in pending, `c${k}-${i}`);
+    assert.equal(statSync(join(d.home, 'state.json')).mode & 0o777, 0o600);
+    assert.equal(readdirSync(d.home).filter((f) => f.endsWith('.tmp')).length, 0, 'no temp files left');
+  });
+
+  test('a failed write answers state_write_failed, keeps the old file, and the daemon serves on', async () => {
+    // A full filesystem: a tiny tmpfs as home (needs root), else a read-only home (needs non-root).
+    const { dir, cleanup } = tmpHome();
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0700', 'tmpfs', dir]);
+    const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+    const daemon = await Daemon.start(config, { log: silent, env: {} });
+    assert.equal((await roundTrip(config.socket, { type: 'pause' })).ok, true);
+    const before = readFileSync(join(dir, 'state.json'), 'utf8');
+    if (root) {
+      try {
+        writeFileSync(join(dir, 'filler'), Buffer.alloc(1024 * 1024));
+      } catch {
+        // ENOSPC: the filesystem is now full, as intended
+      }
+    } else {
+      chmodSync(dir, 0o500);
+    }
+    try {
+      const r = await roundTrip(config.socket, { type: 'session_open', session_id: 'x'.repeat(100), ts: 'never' });
+      assert.equal(r.ok, false);
+      assert.equal(r.reason, 'state_write_failed');
+      assert.equal(typeof r.error, 'string');
+      assert.ok(String(r.error).length <= 200);
+      assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), before);
+      assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'no temp file left behind');
+      const status = await roundTrip(config.socket, { type: 'status' });
+      assert.equal(status.ok, true);
+      assert.equal(status.scheduler_paused, true);
+      assert.deepEqual(await roundTrip(config.socket, { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] }), { jsonrpc: '2.0', id: 1, result: [1] });
+    } finally {
+      if (root) rmSync(join(dir, 'filler'), { force: true });
+      else chmodSync(dir, 0o700);
+      await daemon.close();
+      if (root) execFileSync('umount', ['-l', dir]);
+      cleanup();
+    }
+  });
+});
+
+describe('state file at start', () => {
+  test('a corrupt file is moved aside and the daemon starts from {}', async () => {
+    const { dir, cleanup } = tmpHome();
+    try {
+      writeFileSync(join(dir, 'state.json'), '{not json');
+      const daemon = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {}), { log: silent, env: {} });
+      const aside = readdirSync(dir).filter((f) => f.startsWith('state.json.corrupt-'));
+      assert.equal(aside.length, 1);
+      assert.equal(readFileSync(join(dir, aside[0] as string), 'utf8'), '{not json');
+      const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+      assert.equal(typeof s.daemon_started_at, 'string');
+      await daemon.close();
+      assert.equal(typeof JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon_stopped_at, 'string');
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('persisted flags survive a restart', async () => {
+    const { dir, cleanup } = tmpHome();
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ fsm_state: 'SLEEP', scheduler_paused: true }));
+      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+      const daemon = await Daemon.start(config, { log: silent, env: {} });
+      const r = await roundTrip(config.socket, { type: 'status' });
+      assert.equal(r.fsm_state, 'SLEEP');
+      assert.equal(r.state, 'SLEEP');
+      assert.equal(r.scheduler_paused, true);
+      assert.deepEqual(await roundTrip(config.socket, { type: 'user_initiated_sleep', reason: 'x', ts: 'y' }), { ok: false, reason: 'already_sleeping' });
+      await daemon.close();
+    } finally {
+      cleanup();
+    }
+  });
+});

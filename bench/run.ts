@@ -1,11 +1,171 @@
-/** Benchmark harness entry (placeholder until the harness lands). */
+/**
+ * The benchmark harness: `npm run bench` or `dispatchd bench [scenario…]`.
+ * Starts dispatchd as its own process (or drives `--socket PATH`), runs the
+ * scenarios, prints the headline ratios and writes JSON, markdown and SVG.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { writeReport, markdown, type Headline, type Results } from './report.js';
+import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
+
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-export async function runBench(_args: string[], io: Out): Promise<number> {
-  io.err('dispatchd bench: not implemented yet\n');
-  return 2;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup'] as const;
+const PYTHON_ORIGINAL_C16 = 11_000; // calls/s, measured on this class of machine (see README)
+
+const HELP = `usage: dispatchd bench [${SCENARIOS.join('|')} ...] [options]
+
+Runs every scenario by default (about two minutes on 2 cores).
+  --socket PATH        drive a running NDJSON JSON-RPC server instead of starting dispatchd
+                       (hol and throughput only; no inline comparison)
+  --seconds N          measuring time per run (default 8)
+  --out DIR            where to write results (default bench/results/<timestamp>)
+  hol:        --hol-connections K (4)  --slow-ms MS (50)  --interval-ms MS (20)
+              --slow-method NAME (spin) --fast-method NAME (echo)  --threads N
+  throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
+  scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
+  startup:    --runs N (3)
+`;
+
+export async function runBench(argv: string[], io: Out): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        socket: { type: 'string' },
+        seconds: { type: 'string' },
+        out: { type: 'string' },
+        'hol-connections': { type: 'string' },
+        'slow-ms': { type: 'string' },
+        'interval-ms': { type: 'string' },
+        'slow-method': { type: 'string' },
+        'fast-method': { type: 'string' },
+        threads: { type: 'string' },
+        method: { type: 'string' },
+        settings: { type: 'string' },
+        'max-threads': { type: 'string' },
+        iterations: { type: 'string' },
+        runs: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    io.err(`dispatchd bench: ${(err as Error).message}\n${HELP}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const chosen = parsed.positionals.length > 0 ? parsed.positionals : [...SCENARIOS];
+  for (const s of chosen) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      io.err(`dispatchd bench: unknown scenario ${s}\n${HELP}`);
+      return 2;
+    }
+  }
+  const num = (s: string | undefined, d: number): number => (s === undefined ? d : Number(s));
+  const ms = num(v.seconds, 8) * 1000;
+  const socket = v.socket;
+  const startedAt = new Date().toISOString();
+  const outDir = v.out ?? join(process.cwd(), 'bench', 'results', startedAt.replace(/[:.]/g, '-'));
+
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: '{label} [{bar}] {percentage}%', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+  let current = '';
+  const progress: Progress = (label, frac) => {
+    if (label !== current) {
+      current = label;
+      if (bar) {
+        bar.stop();
+        bar.start(100, 0, { label: label.padEnd(36) });
+      } else io.err(`bench: ${label}\n`);
+    }
+    bar?.update(Math.round(Math.min(1, frac) * 100), { label: label.padEnd(36) });
+  };
+
+  const results: Results = { startedAt, machine: { cpus: availableParallelism(), node: process.version, platform: process.platform } };
+  try {
+    if (chosen.includes('hol')) {
+      results.hol = await hol(
+        {
+          socket,
+          connections: num(v['hol-connections'], 4),
+          slowMs: num(v['slow-ms'], 50),
+          intervalMs: num(v['interval-ms'], 20),
+          ms,
+          slowMethod: v['slow-method'] ?? 'spin',
+          fastMethod: v['fast-method'] ?? 'echo',
+          ...(v.threads ? { threads: Number(v.threads) } : {}),
+          variants: ['pool', 'inline'],
+        },
+        progress,
+      );
+    }
+    if (chosen.includes('throughput')) {
+      const settings = (v.settings ?? '16:1,16:32').split(',').map((s) => s.split(':').map(Number) as [number, number]);
+      results.throughput = await throughput({ socket, settings, ms: Math.min(ms, 6000), method: v.method ?? 'echo', ceiling: true }, progress);
+    }
+    if (chosen.includes('scaling') && !socket) {
+      results.scaling = await scaling({ maxThreads: num(v['max-threads'], Math.max(2, availableParallelism())), ms, iterations: num(v.iterations, 2_000_000) }, progress);
+    }
+    if (chosen.includes('startup') && !socket) {
+      results.startup = await startup({ runs: num(v.runs, 3) }, progress);
+    }
+  } finally {
+    bar?.stop();
+  }
+  results.headlines = headlines(results);
+  const files = writeReport(outDir, results);
+  io.out(`${markdown(results)}\n\nwritten: ${files.join(', ')}\n`);
+  const lost = [...(results.hol ?? []).map((h) => h.lost), ...(results.throughput ?? []).map((t) => t.result.lost), ...(results.scaling ?? []).map((s) => s.lost)].reduce((a, b) => a + b, 0);
+  if (lost > 0) io.err(`bench: ${lost} responses were lost\n`);
+  return lost > 0 ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+
+/** The headline ratios, each measured in this one run, with the targets they are held to. */
+export function headlines(r: Results): Headline[] {
+  const out: Headline[] = [];
+  const pool = r.hol?.find((h) => h.target === 'pool');
+  const inline = r.hol?.find((h) => h.target === 'inline');
+  if (pool) {
+    out.push({ name: 'hol: status probe p99 (pool)', value: `${pool.status.p99} ms`, target: '≤ 2 ms', met: pool.status.p99 <= 2 });
+    out.push({ name: 'hol: echo probe p99 (pool)', value: `${pool.echo.p99} ms`, target: '≤ 5 ms', met: pool.echo.p99 <= 5 });
+  }
+  if (pool && inline) {
+    out.push({ name: 'hol: status p99 inline ÷ pool', value: `${ratio(inline.status.p99, pool.status.p99)}×` });
+    out.push({ name: 'hol: echo p99 inline ÷ pool', value: `${ratio(inline.echo.p99, pool.echo.p99)}×` });
+  }
+  const t = (target: string, c: number, p: number) => r.throughput?.find((x) => x.target === target && x.connections === c && x.pipeline === p)?.result.callsPerSec;
+  for (const [c, p] of [
+    [16, 1],
+    [16, 32],
+  ] as const) {
+    const d = t('dispatchd', c, p);
+    const ceil = t('inline-echo', c, p);
+    if (d !== undefined && ceil !== undefined) {
+      out.push({
+        name: `throughput C=${c} P=${p}: dispatchd ÷ inline echo ceiling`,
+        value: `${d} / ${ceil} calls/s = ${ratio(d, ceil)}`,
+        ...(p === 32 ? { target: '≥ 0.5', met: d / ceil >= 0.5 } : {}),
+      });
+    }
+    if (d !== undefined && p === 1) {
+      out.push({ name: `throughput C=16 P=1 ÷ Python original (~${PYTHON_ORIGINAL_C16}/s)`, value: `${ratio(d, PYTHON_ORIGINAL_C16)}×`, target: '≥ 5×', met: d / PYTHON_ORIGINAL_C16 >= 5 });
+    }
+  }
+  const two = r.scaling?.find((s) => s.threads === 2);
+  if (two) out.push({ name: 'scaling: 2 threads ÷ 1 thread', value: `${two.speedup}×`, target: '≥ 1.8×', met: two.speedup >= 1.8 });
+  if (r.startup) out.push({ name: 'startup: spawn → first answer (median)', value: `${r.startup.firstAnswerMs.median} ms; idle RSS ${r.startup.idleRssMiB ?? '?'} MiB` });
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   process.exitCode = await runBench(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
 }

@@ -1,0 +1,33 @@
+/**
+ * The bench's dispatch module: methods of known cost.
+ *   echo            returns its params
+ *   sleep {ms}      blocks its thread for ms (not CPU)
+ *   spin {ms}       burns CPU for ms of wall-clock time
+ *   cpu {iterations} fixed work, so work/s is comparable across thread counts
+ */
+import { MethodNotFoundError, requireParam } from '../src/errors.js';
+
+export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow' } as const;
+
+export function dispatch(method: string, params: unknown): unknown {
+  switch (method) {
+    case 'echo':
+      return params;
+    case 'sleep':
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(requireParam(params, 'ms')));
+      return null;
+    case 'spin': {
+      const end = performance.now() + Number(requireParam(params, 'ms'));
+      while (performance.now() < end);
+      return null;
+    }
+    case 'cpu': {
+      const n = Number(requireParam(params, 'iterations'));
+      let h = 0x811c9dc5;
+      for (let i = 0; i < n; i++) h = Math.imul(h ^ i, 0x01000193);
+      return h >>> 0;
+    }
+    default:
+      throw new MethodNotFoundError(method);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The four scenarios. Each is bounded in time, counts lost responses and
+ * errors, and returns plain data for the report.
+ */
+import { performance } from 'node:perf_hooks';
+import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
+import { rssMiB, startDispatchd, startEchoServer, type Proc } from './procs.js';
+
+export type Progress = (label: string, frac: number) => void;
+
+export interface HolResult {
+  readonly target: string;
+  readonly status: Percentiles;
+  readonly echo: Percentiles;
+  readonly slowCallsPerSec: number;
+  readonly slowCalls: number;
+  readonly lost: number;
+  readonly errors: number;
+}
+
+export interface HolOptions {
+  readonly connections: number;
+  readonly slowMs: number;
+  readonly intervalMs: number;
+  readonly ms: number;
+  readonly slowMethod: string;
+  readonly fastMethod: string;
+}
+
+/** K connections of slow calls back-to-back; a probe sends status, then a fast call, every interval. */
+export async function holAgainst(socket: string, target: string, o: HolOptions, progress: Progress): Promise<HolResult> {
+  const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
+  const probe = await LoadConn.open(socket);
+  const status = new Histogram();
+  const echo = new Histogram();
+  let stop = false;
+  let slowDone = 0;
+  const loops = slow.map(async (c) => {
+    while (!stop) {
+      await c.call(o.slowMethod, { ms: o.slowMs });
+      slowDone++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, Math.min(500, o.slowMs * 3))); // let the slow calls saturate first
+  const t0 = performance.now();
+  const startDone = slowDone;
+  while (performance.now() - t0 < o.ms) {
+    status.record((await probe.control({ type: 'status' })).ms);
+    echo.record((await probe.call(o.fastMethod, { probe: true })).ms);
+    progress(`hol ${target}`, (performance.now() - t0) / o.ms);
+    await new Promise((r) => setTimeout(r, o.intervalMs));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const slowCalls = slowDone - startDone;
+  stop = true;
+  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 10_000))]);
+  const all = [...slow, probe];
+  const lost = all.reduce((n, c) => n + c.sent - c.answered, 0);
+  const errors = all.reduce((n, c) => n + c.errors, 0);
+  for (const c of all) c.close();
+  return { target, status: status.summary(), echo: echo.summary(), slowCallsPerSec: Math.round((slowCalls / seconds) * 10) / 10, slowCalls, lost, errors };
+}
+
+export async function hol(o: HolOptions & { socket?: string; threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
+  if (o.socket) return [await holAgainst(o.socket, 'external', o, progress)];
+  const out: HolResult[] = [];
+  for (const variant of o.variants) {
+    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--no-lanes'] : [];
+    const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
+    try {
+      out.push(await holAgainst(d.socket, variant, o, progress));
+    } finally {
+      await d.stop();
+    }
+  }
+  return out;
+}
+
+export interface ThroughputRow {
+  readonly target: string;
+  readonly connections: number;
+  readonly pipeline: number;
+  readonly result: ClosedLoopResult;
+}
+
+export async function throughput(
+  o: { socket?: string; settings: readonly (readonly [number, number])[]; ms: number; method: string; ceiling: boolean },
+  progress: Progress,
+): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = [];
+  const targets: [string, () => Promise<Proc | { socket: string; stop(): Promise<void> }>][] = o.socket
+    ? [['external', async () => ({ socket: o.socket as string, stop: async () => {} })]]
+    : [['dispatchd', () => startDispatchd()]];
+  if (o.ceiling) targets.push(['inline-echo', () => startEchoServer()]);
+  for (const [target, start] of targets) {
+    const p = await start();
+    try {
+      for (const [c, pl] of o.settings) {
+        const label = `throughput ${target} C=${c} P=${pl}`;
+        const result = await closedLoop(p.socket, { connections: c, pipeline: pl, ms: o.ms, method: o.method, params: { x: 1 }, onTick: (f) => progress(label, f) });
+        rows.push({ target, connections: c, pipeline: pl, result });
+      }
+    } finally {
+      await p.stop();
+    }
+  }
+  return rows;
+}
+
+export interface ScalingRow {
+  readonly threads: number;
+  readonly workPerSec: number;
+  readonly speedup: number;
+  readonly callsPerSec: number;
+  readonly lost: number;
+  readonly errors: number;
+}
+
+export async function scaling(o: { maxThreads: number; ms: number; iterations: number }, progress: Progress): Promise<ScalingRow[]> {
+  const rows: ScalingRow[] = [];
+  for (let t = 1; t <= o.maxThreads; t++) {
+    const d = await startDispatchd(['--threads', String(t)]);
+    try {
+      const r = await closedLoop(d.socket, { connections: t * 2, pipeline: 1, ms: o.ms, method: 'cpu', params: { iterations: o.iterations }, onTick: (f) => progress(`scaling ${t} thread(s)`, f) });
+      const workPerSec = Math.round(r.callsPerSec * o.iterations);
+      rows.push({ threads: t, workPerSec, speedup: rows[0] ? Math.round((workPerSec / rows[0].workPerSec) * 100) / 100 : 1, callsPerSec: r.callsPerSec, lost: r.lost, errors: r.errors });
+    } finally {
+      await d.stop();
+    }
+  }
+  return rows;
+}
+
+export interface StartupResult {
+  readonly runs: number;
+  readonly firstAnswerMs: { readonly median: number; readonly max: number };
+  readonly idleRssMiB: number | null;
+}
+
+/** Spawn → first answered call, and idle RSS with the default thread count. */
+export async function startup(o: { runs: number }, progress: Progress): Promise<StartupResult> {
+  const times: number[] = [];
+  let rss: number | null = null;
+  for (let i = 0; i < o.runs; i++) {
+    const t0 = performance.now();
+    const d = await startDispatchd();
+    try {
+      const c = await LoadConn.open(d.socket);
+      await c.call('echo', {});
+      times.push(performance.now() - t0);
+      c.close();
+      if (i === o.runs - 1) {
+        await new Promise((r) => setTimeout(r, 1000));
+        rss = rssMiB(d.pid);
+      }
+    } finally {
+      await d.stop();
+    }
+    progress('startup', (i + 1) / o.runs);
+  }
+  times.sort((a, b) => a - b);
+  const r = (x: number): number => Math.round(x * 10) / 10;
+  return { runs: o.runs, firstAnswerMs: { median: r(times[Math.floor(times.length / 2)] as number), max: r(times[times.length - 1] as number) }, idleRssMiB: rss };
+}

@@ -55,8 +55,8 @@ export class Connection implements CallContext {
     this.log = log;
     this.#onClose = onClose;
     this.#framer = new LineFramer(limits.maxLineBytes, (f) => this.#onFrame(f), () => this.#onReadEnd());
-    input.on('data', (chunk: Buffer) => this.#framer.write(chunk));
-    input.on('end', () => this.#framer.end());
+    input.on('data', (chunk: Buffer) => this.#guard(() => this.#framer.write(chunk)));
+    input.on('end', () => this.#guard(() => this.#framer.end()));
     input.on('error', (err) => this.#fail(err));
     if (output !== (input as unknown)) output.on('error', (err) => this.#fail(err));
     output.on('drain', () => this.#onDrain());
@@ -163,6 +163,16 @@ export class Connection implements CallContext {
     this.#output.destroy();
     if (this.#input !== (this.#output as unknown)) this.#input.destroy();
     this.#close();
+  }
+
+  // A bug reached by one client's bytes costs that client its connection, never the daemon.
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, 'internal error while reading; dropping the connection');
+      this.destroy();
+    }
   }
 
   #fail(err: Error): void {

@@ -151,6 +151,7 @@ export class Daemon {
       connections: server ? server.stats() : { active: this.#stdio && !this.#stdio.closed ? 1 : 0 },
       in_flight: server ? server.inFlight : (this.#stdio?.inFlight ?? 0),
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
+      memory: memory(),
     };
   }
 
@@ -212,6 +213,11 @@ export class Daemon {
     }
     this.#lock.release();
   }
+}
+
+function memory(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, external_bytes: m.external };
 }
 
 function sleep(ms: number): Promise<void> {

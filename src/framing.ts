@@ -29,7 +29,8 @@ export function incompleteTail(buf: Uint8Array): number {
   for (let back = 1; back <= Math.min(4, n); back++) {
     const b = buf[n - back] as number;
     if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    // Only real lead bytes start a sequence; 0xC0, 0xC1 and 0xF5+ never do.
+    const need = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 1;
     return need > back ? back : 0;
   }
   return 0;
@@ -137,7 +138,15 @@ export class LineFramer {
         }
       }
       if (nl === -1) {
-        if (tail !== null && !this.#lineBroken) this.write(Buffer.from(tail));
+        if (tail !== null && !this.#lineBroken) {
+          try {
+            this.#decoder.decode(tail, { stream: true });
+            this.#carry = Uint8Array.prototype.slice.call(tail);
+          } catch {
+            this.#markBroken();
+            this.#lineBroken = true;
+          }
+        }
         return;
       }
       this.#splitter.write('\n');

@@ -79,15 +79,19 @@ export class Router {
         return;
       case 'request': {
         const { id, method } = msg;
-        const ticket = this.#deps.pool.submit({ op: 'call', method, params: msg.params }, (outcome: Outcome, waitMs: number) => {
-          ctx.tickets.delete(ticket);
+        let settled = false;
+        let ticket: Ticket | undefined = undefined;
+        ticket = this.#deps.pool.submit({ op: 'call', method, params: msg.params }, (outcome: Outcome, waitMs: number) => {
+          // May run synchronously (queue full), before `ticket` is assigned.
+          settled = true;
+          if (ticket !== undefined) ctx.tickets.delete(ticket);
           if (ctx.log.isLevelEnabled('debug')) {
             ctx.log.debug({ method, id, wait_ms: round(waitMs), run_ms: round(outcome.runMs), ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'call');
           }
           if (id === null) return done(null);
           done(outcome.ok ? resultLine(id, outcome.json) : errorLine(id, outcome.error));
         });
-        ctx.tickets.add(ticket);
+        if (!settled) ctx.tickets.add(ticket as Ticket);
         return;
       }
     }

@@ -80,3 +80,27 @@ test('incompleteTail finds an unfinished sequence', () => {
   assert.equal(incompleteTail(Buffer.from([0xf0, 0x9f, 0x98])), 3);
   assert.equal(incompleteTail(Buffer.from('😀')), 0);
 });
+
+test('bytes that can never start a sequence are invalid, not incomplete', async () => {
+  assert.equal(incompleteTail(Buffer.from([0x61, 0xff])), 0);
+  assert.equal(incompleteTail(Buffer.from([0x61, 0xf8, 0x80])), 0);
+  assert.deepEqual(lines(await frame([Buffer.from('{"a":'), Buffer.from([0xff]), Buffer.from([0xff, 0x0a]), Buffer.from('ok\n')])), ['<invalid_utf8>', 'ok']);
+});
+
+test('random bytes in random chunks: one frame per newline at most, and the framer survives', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 10 }), async (bytes, sizes) => {
+      const chunks: Buffer[] = [];
+      for (let i = 0, k = 0; i < bytes.length; k++) {
+        const n = sizes[k % sizes.length] as number;
+        chunks.push(Buffer.from(bytes.subarray(i, i + n)));
+        i += n;
+      }
+      chunks.push(Buffer.from('\nsentinel\n'));
+      const got = lines(await frame(chunks, 64));
+      assert.equal(got[got.length - 1], 'sentinel');
+      assert.ok(got.length <= bytes.filter((b) => b === 0x0a).length + 2);
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -29,11 +29,14 @@ export interface Running {
   close(): Promise<void>;
 }
 
-/** Starts a daemon in this process with the fixture dispatch module. */
-export async function startDaemon(input: ConfigInput = {}): Promise<Running> {
+/** Starts a daemon in this process with the fixture dispatch module; `logs` collects its log lines. */
+export async function startDaemon(input: ConfigInput = {}, logs?: Record<string, unknown>[]): Promise<Running> {
   const { dir, cleanup } = tmpHome();
   const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 2, ...input }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const log = logs
+    ? pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) })
+    : silent;
+  const daemon = await Daemon.start(config, { log, env: {} });
   return {
     daemon,
     socket: config.socket,

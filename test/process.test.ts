@@ -227,3 +227,34 @@ describe('stdio transport', () => {
   });
 });
 
+
+describe('crash safety', () => {
+  test('SIGKILL during a burst of control messages: state.json is valid and holds every acknowledged mutation', async () => {
+    const { dir, cleanup } = tmpHome();
+    const sock = join(dir, 'daemon.sock');
+    const daemon = spawnCli(serveArgs(dir));
+    await waitForSocket(sock);
+    const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(sock)));
+    const sent = 400;
+    conns.forEach((c, k) => {
+      for (let i = 0; i < sent; i++) c.send({ type: 'session_open', session_id: `c${k}-${i}`, ts: 'x' });
+    });
+    // Kill as soon as some (not all) acknowledgements have arrived.
+    const t0 = Date.now();
+    while (conns.reduce((n, c) => n + c.lines.length, 0) < 200 && Date.now() - t0 < 10_000) await sleep(2);
+    daemon.proc.kill('SIGKILL');
+    await daemon.exited;
+    await sleep(50);
+    const acked = conns.flatMap((c, k) => c.lines.map((l, i) => ((JSON.parse(l) as { ok: boolean }).ok ? `c${k}-${i}` : null))).filter((x): x is string => x !== null);
+    assert.ok(acked.length >= 200);
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { first_turn_pending: Record<string, string> };
+    for (const sid of acked) assert.ok(sid in state.first_turn_pending, `acknowledged ${sid} is on disk`);
+    for (const c of conns) c.close();
+    // And it restarts on the same home.
+    const again = spawnCli(serveArgs(dir));
+    await waitForSocket(sock);
+    again.proc.kill('SIGTERM');
+    assert.equal(await again.exited, 0);
+    cleanup();
+  });
+});

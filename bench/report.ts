@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HolResult, ScalingRow, StartupResult, ThroughputRow } from './scenarios.js';
+import type { AbuseResult } from './abuse.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -13,6 +14,7 @@ export interface Results {
   throughput?: ThroughputRow[];
   scaling?: ScalingRow[];
   startup?: StartupResult;
+  abuse?: AbuseResult;
   headlines?: Headline[];
 }
 

@@ -9,15 +9,17 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { writeReport, markdown, type Headline, type Results } from './report.js';
 import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
+import { abuse } from './abuse.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup'] as const;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse'] as const;
+const DEFAULT_SCENARIOS = ['hol', 'throughput', 'scaling', 'startup'];
 const PYTHON_ORIGINAL_C16 = 11_000; // calls/s, measured on this class of machine (see README)
 
 const HELP = `usage: dispatchd bench [${SCENARIOS.join('|')} ...] [options]
 
-Runs every scenario by default (about two minutes on 2 cores).
+Runs hol, throughput, scaling and startup by default (about two minutes on 2 cores).
   --socket PATH        drive a running NDJSON JSON-RPC server instead of starting dispatchd
                        (hol and throughput only; no inline comparison)
   --seconds N          measuring time per run (default 8)
@@ -27,6 +29,7 @@ Runs every scenario by default (about two minutes on 2 cores).
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
   startup:    --runs N (3)
+  abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
 `;
 
 export async function runBench(argv: string[], io: Out): Promise<number> {
@@ -51,6 +54,8 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
         'max-threads': { type: 'string' },
         iterations: { type: 'string' },
         runs: { type: 'string' },
+        'abuse-seconds': { type: 'string' },
+        cycles: { type: 'string' },
       },
     });
   } catch (err) {
@@ -62,7 +67,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     io.out(HELP);
     return 0;
   }
-  const chosen = parsed.positionals.length > 0 ? parsed.positionals : [...SCENARIOS];
+  const chosen = parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_SCENARIOS;
   for (const s of chosen) {
     if (!(SCENARIOS as readonly string[]).includes(s)) {
       io.err(`dispatchd bench: unknown scenario ${s}\n${HELP}`);
@@ -116,6 +121,9 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     if (chosen.includes('startup') && !socket) {
       results.startup = await startup({ runs: num(v.runs, 3) }, progress);
     }
+    if (chosen.includes('abuse') && !socket) {
+      results.abuse = await abuse({ seconds: num(v['abuse-seconds'], 60), cycles: num(v.cycles, 1000) }, progress);
+    }
   } finally {
     bar?.stop();
   }
@@ -162,6 +170,11 @@ export function headlines(r: Results): Headline[] {
   }
   const two = r.scaling?.find((s) => s.threads === 2);
   if (two) out.push({ name: 'scaling: 2 threads ÷ 1 thread', value: `${two.speedup}×`, target: '≥ 1.8×', met: two.speedup >= 1.8 });
+  if (r.abuse) {
+    const a = r.abuse;
+    out.push({ name: `abuse: daemon RSS after ${a.seconds} s of a never-reading sender`, value: `start ${a.rssStartMiB} MiB, max ${a.rssMaxMiB} MiB, end ${a.rssEndMiB} MiB (${a.disconnects} disconnects)` });
+    out.push({ name: `abuse: daemon fds before/after ${a.cycles} connect/close cycles`, value: `${a.fdsBefore} / ${a.fdsAfter}`, met: a.fdsAfter !== null && a.fdsBefore !== null && a.fdsAfter <= a.fdsBefore + 1 });
+  }
   if (r.startup) out.push({ name: 'startup: spawn → first answer (median)', value: `${r.startup.firstAnswerMs.median} ms; idle RSS ${r.startup.idleRssMiB ?? '?'} MiB` });
   return out;
 }

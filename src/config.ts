@@ -64,8 +64,8 @@ export const DEFAULTS = Object.freeze({
   socket: '', // derived: <home>/daemon.sock
   dispatch: null as string | null,
   threads: Math.max(2, cores),
-  maxQueue: 1024,
-  maxInFlight: 64,
+  maxQueue: 4096,
+  maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
   maxConnections: 1024,
   maxWriteBuffer: 8 * 1024 * 1024,

@@ -106,7 +106,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
           slowMethod: v['slow-method'] ?? 'spin',
           fastMethod: v['fast-method'] ?? 'echo',
           ...(v.threads ? { threads: Number(v.threads) } : {}),
-          variants: ['pool', 'inline'],
+          variants: ['pool', 'pool-no-lanes', 'inline'],
         },
         progress,
       );

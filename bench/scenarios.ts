@@ -65,7 +65,7 @@ export async function hol(o: HolOptions & { socket?: string; threads?: number; v
   if (o.socket) return [await holAgainst(o.socket, 'external', o, progress)];
   const out: HolResult[] = [];
   for (const variant of o.variants) {
-    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--no-lanes'] : [];
+    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : [];
     const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
     try {
       out.push(await holAgainst(d.socket, variant, o, progress));

@@ -17,8 +17,16 @@ export interface Config {
   readonly socket: string;
   /** Absolute path of the dispatch module, or null for the built-in one. */
   readonly dispatch: string | null;
-  /** Worker threads in the pool. */
+  /** Worker threads slow calls may occupy. */
   readonly threads: number;
+  /** Extra worker threads kept for fast calls (0: no reserve). */
+  readonly fastThreads: number;
+  /** Run time (ms) above which an undeclared method counts as slow. */
+  readonly laneThresholdMs: number;
+  /** Most fast calls sent to a worker in one hop. */
+  readonly maxBatch: number;
+  /** CPU niceness of slow-lane threads (Linux), so they yield to the main thread and fast lane. */
+  readonly slowNice: number;
   /** Calls waiting for a thread, across all connections, before -32003. */
   readonly maxQueue: number;
   /** Requests one connection may have in flight before reading pauses. */
@@ -64,6 +72,10 @@ export const DEFAULTS = Object.freeze({
   socket: '', // derived: <home>/daemon.sock
   dispatch: null as string | null,
   threads: Math.max(2, cores),
+  fastThreads: 1,
+  laneThresholdMs: 10,
+  maxBatch: 64,
+  slowNice: 10,
   maxQueue: 4096,
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
@@ -84,8 +96,12 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   home: { env: 'DISPATCHD_HOME', flag: '--home', kind: 'path', help: 'home directory (lock, state, socket, store)' },
   socket: { env: 'DISPATCHD_SOCKET', flag: '--socket', kind: 'path', help: 'unix socket path (default <home>/daemon.sock)' },
   dispatch: { env: 'DISPATCHD_DISPATCH', flag: '--dispatch', kind: 'path', help: 'dispatch module (default: built-in)' },
-  threads: { env: 'DISPATCHD_THREADS', flag: '--threads', kind: 'int', min: 1, help: 'worker threads' },
-  maxQueue: { env: 'DISPATCHD_MAX_QUEUE', flag: '--max-queue', kind: 'int', min: 0, help: 'calls waiting for a thread before -32003' },
+  threads: { env: 'DISPATCHD_THREADS', flag: '--threads', kind: 'int', min: 1, help: 'worker threads slow calls may occupy' },
+  fastThreads: { env: 'DISPATCHD_FAST_THREADS', flag: '--fast-threads', kind: 'int', min: 0, help: 'extra threads kept for fast calls (0 = no reserve)' },
+  laneThresholdMs: { env: 'DISPATCHD_LANE_THRESHOLD_MS', flag: '--lane-threshold-ms', kind: 'int', min: 0, help: 'average run time (ms) above which an undeclared method is slow' },
+  maxBatch: { env: 'DISPATCHD_MAX_BATCH', flag: '--max-batch', kind: 'int', min: 1, help: 'most fast calls sent to a worker in one hop' },
+  slowNice: { env: 'DISPATCHD_SLOW_NICE', flag: '--slow-nice', kind: 'int', min: 0, help: 'CPU niceness of slow-lane threads, Linux (0 = normal priority)' },
+  maxQueue: { env: 'DISPATCHD_MAX_QUEUE', flag: '--max-queue', kind: 'int', min: 1, help: 'calls waiting for a thread before -32003' },
   maxInFlight: { env: 'DISPATCHD_MAX_IN_FLIGHT', flag: '--max-in-flight', kind: 'int', min: 1, help: 'requests in flight per connection' },
   maxLineBytes: { env: 'DISPATCHD_MAX_LINE_BYTES', flag: '--max-line-bytes', kind: 'int', min: 64, help: 'longest request line in bytes' },
   maxConnections: { env: 'DISPATCHD_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', min: 1, help: 'simultaneous connections' },

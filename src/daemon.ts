@@ -68,9 +68,13 @@ export class Daemon {
     this.pool = new Pool({
       dispatchUrl: config.dispatch === null ? BUILTIN_DISPATCH : pathToFileURL(config.dispatch).href,
       threads: config.threads,
+      fastThreads: config.fastThreads,
       maxQueue: config.maxQueue,
+      maxBatch: config.maxBatch,
+      laneThresholdMs: config.laneThresholdMs,
       deadlineMs: config.callDeadlineMs,
       workerHeapMb: config.workerHeapMb,
+      slowNice: config.slowNice,
       inline: config.inline,
     });
     this.control = new ControlPlane({ state, version: VERSION, metrics: () => this.metrics() });

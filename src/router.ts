@@ -81,7 +81,7 @@ export class Router {
         const { id, method } = msg;
         let settled = false;
         let ticket: Ticket | undefined = undefined;
-        ticket = this.#deps.pool.submit({ op: 'call', method, params: msg.params }, (outcome: Outcome, waitMs: number) => {
+        ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
           // May run synchronously (queue full), before `ticket` is assigned.
           settled = true;
           if (ticket !== undefined) ctx.tickets.delete(ticket);

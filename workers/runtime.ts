@@ -1,30 +1,45 @@
 /**
- * What a worker does with one task: load the dispatch module (once), run a
- * call or a maintenance cycle, and turn the outcome into plain data that
+ * What a worker does with one task: load the dispatch module (once), run
+ * calls or a maintenance cycle, and turn each outcome into plain data that
  * survives the thread boundary. Shared by the piscina entry and inline mode.
  * Never touches sockets, the state file or the logger.
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, toWire, type WireError } from '../src/errors.js';
+import { parseLanes, type Lane } from '../src/lanes.js';
 
 /** The shape of a dispatch module (SPEC §5). */
 export interface DispatchModule {
   dispatch: (method: string, params: unknown) => unknown;
   maintain?: (ctx: unknown) => unknown;
+  lanes: Record<string, Lane>;
+}
+
+export interface Call {
+  readonly method: string;
+  readonly params: unknown;
 }
 
 export type Task =
-  | { readonly op: 'call'; readonly method: string; readonly params: unknown }
+  /** Several calls run in order; results come back as each group finishes. */
+  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[] }
   | { readonly op: 'maintain'; readonly ctx: unknown }
   | { readonly op: 'ping' };
 
 /**
- * The result of a task. A call's result is already JSON text, serialised in
- * the worker so the main thread only concatenates it into the response line.
+ * The result of one call. A result is already JSON text, serialised in the
+ * worker so the main thread only concatenates it into the response line.
  */
 export type Outcome =
   | { readonly ok: true; readonly json: string; readonly runMs: number }
   | { readonly ok: false; readonly error: WireError; readonly runMs: number };
+
+/** Results of calls `from`…`from + results.length - 1` of batch `batch`, sent early. */
+export interface EarlyResults {
+  readonly batch: number;
+  readonly from: number;
+  readonly results: readonly Outcome[];
+}
 
 /** Imports a dispatch module and checks it exports `dispatch` (named or default). */
 export async function loadDispatch(url: string): Promise<DispatchModule> {
@@ -45,17 +60,12 @@ export async function loadDispatch(url: string): Promise<DispatchModule> {
   const maintain = typeof mod.maintain === 'function' ? mod.maintain : undefined;
   return {
     dispatch: dispatch as DispatchModule['dispatch'],
+    lanes: parseLanes(mod.lanes),
     ...(maintain ? { maintain: maintain as NonNullable<DispatchModule['maintain']> } : {}),
   };
 }
 
-function serialise(value: unknown): string {
-  const json = JSON.stringify(value);
-  // undefined, a function or a symbol: JSON-RPC has no such value, send null.
-  return json === undefined ? 'null' : json;
-}
-
-function errorOutcome(err: unknown, started: number): Outcome {
+function failed(err: unknown, started: number): Outcome {
   let error = toWire(err);
   try {
     if (error.data !== undefined) JSON.stringify(error.data);
@@ -65,24 +75,63 @@ function errorOutcome(err: unknown, started: number): Outcome {
   return { ok: false, error, runMs: performance.now() - started };
 }
 
-/** Runs one task against a loaded module. Never throws. */
-export async function execute(mod: DispatchModule, task: Task): Promise<Outcome> {
+/** Runs one function and serialises what it returns. Never throws; sync stays sync. */
+function run(fn: () => unknown): Outcome | Promise<Outcome> {
   const started = performance.now();
   let value: unknown;
   try {
-    if (task.op === 'call') value = await mod.dispatch(task.method, task.params);
-    else if (task.op === 'maintain') value = mod.maintain ? await mod.maintain(task.ctx) : { skipped: 'no maintain()' };
-    else value = 'pong';
+    value = fn();
   } catch (err) {
-    return errorOutcome(err, started);
+    return failed(err, started);
   }
+  // Only a promise costs a tick; a sync dispatch stays sync.
+  if (value instanceof Promise) return value.then((v) => finish(v, started), (err: unknown) => failed(err, started));
+  return finish(value, started);
+}
+
+function finish(value: unknown, started: number): Outcome {
   try {
-    return { ok: true, json: serialise(value), runMs: performance.now() - started };
+    const json = JSON.stringify(value);
+    // undefined, a function or a symbol: JSON-RPC has no such value, send null.
+    return { ok: true, json: json === undefined ? 'null' : json, runMs: performance.now() - started };
   } catch (err) {
     // A result JSON can't carry (BigInt, a cycle) is the method's fault, not the caller's params.
     const message = `result is not serialisable: ${(err as Error).message}`;
     return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: performance.now() - started };
   }
+}
+
+/** How long finished results may wait for their batch mates before being sent early. */
+const FLUSH_AFTER_MS = 1;
+
+/**
+ * Runs the calls of a batch in order. Results go back in groups: whenever
+ * more than FLUSH_AFTER_MS has passed since the last group, what is done is
+ * sent at once through `early`, so a slow call never holds back the answers
+ * of the fast calls before it for long. The rest is returned.
+ */
+export async function runCalls(mod: DispatchModule, calls: readonly Call[], early: (from: number, results: Outcome[]) => void): Promise<Outcome[]> {
+  let pending: Outcome[] = [];
+  let from = 0;
+  let last = performance.now();
+  for (const call of calls) {
+    const r = run(() => mod.dispatch(call.method, call.params));
+    pending.push(r instanceof Promise ? await r : r);
+    const now = performance.now();
+    if (now - last > FLUSH_AFTER_MS && pending.length < calls.length - from) {
+      early(from, pending);
+      from += pending.length;
+      pending = [];
+      last = now;
+    }
+  }
+  return pending;
+}
+
+/** Runs a maintenance cycle or a ping (which reports the declared lanes). */
+export async function runOther(mod: DispatchModule, task: Exclude<Task, { op: 'calls' }>): Promise<Outcome> {
+  if (task.op === 'maintain') return run(() => (mod.maintain ? mod.maintain(task.ctx) : { skipped: 'no maintain()' }));
+  return run(() => ({ lanes: mod.lanes }));
 }
 
 /** An outcome for a module that failed to load: every call fails with -32001. */

@@ -217,7 +217,7 @@ export class Pool {
     // Dispatch once per turn of the event loop, so calls that arrive together travel together.
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
-      setImmediate(() => {
+      queueMicrotask(() => {
         this.#pumpScheduled = false;
         this.#pump();
       });
@@ -228,25 +228,35 @@ export class Pool {
   #pump(): void {
     const slowCap = this.#opts.inline ? 1 : this.#opts.threads;
     const fastCap = this.#opts.inline ? 0 : this.#opts.fastThreads;
+    const max = this.#opts.maxBatch;
     for (;;) {
       const fastFree = fastCap - this.#fastTasks;
       const slowFree = slowCap - this.#slowTasks;
-      if (this.#fast.live > 0 && fastFree + slowFree > 0) {
-        const n = Math.min(this.#opts.maxBatch, Math.ceil(this.#fast.live / (fastFree + slowFree)));
-        const jobs: Job[] = [];
-        for (let i = 0; i < n; i++) {
-          const job = this.#fast.shift();
-          if (job === undefined) break;
-          jobs.push(job);
-        }
-        if (jobs.length > 0) this.#startBatch(jobs, 'fast', fastFree > 0);
+      // Fast calls go to the fast threads; they spill onto idle slow threads
+      // only when there is no fast reserve or a full batch is waiting —
+      // on few cores, more threads in play cost more than they give.
+      if (this.#fast.live > 0 && fastFree > 0) {
+        this.#startBatch(this.#take(Math.min(max, Math.ceil(this.#fast.live / fastFree))), 'fast', true);
+      } else if (this.#fast.live > 0 && slowFree > 0 && (fastCap === 0 || this.#fast.live >= max)) {
+        this.#startBatch(this.#take(Math.min(max, Math.ceil(this.#fast.live / slowFree))), 'fast', false);
       } else if (this.#slow.live > 0 && slowFree > 0) {
         const job = this.#slow.shift();
-        if (job !== undefined) this.#startBatch([job], 'slow', false);
+        if (job === undefined) break;
+        this.#startBatch([job], 'slow', false);
       } else {
         break;
       }
     }
+  }
+
+  #take(n: number): Job[] {
+    const jobs: Job[] = [];
+    for (let i = 0; i < n; i++) {
+      const job = this.#fast.shift();
+      if (job === undefined) break;
+      jobs.push(job);
+    }
+    return jobs;
   }
 
   #startBatch(jobs: Job[], lane: Lane, onFast: boolean): void {

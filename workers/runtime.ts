@@ -101,29 +101,47 @@ function finish(value: unknown, started: number): Outcome {
   }
 }
 
-/** How long finished results may wait for their batch mates before being sent early. */
-const FLUSH_AFTER_MS = 1;
+/** Finished results wait for their batch mates at most this long (plus one call). */
+const FLUSH_AFTER_MS = 0.2;
+/** A method whose average run time in this worker is at least this may be slow. */
+const MAYBE_SLOW_MS = 1;
+// Per-worker run-time averages, to send results early before a call that may be slow.
+const seen = new Map<string, number>();
+
+function learn(method: string, ms: number): void {
+  const avg = seen.get(method);
+  if (avg === undefined && seen.size >= 4096) seen.clear();
+  seen.set(method, avg === undefined ? ms : avg + 0.2 * (ms - avg));
+}
 
 /**
- * Runs the calls of a batch in order. Results go back in groups: whenever
- * more than FLUSH_AFTER_MS has passed since the last group, what is done is
- * sent at once through `early`, so a slow call never holds back the answers
- * of the fast calls before it for long. The rest is returned.
+ * Runs the calls of a batch in order. Results go back in groups through
+ * `early`: what is done is sent before a call that may be slow (a method this
+ * worker has not seen yet, or one that has taken ≥ 1 ms on average here), and
+ * whenever 0.2 ms have passed since the last group — so a slow call does not
+ * hold back the answers of the calls before it. The rest is returned.
  */
 export async function runCalls(mod: DispatchModule, calls: readonly Call[], early: (from: number, results: Outcome[]) => void): Promise<Outcome[]> {
   let pending: Outcome[] = [];
   let from = 0;
   let last = performance.now();
+  const flush = (now: number): void => {
+    early(from, pending);
+    from += pending.length;
+    pending = [];
+    last = now;
+  };
   for (const call of calls) {
-    const r = run(() => mod.dispatch(call.method, call.params));
-    pending.push(r instanceof Promise ? await r : r);
-    const now = performance.now();
-    if (now - last > FLUSH_AFTER_MS && pending.length < calls.length - from) {
-      early(from, pending);
-      from += pending.length;
-      pending = [];
-      last = now;
+    if (pending.length > 0) {
+      const avg = seen.get(call.method);
+      if (avg === undefined || avg >= MAYBE_SLOW_MS) flush(performance.now());
     }
+    const r = run(() => mod.dispatch(call.method, call.params));
+    const outcome = r instanceof Promise ? await r : r;
+    learn(call.method, outcome.runMs);
+    pending.push(outcome);
+    const now = performance.now();
+    if (now - last > FLUSH_AFTER_MS && from + pending.length < calls.length) flush(now);
   }
   return pending;
 }

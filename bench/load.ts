@@ -122,7 +122,7 @@ export interface ClosedLoopResult {
  */
 export async function closedLoop(
   path: string,
-  opts: { connections: number; pipeline: number; ms: number; method: string; params?: unknown; graceMs?: number; onTick?: (frac: number) => void },
+  opts: { connections: number; pipeline: number; ms: number; method: string; params?: unknown | (() => unknown); graceMs?: number; onTick?: (frac: number) => void },
 ): Promise<ClosedLoopResult> {
   const conns = await Promise.all(Array.from({ length: opts.connections }, () => LoadConn.open(path)));
   const hist = new Histogram();
@@ -131,7 +131,7 @@ export async function closedLoop(
   const t0 = performance.now();
   const lane = async (c: LoadConn): Promise<void> => {
     while (!stop) {
-      const { ms } = await c.call(opts.method, opts.params);
+      const { ms } = await c.call(opts.method, typeof opts.params === 'function' ? (opts.params as () => unknown)() : opts.params);
       hist.record(ms);
       done++;
     }

@@ -51,11 +51,12 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   };
 }
 
-/** Starts dispatchd with the bench fixture (or `dispatch`) on a temp home. */
-export async function startDispatchd(extra: string[] = [], dispatch = BENCH_FIXTURE): Promise<Proc> {
+/** Starts dispatchd with the bench fixture (or `dispatch`; null: the built-in store) on a temp home. */
+export async function startDispatchd(extra: string[] = [], dispatch: string | null = BENCH_FIXTURE): Promise<Proc> {
   const dir = mkdtempSync('/tmp/ddb-');
   const socket = join(dir, 'daemon.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--home', dir, '--dispatch', dispatch, '--log-level', 'warn', ...extra], {
+  const args = [BIN, 'serve', '--home', dir, ...(dispatch === null ? [] : ['--dispatch', dispatch]), '--log-level', 'warn', ...extra];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitFor(socket, child);

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HolResult, ScalingRow, StartupResult, ThroughputRow } from './scenarios.js';
 import type { AbuseResult } from './abuse.js';
+import type { StoreResult } from './store.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -15,6 +16,7 @@ export interface Results {
   scaling?: ScalingRow[];
   startup?: StartupResult;
   abuse?: AbuseResult;
+  store?: StoreResult;
   headlines?: Headline[];
 }
 

@@ -10,10 +10,11 @@ import cliProgress from 'cli-progress';
 import { writeReport, markdown, type Headline, type Results } from './report.js';
 import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
 import { abuse } from './abuse.js';
+import { store } from './store.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse'] as const;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store'] as const;
 const DEFAULT_SCENARIOS = ['hol', 'throughput', 'scaling', 'startup'];
 const PYTHON_ORIGINAL_C16 = 11_000; // calls/s, measured on this class of machine (see README)
 
@@ -30,6 +31,7 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
   startup:    --runs N (3)
   abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
+  store:      --records N (100000)   built-in store, capture/recall (not in the default run)
 `;
 
 export async function runBench(argv: string[], io: Out): Promise<number> {
@@ -56,6 +58,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
         runs: { type: 'string' },
         'abuse-seconds': { type: 'string' },
         cycles: { type: 'string' },
+        records: { type: 'string' },
       },
     });
   } catch (err) {
@@ -121,6 +124,9 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     if (chosen.includes('startup') && !socket) {
       results.startup = await startup({ runs: num(v.runs, 3) }, progress);
     }
+    if (chosen.includes('store') && !socket) {
+      results.store = await store({ records: num(v.records, 100_000), ms }, progress);
+    }
     if (chosen.includes('abuse') && !socket) {
       results.abuse = await abuse({ seconds: num(v['abuse-seconds'], 60), cycles: num(v.cycles, 1000) }, progress);
     }
@@ -170,6 +176,11 @@ export function headlines(r: Results): Headline[] {
   }
   const two = r.scaling?.find((s) => s.threads === 2);
   if (two) out.push({ name: 'scaling: 2 threads ÷ 1 thread', value: `${two.speedup}×`, target: '≥ 1.8×', met: two.speedup >= 1.8 });
+  if (r.store) {
+    for (const row of r.store.rows) {
+      out.push({ name: `store (${r.store.records} records): ${row.method} C=${row.connections}`, value: `${row.result.callsPerSec} calls/s, p50 ${row.result.latency.p50} ms, p99 ${row.result.latency.p99} ms` });
+    }
+  }
   if (r.abuse) {
     const a = r.abuse;
     out.push({ name: `abuse: daemon RSS after ${a.seconds} s of a never-reading sender`, value: `start ${a.rssStartMiB} MiB, max ${a.rssMaxMiB} MiB, end ${a.rssEndMiB} MiB (${a.disconnects} disconnects)` });

@@ -43,6 +43,8 @@ export interface Config {
   readonly callDeadlineMs: number;
   /** How long a graceful stop waits for in-flight calls (ms). */
   readonly drainTimeoutMs: number;
+  /** Largest text the built-in store accepts, in bytes. */
+  readonly storeMaxTextBytes: number;
   /** Per-worker V8 heap cap (MiB); 0 leaves Node's default. */
   readonly workerHeapMb: number;
   readonly logLevel: LogLevel;
@@ -85,6 +87,7 @@ export const DEFAULTS = Object.freeze({
   callDeadlineMs: 0,
   drainTimeoutMs: 10_000,
   workerHeapMb: 0,
+  storeMaxTextBytes: 512 * 1024,
   logLevel: 'info' as LogLevel,
   pretty: false,
   stdio: false,
@@ -109,6 +112,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   slowReaderTimeoutMs: { env: 'DISPATCHD_SLOW_READER_TIMEOUT_MS', flag: '--slow-reader-timeout-ms', kind: 'int', min: 1, help: 'ms a client may leave responses unread before it is dropped' },
   callDeadlineMs: { env: 'DISPATCHD_CALL_DEADLINE_MS', flag: '--call-deadline-ms', kind: 'int', min: 0, help: 'per-call deadline in ms (0 = off)' },
   drainTimeoutMs: { env: 'DISPATCHD_DRAIN_TIMEOUT_MS', flag: '--drain-timeout-ms', kind: 'int', min: 0, help: 'ms a graceful stop waits for in-flight calls' },
+  storeMaxTextBytes: { env: 'DISPATCHD_STORE_MAX_TEXT_BYTES', flag: '--store-max-text-bytes', kind: 'int', min: 1, help: 'largest text the built-in store accepts (bytes)' },
   workerHeapMb: { env: 'DISPATCHD_WORKER_HEAP_MB', flag: '--worker-heap-mb', kind: 'int', min: 0, help: 'V8 heap cap per worker in MiB (0 = Node default)' },
   logLevel: { env: 'DISPATCHD_LOG_LEVEL', flag: '--log-level', kind: 'level', help: `log level (${LOG_LEVELS.join('|')})` },
   pretty: { env: 'DISPATCHD_PRETTY', flag: '--pretty', kind: 'bool', help: 'human-readable logs (default when stderr is a TTY)' },

@@ -33,7 +33,15 @@ import { StateStore, loadStateFile } from './state.js';
 import { takeActivation } from './activation.js';
 import { VERSION } from './version.js';
 
-const BUILTIN_DISPATCH = new URL('../workers/builtin.js', import.meta.url).href;
+const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
+
+/** The built-in store's module URL: its database and limit travel in the query. */
+function builtinStore(config: Config): string {
+  const url = new URL(BUILTIN_STORE);
+  url.searchParams.set('db', join(config.home, 'store.db'));
+  url.searchParams.set('maxText', String(config.storeMaxTextBytes));
+  return url.href;
+}
 
 export interface DaemonOptions {
   readonly log: Logger;
@@ -66,7 +74,7 @@ export class Daemon {
     this.state = state;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.pool = new Pool({
-      dispatchUrl: config.dispatch === null ? BUILTIN_DISPATCH : pathToFileURL(config.dispatch).href,
+      dispatchUrl: config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href,
       threads: config.threads,
       fastThreads: config.fastThreads,
       maxQueue: config.maxQueue,

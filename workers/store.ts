@@ -1,0 +1,251 @@
+/**
+ * The built-in dispatch module: a small persistent memory store for agent
+ * sessions, in SQLite (better-sqlite3, synchronous — exactly the kind of
+ * call that must stay off the event loop). One connection per worker (module
+ * scope), WAL with a busy timeout, full-text search with FTS5.
+ *
+ * The database path and text limit arrive in this module's URL query
+ * (`store.js?db=…&maxText=…`), so the same module works in a worker and in
+ * inline mode without reading the environment.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, openSync, statSync } from 'node:fs';
+import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/errors.js';
+
+const query = new URL(import.meta.url).searchParams;
+const DB_PATH = query.get('db') ?? ':memory:';
+const MAX_TEXT_BYTES = Number(query.get('maxText') ?? 512 * 1024);
+const MAX_TAGS = 64;
+const MAX_TAG_CHARS = 128;
+const MAX_SESSION_CHARS = 128;
+const MAX_LIMIT = 100;
+
+/** 'dsp1' — marks a SQLite file as a dispatchd store. */
+const APPLICATION_ID = 0x64737031;
+
+/** Schema migrations, in order; schema_version holds how many are applied. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE memories (
+     id INTEGER PRIMARY KEY,
+     text TEXT NOT NULL,
+     tags TEXT NOT NULL DEFAULT '[]',
+     session_id TEXT,
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX memories_session ON memories(session_id);
+   CREATE VIRTUAL TABLE memories_fts USING fts5(
+     text, tags, content='memories', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+   );
+   CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+     INSERT INTO memories_fts(rowid, text, tags) VALUES (new.id, new.text, new.tags);
+   END;
+   CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+     INSERT INTO memories_fts(memories_fts, rowid, text, tags) VALUES ('delete', old.id, old.text, old.tags);
+   END;`,
+];
+
+/** The store's lanes: lookups by id are always quick; the rest is learned. */
+export const lanes = { memory_get: 'fast', memory_forget: 'fast', memory_stats: 'fast', ping: 'fast', echo: 'fast' } as const;
+
+function open(path: string): Database.Database {
+  if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600)); // create it private; WAL/SHM files follow its mode
+  const db = new Database(path, { timeout: 5000 });
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n;
+  if (appId !== APPLICATION_ID && (appId !== 0 || tables > 0)) {
+    db.close();
+    throw new Error(`${path} is not a dispatchd store (application_id ${appId}, ${tables} tables); refusing to use it`);
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Database.Database): void {
+  // Every worker opens the store at once: the first to take the write lock migrates.
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) throw new Error(`store schema version ${current} is newer than this dispatchd (${MIGRATIONS.length})`);
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
+    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+  }).immediate();
+}
+
+const db = open(DB_PATH);
+const stmt = {
+  insert: db.prepare('INSERT INTO memories (text, tags, session_id, created_at) VALUES (?, ?, ?, ?)'),
+  get: db.prepare('SELECT id, text, tags, session_id, created_at FROM memories WHERE id = ?'),
+  forget: db.prepare('DELETE FROM memories WHERE id = ?'),
+  recall: db.prepare(
+    `SELECT m.id, m.text, m.tags, m.session_id, m.created_at, bm25(memories_fts) AS rank
+       FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+      WHERE memories_fts MATCH ? AND (? IS NULL OR m.session_id = ?)
+      ORDER BY rank LIMIT ?`,
+  ),
+  total: db.prepare(
+    `SELECT count(*) AS n FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+      WHERE memories_fts MATCH ? AND (? IS NULL OR m.session_id = ?)`,
+  ),
+  count: db.prepare('SELECT count(*) AS n, count(DISTINCT session_id) AS sessions FROM memories'),
+  version: db.prepare('SELECT version FROM schema_version'),
+};
+
+interface Row {
+  id: number;
+  text: string;
+  tags: string;
+  session_id: string | null;
+  created_at: string;
+  rank?: number;
+}
+
+function obj(params: unknown): Record<string, unknown> {
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new InvalidParamsError('params must be an object');
+  return params as Record<string, unknown>;
+}
+
+function optionalString(p: Record<string, unknown>, key: string, max: number): string | null {
+  const v = p[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw new InvalidParamsError(`'${key}' must be a string`);
+  if (v.length > max) throw new InvalidParamsError(`'${key}' must be at most ${max} characters`);
+  return v;
+}
+
+function optionalInt(p: Record<string, unknown>, key: string, min: number, max: number): number | null {
+  const v = p[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidParamsError(`'${key}' must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function requireId(params: unknown): number {
+  const id = requireParam(obj(params), 'id');
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw new InvalidParamsError("'id' must be a positive integer");
+  return id;
+}
+
+/**
+ * Any user text as an FTS5 query that can't be a syntax error: its words,
+ * each quoted, OR-ed — operators, quotes and punctuation are just text.
+ */
+export function ftsQuery(cue: string): string | null {
+  const words = cue.match(/[\p{L}\p{N}_]+/gu);
+  if (!words) return null;
+  return [...new Set(words.slice(0, 64))].map((w) => `"${w}"`).join(' OR ');
+}
+
+function hit(r: Row): Record<string, unknown> {
+  return {
+    id: r.id,
+    text: r.text,
+    tags: JSON.parse(r.tags) as string[],
+    ...(r.session_id !== null ? { session_id: r.session_id } : {}),
+    ...(r.rank !== undefined ? { score: Math.round(-r.rank * 1e6) / 1e6 } : {}),
+    created_at: r.created_at,
+  };
+}
+
+function capture(params: unknown): unknown {
+  const p = obj(params);
+  const text = requireParam(p, 'text');
+  if (typeof text !== 'string') throw new InvalidParamsError("'text' must be a string");
+  if (text.trim().length === 0) throw new InvalidParamsError("'text' must not be empty");
+  if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new InvalidParamsError(`'text' is larger than ${MAX_TEXT_BYTES} bytes`);
+  let tags: string[] = [];
+  if (p.tags !== undefined && p.tags !== null) {
+    if (!Array.isArray(p.tags) || p.tags.some((t) => typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG_CHARS)) {
+      throw new InvalidParamsError(`'tags' must be an array of non-empty strings of at most ${MAX_TAG_CHARS} characters`);
+    }
+    if (p.tags.length > MAX_TAGS) throw new InvalidParamsError(`'tags' may hold at most ${MAX_TAGS} tags`);
+    tags = p.tags as string[];
+  }
+  const session = optionalString(p, 'session_id', MAX_SESSION_CHARS);
+  const createdAt = new Date().toISOString();
+  const info = stmt.insert.run(text, JSON.stringify(tags), session, createdAt);
+  return { id: Number(info.lastInsertRowid), created_at: createdAt };
+}
+
+function recall(params: unknown): unknown {
+  const p = obj(params);
+  const cue = requireParam(p, 'cue');
+  if (typeof cue !== 'string') throw new InvalidParamsError("'cue' must be a string");
+  const limit = optionalInt(p, 'limit', 1, MAX_LIMIT) ?? 10;
+  const session = optionalString(p, 'session_id', MAX_SESSION_CHARS);
+  const budget = optionalInt(p, 'budget_tokens', 1, Number.MAX_SAFE_INTEGER);
+  const match = ftsQuery(cue);
+  if (match === null) return { hits: [], total: 0 };
+  const rows = stmt.recall.all(match, session, session, limit) as Row[];
+  const total = (stmt.total.get(match, session, session) as { n: number }).n;
+  let hits = rows;
+  if (budget !== null) {
+    // ≈ 4 characters a token; keep the best hits that fit.
+    let used = 0;
+    hits = [];
+    for (const r of rows) {
+      used += Math.ceil(r.text.length / 4);
+      if (used > budget) break;
+      hits.push(r);
+    }
+  }
+  return { hits: hits.map(hit), total };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function stats(): unknown {
+  const c = stmt.count.get() as { n: number; sessions: number };
+  return {
+    count: c.n,
+    sessions: c.sessions,
+    db_bytes: DB_PATH === ':memory:' ? 0 : fileSize(DB_PATH),
+    wal_bytes: DB_PATH === ':memory:' ? 0 : fileSize(`${DB_PATH}-wal`),
+    schema_version: (stmt.version.get() as { version: number }).version,
+    max_text_bytes: MAX_TEXT_BYTES,
+  };
+}
+
+export function dispatch(method: string, params: unknown): unknown {
+  switch (method) {
+    case 'memory_capture':
+      return capture(params);
+    case 'memory_recall':
+      return recall(params);
+    case 'memory_get': {
+      const row = stmt.get.get(requireId(params)) as Row | undefined;
+      return row === undefined ? null : hit(row);
+    }
+    case 'memory_forget':
+      return { forgotten: stmt.forget.run(requireId(params)).changes > 0 };
+    case 'memory_stats':
+      return stats();
+    case 'ping':
+      return 'pong';
+    case 'echo':
+      return params;
+    default:
+      throw new MethodNotFoundError(method);
+  }
+}
+
+/** One background maintenance cycle: merge FTS segments, checkpoint and truncate the WAL. */
+export function maintain(): unknown {
+  const started = Date.now();
+  db.exec("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')");
+  const [checkpoint] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  return { optimized: true, checkpoint, ms: Date.now() - started };
+}

@@ -47,6 +47,18 @@ export interface Config {
   readonly storeMaxTextBytes: number;
   /** Per-worker V8 heap cap (MiB); 0 leaves Node's default. */
   readonly workerHeapMb: number;
+  /** Lifecycle scheduler tick interval (ms). */
+  readonly tickMs: number;
+  /** No connection and no activity this long counts as idle (ms). */
+  readonly idleMs: number;
+  /** Least time between two idle sleeps (ms). */
+  readonly sleepEveryMs: number;
+  /** Maintenance cycles per sleep. */
+  readonly sleepCycles: number;
+  /** first_turn_pending entries older than this are pruned (ms). */
+  readonly firstTurnTtlMs: number;
+  /** At most this many first_turn_pending entries are kept. */
+  readonly firstTurnMax: number;
   readonly logLevel: LogLevel;
   readonly pretty: boolean;
   /** Serve NDJSON on stdin/stdout instead of the socket. */
@@ -88,6 +100,12 @@ export const DEFAULTS = Object.freeze({
   drainTimeoutMs: 10_000,
   workerHeapMb: 0,
   storeMaxTextBytes: 512 * 1024,
+  tickMs: 5000,
+  idleMs: 60_000,
+  sleepEveryMs: 600_000,
+  sleepCycles: 1,
+  firstTurnTtlMs: 86_400_000,
+  firstTurnMax: 1000,
   logLevel: 'info' as LogLevel,
   pretty: false,
   stdio: false,
@@ -114,6 +132,12 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   drainTimeoutMs: { env: 'DISPATCHD_DRAIN_TIMEOUT_MS', flag: '--drain-timeout-ms', kind: 'int', min: 0, help: 'ms a graceful stop waits for in-flight calls' },
   storeMaxTextBytes: { env: 'DISPATCHD_STORE_MAX_TEXT_BYTES', flag: '--store-max-text-bytes', kind: 'int', min: 1, help: 'largest text the built-in store accepts (bytes)' },
   workerHeapMb: { env: 'DISPATCHD_WORKER_HEAP_MB', flag: '--worker-heap-mb', kind: 'int', min: 0, help: 'V8 heap cap per worker in MiB (0 = Node default)' },
+  tickMs: { env: 'DISPATCHD_TICK_MS', flag: '--tick-ms', kind: 'int', min: 10, help: 'lifecycle scheduler tick interval (ms)' },
+  idleMs: { env: 'DISPATCHD_IDLE_MS', flag: '--idle-ms', kind: 'int', min: 0, help: 'no connection and no activity this long is idle (ms)' },
+  sleepEveryMs: { env: 'DISPATCHD_SLEEP_EVERY_MS', flag: '--sleep-every-ms', kind: 'int', min: 0, help: 'least time between two idle sleeps (ms)' },
+  sleepCycles: { env: 'DISPATCHD_SLEEP_CYCLES', flag: '--sleep-cycles', kind: 'int', min: 1, help: 'maintenance cycles per sleep' },
+  firstTurnTtlMs: { env: 'DISPATCHD_FIRST_TURN_TTL_MS', flag: '--first-turn-ttl-ms', kind: 'int', min: 0, help: 'first_turn_pending entries older than this are pruned (ms)' },
+  firstTurnMax: { env: 'DISPATCHD_FIRST_TURN_MAX', flag: '--first-turn-max', kind: 'int', min: 1, help: 'most first_turn_pending entries kept' },
   logLevel: { env: 'DISPATCHD_LOG_LEVEL', flag: '--log-level', kind: 'level', help: `log level (${LOG_LEVELS.join('|')})` },
   pretty: { env: 'DISPATCHD_PRETTY', flag: '--pretty', kind: 'bool', help: 'human-readable logs (default when stderr is a TTY)' },
   stdio: { env: 'DISPATCHD_STDIO', flag: '--stdio', kind: 'bool', help: 'serve NDJSON on stdin/stdout instead of the socket' },

@@ -12,11 +12,13 @@
  *   2. wait for in-flight calls to finish and their responses to be written,
  *      up to the drain deadline;
  *   3. end the connections;
- *   4. destroy the pool;
- *   5. persist `daemon_stopped_at`;
- *   6. unlink the socket we bound (never an activated one) — before the lock
+ *   4. stop the scheduler, letting a running maintenance cycle finish
+ *      within the deadline;
+ *   5. destroy the pool;
+ *   6. persist `daemon_stopped_at` (and `fsm_state` WAKE);
+ *   7. unlink the socket we bound (never an activated one) — before the lock
  *      goes, so a successor can never lose its fresh socket to us;
- *   7. release the lock.
+ *   8. release the lock.
  */
 import { mkdirSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ import { Pool } from './pool.js';
 import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
+import { Scheduler } from './scheduler.js';
 import { takeActivation } from './activation.js';
 import { VERSION } from './version.js';
 
@@ -58,7 +61,9 @@ export class Daemon {
   readonly state: StateStore;
   readonly pool: Pool;
   readonly control: ControlPlane;
+  readonly scheduler: Scheduler;
   readonly #lock: HeldLock;
+  #calls = 0;
   #server: Server | null = null;
   #stdio: Connection | null = null;
   #lastActivity = Date.now();
@@ -86,6 +91,17 @@ export class Daemon {
       inline: config.inline,
     });
     this.control = new ControlPlane({ state, version: VERSION, metrics: () => this.metrics() });
+    this.scheduler = new Scheduler(config, {
+      state,
+      pool: this.pool,
+      log: log.child({ part: 'scheduler' }),
+      activity: {
+        activeConnections: () => this.activeConnections,
+        lastActivity: () => this.#lastActivity,
+        accepted: () => this.#server?.accepted ?? 0,
+        calls: () => this.#calls,
+      },
+    });
   }
 
   /** Starts a daemon; throws (after undoing what it did) if any step fails. */
@@ -112,6 +128,7 @@ export class Daemon {
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
       await daemon.pool.start();
       await daemon.#startTransport(opts);
+      daemon.scheduler.start();
       return daemon;
     } catch (err) {
       if (daemon !== undefined) await daemon.pool.destroy().catch(() => {});
@@ -122,7 +139,12 @@ export class Daemon {
 
   #router(): Router {
     return new Router(
-      { pool: this.pool, control: this.control, onActivity: () => (this.#lastActivity = Date.now()) },
+      {
+        pool: this.pool,
+        control: this.control,
+        onActivity: () => (this.#lastActivity = Date.now()),
+        onCall: () => this.#calls++,
+      },
       this.config.maxLineBytes,
     );
   }
@@ -163,12 +185,13 @@ export class Daemon {
       connections: server ? server.stats() : { active: this.#stdio && !this.#stdio.closed ? 1 : 0 },
       in_flight: server ? server.inFlight : (this.#stdio?.inFlight ?? 0),
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
+      scheduler: this.scheduler.snapshot(),
       memory: memory(),
     };
   }
 
   get activeConnections(): number {
-    return this.#server?.activeConnections ?? 0;
+    return this.#server?.activeConnections ?? (this.#stdio && !this.#stdio.closed ? 1 : 0);
   }
 
   get lastActivity(): number {
@@ -188,13 +211,18 @@ export class Daemon {
     if (this.#server) drained = await this.#server.close(config.drainTimeoutMs);
     if (this.#stdio) {
       this.#stdio.stopReading();
-      drained = await Promise.race([this.#stdio.idle().then(() => true), sleep(config.drainTimeoutMs).then(() => false)]);
+      drained = await within(this.#stdio.idle(), config.drainTimeoutMs);
     }
+    // A maintenance cycle in progress finishes first, within what is left of the deadline.
+    const cycleDone = await within(this.scheduler.stop(), drained ? config.drainTimeoutMs : 0);
     if (!drained) log.warn('drain deadline passed with calls still running; stopping anyway');
+    if (!cycleDone) log.warn('drain deadline passed during a maintenance cycle; stopping anyway');
     await this.pool.destroy();
     await this.state
       .update((s) => {
         s.daemon_stopped_at = new Date().toISOString();
+        // No cycle runs past this point: what is on disk says so.
+        if (s.fsm_state !== undefined && s.fsm_state !== 'WAKE') s.fsm_state = 'WAKE';
       })
       .catch((err: Error) => log.error({ err }, 'could not persist daemon_stopped_at'));
     const bound = this.#server?.boundPath ?? null;
@@ -232,6 +260,12 @@ function memory(): Record<string, number> {
   return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, external_bytes: m.external };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** True if `p` settles within `ms`; the timer never outlives the wait. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -343,15 +343,29 @@ export class Pool {
     job.done(outcome, job.waitMs);
   }
 
-  /** Runs the module's maintain(ctx) on a slow-lane thread (it never takes a fast one). */
-  async maintain(ctx: unknown): Promise<Outcome> {
+  /**
+   * Runs the module's maintain(ctx) as one slow-lane task: it counts against
+   * the slow threads and never runs on the fast reserve. Returns null (and
+   * runs nothing) when that would leave no thread free for foreground calls.
+   */
+  async maintain(ctx: unknown): Promise<Outcome | null> {
     if (this.#inline !== null) return runOther(this.#inline, { op: 'maintain', ctx });
     const piscina = this.#slowPool;
     if (piscina === null) return failure(ErrorCode.Internal, 'pool is not running');
+    const free = this.#opts.threads - this.#slowTasks + Math.max(0, this.#opts.fastThreads - this.#fastTasks);
+    if (this.#opts.threads - this.#slowTasks < 1 || free < 2 || this.queued > 0) return null;
+    this.#slowTasks++;
+    this.#tasks++;
+    const started = performance.now();
     try {
       return (await piscina.run({ op: 'maintain', ctx } satisfies Task)) as Outcome;
     } catch (err) {
       return this.#failureOf(err);
+    } finally {
+      this.#slowTasks--;
+      this.#tasks--;
+      this.#busyMs += performance.now() - started;
+      this.#pump();
     }
   }
 

@@ -33,6 +33,8 @@ export interface RouterDeps {
   readonly control: ControlPlane;
   /** Called for every line that reaches the router (SPEC §7 idle detection). */
   readonly onActivity: () => void;
+  /** Called for every JSON-RPC request (the scheduler yields to them). */
+  readonly onCall: () => void;
 }
 
 const TOO_LONG = { code: ErrorCode.InvalidRequest, message: 'line too long' };
@@ -78,6 +80,7 @@ export class Router {
         void this.#deps.control.handle(msg.msg).then((r) => done(JSON.stringify(r)));
         return;
       case 'request': {
+        this.#deps.onCall();
         const { id, method } = msg;
         let settled = false;
         let ticket: Ticket | undefined = undefined;

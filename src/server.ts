@@ -133,6 +133,11 @@ export class Server {
     log.info('connection opened');
   }
 
+  /** Connections accepted since start. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
   get activeConnections(): number {
     return this.#conns.size;
   }

@@ -160,7 +160,7 @@ describe('concurrency and persistence', () => {
       const r = await ok('memory_recall', { cue: 'pangolin' }, config.socket);
       assert.equal(r.hits[0].id, id);
       const m = await daemon.pool.maintain({});
-      assert.equal(m.ok, true, JSON.stringify(m));
+      assert.equal(m?.ok, true, JSON.stringify(m));
       await daemon.close();
     } finally {
       cleanup();

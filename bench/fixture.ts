@@ -31,3 +31,10 @@ export function dispatch(method: string, params: unknown): unknown {
       throw new MethodNotFoundError(method);
   }
 }
+
+/** A maintenance cycle of known cost: 50 ms of CPU. */
+export function maintain(): unknown {
+  const end = performance.now() + 50;
+  while (performance.now() < end);
+  return { spun_ms: 50 };
+}

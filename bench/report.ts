@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { HolResult, ScalingRow, StartupResult, ThroughputRow } from './scenarios.js';
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';
+import type { MaintenanceResult } from './maintenance.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -17,6 +18,7 @@ export interface Results {
   startup?: StartupResult;
   abuse?: AbuseResult;
   store?: StoreResult;
+  maintenance?: MaintenanceResult;
   headlines?: Headline[];
 }
 

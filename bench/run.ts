@@ -11,10 +11,11 @@ import { writeReport, markdown, type Headline, type Results } from './report.js'
 import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
 import { abuse } from './abuse.js';
 import { store } from './store.js';
+import { maintenance } from './maintenance.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store'] as const;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store', 'maintenance'] as const;
 const DEFAULT_SCENARIOS = ['hol', 'throughput', 'scaling', 'startup'];
 const PYTHON_ORIGINAL_C16 = 11_000; // calls/s, measured on this class of machine (see README)
 
@@ -32,6 +33,7 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   startup:    --runs N (3)
   abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)
+  maintenance: echo latency while maintenance cycles run vs none (not in the default run)
 `;
 
 export async function runBench(argv: string[], io: Out): Promise<number> {
@@ -124,6 +126,9 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     if (chosen.includes('startup') && !socket) {
       results.startup = await startup({ runs: num(v.runs, 3) }, progress);
     }
+    if (chosen.includes('maintenance') && !socket) {
+      results.maintenance = await maintenance({ ms }, progress);
+    }
     if (chosen.includes('store') && !socket) {
       results.store = await store({ records: num(v.records, 100_000), ms }, progress);
     }
@@ -176,6 +181,10 @@ export function headlines(r: Results): Headline[] {
   }
   const two = r.scaling?.find((s) => s.threads === 2);
   if (two) out.push({ name: 'scaling: 2 threads ÷ 1 thread', value: `${two.speedup}×`, target: '≥ 1.8×', met: two.speedup >= 1.8 });
+  if (r.maintenance) {
+    const m = r.maintenance;
+    out.push({ name: `maintenance: echo p99 during ${m.cycles} cycles ÷ with none`, value: `${m.duringCycles.p99} ms / ${m.idle.p99} ms = ${ratio(m.duringCycles.p99, m.idle.p99)}× (p50 ${m.duringCycles.p50} / ${m.idle.p50} ms)` });
+  }
   if (r.store) {
     for (const row of r.store.rows) {
       out.push({ name: `store (${r.store.records} records): ${row.method} C=${row.connections}`, value: `${row.result.callsPerSec} calls/s, p50 ${row.result.latency.p50} ms, p99 ${row.result.latency.p99} ms` });

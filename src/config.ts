@@ -89,7 +89,7 @@ export const DEFAULTS = Object.freeze({
   fastThreads: 1,
   laneThresholdMs: 10,
   maxBatch: 64,
-  slowNice: 10,
+  slowNice: 19,
   maxQueue: 4096,
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,

@@ -8,25 +8,14 @@
  * `force_wake` or a `pause`.
  */
 import type { Logger } from 'pino';
+import type { Config } from './config.js';
 import type { Pool } from './pool.js';
 import type { StateData, StateStore } from './state.js';
 
 export type FsmState = 'WAKE' | 'TRANSITIONING' | 'SLEEP' | 'DREAMING';
 
-export interface SchedulerOptions {
-  /** How often the tick runs (ms). */
-  readonly tickMs: number;
-  /** No connection and no activity for this long counts as idle (ms). */
-  readonly idleMs: number;
-  /** Least time between two idle sleeps (ms). */
-  readonly sleepEveryMs: number;
-  /** Maintenance cycles per sleep (a forced `force_rem` runs exactly one). */
-  readonly sleepCycles: number;
-  /** `first_turn_pending` entries older than this are pruned (ms). */
-  readonly firstTurnTtlMs: number;
-  /** At most this many `first_turn_pending` entries are kept (newest win). */
-  readonly firstTurnMax: number;
-}
+/** The scheduler's part of the config (meanings in config.ts). */
+export type SchedulerOptions = Pick<Config, 'tickMs' | 'idleMs' | 'sleepEveryMs' | 'sleepCycles' | 'firstTurnTtlMs' | 'firstTurnMax'>;
 
 /** What the scheduler reads about foreground traffic. */
 export interface Activity {

@@ -141,6 +141,10 @@ export class Conn {
   }
 }
 
+/** One JSON-RPC request line. */
+export const rpc = (id: unknown, method: string, params?: unknown): string =>
+  `${JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params })}\n`;
+
 /** Sends one message on a fresh connection and returns the parsed reply. */
 export async function roundTrip(path: string, msg: string | object): Promise<Record<string, unknown>> {
   const c = await Conn.open(path);

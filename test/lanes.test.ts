@@ -1,9 +1,8 @@
 /** Lanes and batching (docs/lanes.md), against the real server. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, sleep } from './helper.js';
+import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
 
-const rpc = (id: unknown, method: string, params?: unknown): string => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
 type PoolStatus = { avg_batch: number; batches: number; lanes: { threshold_ms: number; declared: Record<string, string>; methods: { method: string; lane: string; calls: number }[] } };
 const pool = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;
 

@@ -2,10 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { Conn, roundTrip, startDaemon, sleep } from './helper.js';
+import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
 import { ErrorCode } from '../src/errors.js';
 
-const rpc = (id: unknown, method: string, params?: unknown): string => `${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`;
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 
 describe('line length', () => {

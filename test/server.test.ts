@@ -1,7 +1,7 @@
 /** The real server, in process, on a temp socket, with the fixture dispatch module. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, sleep, type Running } from './helper.js';
+import { Conn, roundTrip, startDaemon, sleep, type Running, rpc } from './helper.js';
 import { ErrorCode } from '../src/errors.js';
 
 let d: Running;
@@ -10,8 +10,6 @@ before(async () => {
 });
 after(() => d.close());
 
-const rpc = (id: unknown, method: string, params?: unknown): string =>
-  `${JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params })}\n`;
 
 describe('routing (SPEC §2)', () => {
   test('not JSON → -32700 with id null', async () => {

@@ -37,6 +37,9 @@ export interface RouterDeps {
   readonly onCall: () => void;
 }
 
+/** Codes logged at warn: failures inside the daemon or the dispatch module. */
+const SERVER_FAULTS: ReadonlySet<number> = new Set([ErrorCode.Internal, ErrorCode.DeadlineExceeded]);
+
 const TOO_LONG = { code: ErrorCode.InvalidRequest, message: 'line too long' };
 const INVALID_UTF8 = { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' };
 
@@ -88,7 +91,10 @@ export class Router {
           // May run synchronously (queue full), before `ticket` is assigned.
           settled = true;
           if (ticket !== undefined) ctx.tickets.delete(ticket);
-          if (ctx.log.isLevelEnabled('debug')) {
+          if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
+            // The daemon's or the dispatch module's fault, not the caller's: worth a line.
+            ctx.log.warn({ method, id, code: outcome.error.code, error: outcome.error.message, run_ms: round(outcome.runMs) }, 'call failed');
+          } else if (ctx.log.isLevelEnabled('debug')) {
             ctx.log.debug({ method, id, wait_ms: round(waitMs), run_ms: round(outcome.runMs), ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'call');
           }
           if (id === null) return done(null);

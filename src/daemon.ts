@@ -194,10 +194,6 @@ export class Daemon {
     return this.#server?.activeConnections ?? (this.#stdio && !this.#stdio.closed ? 1 : 0);
   }
 
-  get lastActivity(): number {
-    return this.#lastActivity;
-  }
-
   /** Graceful stop (steps in the header). Resolves true if everything drained. Idempotent. */
   close(): Promise<boolean> {
     this.#closing ??= this.#close();

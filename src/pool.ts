@@ -144,7 +144,6 @@ export class Pool {
   readonly #startedAt = performance.now();
   readonly #wait = new Latency();
   readonly #run = new Latency();
-  #idleWaiters: (() => void)[] = [];
 
   constructor(opts: PoolOptions) {
     this.#opts = opts;
@@ -311,7 +310,6 @@ export class Pool {
     // Early results travel on another channel and may still be on their way.
     if (batch.answered === batch.jobs.length) this.#batches.delete(id);
     this.#pump();
-    if (this.#tasks === 0 && this.queued === 0) this.#notifyIdle();
   }
 
   #failureOf(err: unknown): Outcome {
@@ -367,23 +365,6 @@ export class Pool {
       this.#busyMs += performance.now() - started;
       this.#pump();
     }
-  }
-
-  #notifyIdle(): void {
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  /** Resolves when nothing is queued or running. */
-  idle(): Promise<void> {
-    if (this.#tasks === 0 && this.queued === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  /** Calls running now. */
-  get running(): number {
-    return this.#running;
   }
 
   /** Calls waiting for a thread. */

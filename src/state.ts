@@ -141,9 +141,4 @@ export class StateStore {
     }
     this.#flushing = false;
   }
-
-  /** Resolves when every queued mutation has been written (or has failed). */
-  async settled(): Promise<void> {
-    while (this.#flushing || this.#pending.length > 0) await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
 import { LaneClassifier, type Lane } from './lanes.js';
 import { Latency, type LatencySummary } from './metrics.js';
+import { Fifo } from './fifo.js';
 import { loadDispatch, runCalls, runOther, type Call, type DispatchModule, type EarlyResults, type Outcome, type Task } from '../workers/runtime.js';
 
 export interface PoolOptions {
@@ -47,7 +48,7 @@ export interface Ticket {
   cancel(): boolean;
 }
 
-interface Job extends Ticket {
+export interface Job extends Ticket {
   readonly method: string;
   readonly params: unknown;
   readonly done: Done;
@@ -64,33 +65,6 @@ interface Batch {
   readonly onFast: boolean;
   answered: number;
   settled: boolean;
-}
-
-/** FIFO with lazy deletion: cancelled jobs are skipped when they reach the head. */
-class Fifo {
-  #items: Job[] = [];
-  #head = 0;
-  live = 0;
-
-  push(job: Job): void {
-    this.#items.push(job);
-    this.live++;
-  }
-
-  shift(): Job | undefined {
-    while (this.#head < this.#items.length) {
-      const job = this.#items[this.#head++] as Job;
-      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-        this.#items = this.#items.slice(this.#head);
-        this.#head = 0;
-      }
-      if (job.state === 'queued') {
-        this.live--;
-        return job;
-      }
-    }
-    return undefined;
-  }
 }
 
 export interface PoolStats {
@@ -126,8 +100,8 @@ export class Pool {
   #fastPool: Piscina | null = null;
   #inline: DispatchModule | null = null;
   #classifier = new LaneClassifier({}, 10);
-  readonly #fast = new Fifo();
-  readonly #slow = new Fifo();
+  readonly #fast = new Fifo<Job>();
+  readonly #slow = new Fifo<Job>();
   readonly #batches = new Map<number, Batch>();
   #batchSeq = 0;
   #tasks = 0;

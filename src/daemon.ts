@@ -33,7 +33,7 @@ import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
 import { Scheduler } from './scheduler.js';
-import { takeActivation } from './activation.js';
+import { takeActivation, type Activation } from './activation.js';
 import { VERSION } from './version.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
@@ -107,6 +107,8 @@ export class Daemon {
   /** Starts a daemon; throws (after undoing what it did) if any step fails. */
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
     const { log } = opts;
+    // First, before any worker or child exists to inherit LISTEN_*.
+    const activation = takeActivation(opts.env ?? {}, process.pid);
     const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
     if (created !== undefined) chmodSync(config.home, 0o700);
     const lock = acquireLock(join(config.home, 'daemon.lock'));
@@ -127,7 +129,7 @@ export class Daemon {
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
       await daemon.pool.start();
-      await daemon.#startTransport(opts);
+      await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
       return daemon;
     } catch (err) {
@@ -149,7 +151,7 @@ export class Daemon {
     );
   }
 
-  async #startTransport(opts: DaemonOptions): Promise<void> {
+  async #startTransport(opts: DaemonOptions, activation: Activation): Promise<void> {
     const { config, log } = this;
     if (config.stdio) {
       const input = (opts.stdin ?? process.stdin) as NodeJS.ReadableStream & import('node:stream').Readable;
@@ -158,7 +160,6 @@ export class Daemon {
       log.info({ transport: 'stdio', threads: config.threads, version: VERSION }, 'serving on stdio');
       return;
     }
-    const activation = takeActivation(opts.env ?? {}, process.pid);
     let where: Listen;
     if (activation.activated) {
       where = { kind: 'fd', fd: activation.fd };

@@ -190,6 +190,7 @@ os.execv(sys.argv[3], sys.argv[3:])
     assert.equal(statSync(sock).mode & 0o777, 0o640, 'no chmod of an activated socket');
     assert.equal(existsSync(join(dir, 'home', 'daemon.sock')), false, 'did not bind its own path');
     assert.deepEqual(await roundTrip(sock, { jsonrpc: '2.0', id: 1, method: 'echo', params: { via: 'fd3' } }), { jsonrpc: '2.0', id: 1, result: { via: 'fd3' } });
+    assert.deepEqual((await roundTrip(sock, { jsonrpc: '2.0', id: 2, method: 'listen_env' })).result, { LISTEN_PID: null, LISTEN_FDS: null }, 'workers do not inherit LISTEN_*');
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     assert.ok(existsSync(sock), 'the supervisor owns the path: not unlinked');

@@ -188,6 +188,7 @@ export class Daemon {
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
+      config: this.config,
     };
   }
 

@@ -39,6 +39,7 @@ describe('status', () => {
     const pool = r.pool as Record<string, unknown>;
     for (const k of ['threads', 'queue_size', 'utilization', 'completed', 'wait_ms', 'run_ms']) assert.ok(k in pool, k);
     assert.ok('connections' in r && 'in_flight' in r && 'last_activity_ts' in r);
+    assert.equal((r.config as { home: string }).home, d.home, 'the resolved config is shown');
   });
 });
 

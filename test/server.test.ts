@@ -1,7 +1,7 @@
 /** The real server, in process, on a temp socket, with the fixture dispatch module. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, sleep, type Running, rpc } from './helper.js';
+import { Conn, FIXTURES, roundTrip, startDaemon, sleep, type Running, rpc } from './helper.js';
 import { ErrorCode } from '../src/errors.js';
 
 let d: Running;
@@ -221,5 +221,20 @@ describe('head-of-line', () => {
     for (const c of [...slow, probe]) c.close();
     assert.ok(Math.max(...lat.status) < 100, `status latencies ${lat.status.map((x) => x.toFixed(1))}`);
     assert.ok(Math.max(...lat.echo) < 100, `echo latencies ${lat.echo.map((x) => x.toFixed(1))}`);
+  });
+});
+
+describe('dispatch modules (SPEC §5)', () => {
+  test('a default-exported dispatch function is served', async () => {
+    const other = await startDaemon({ dispatch: `${FIXTURES}default-export.js`, threads: 1 });
+    try {
+      assert.deepEqual(await roundTrip(other.socket, rpc(1, 'anything', { x: 1 })), { jsonrpc: '2.0', id: 1, result: { method: 'anything', params: { x: 1 } } });
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a module that fails to import refuses to start', async () => {
+    await assert.rejects(startDaemon({ dispatch: `${FIXTURES}bad-import.js`, threads: 1 }), /fixture import failure/);
   });
 });

@@ -41,10 +41,20 @@ function optionalSeconds(msg: ControlMessage): ControlReply | null {
   return typeof v === 'number' && Number.isInteger(v) ? null : invalid('seconds must be an integer');
 }
 
+/** Keeps the `max` newest entries of a map of ISO timestamps (a flood can't outgrow it between ticks). */
+function capOldest(map: Record<string, unknown>, max: number): Record<string, unknown> {
+  const keys = Object.keys(map);
+  if (keys.length <= max) return map;
+  const newest = keys.sort((a, b) => String(map[b]).localeCompare(String(map[a]))).slice(0, max);
+  return Object.fromEntries(newest.map((k) => [k, map[k]]));
+}
+
 const isReply = (v: unknown): v is ControlReply => v !== null && typeof v === 'object';
 
 export interface ControlPlaneDeps {
   readonly state: StateStore;
+  /** Most `first_turn_pending` entries kept (the scheduler also prunes by age). */
+  readonly firstTurnMax: number;
   readonly version: string;
   readonly metrics: MetricsSource;
   readonly now?: () => Date;
@@ -125,7 +135,7 @@ export class ControlPlane {
           if (sessionId !== null) {
             const pending = (s.first_turn_pending && typeof s.first_turn_pending === 'object' ? s.first_turn_pending : {}) as Record<string, unknown>;
             pending[sessionId] = now;
-            s.first_turn_pending = pending;
+            s.first_turn_pending = capOldest(pending, this.#deps.firstTurnMax);
           }
           s.hippea_cascade_request = { session_id: sessionId, ts: when, pending: true };
           return { ok: true, reason: 'session_open_queued' };

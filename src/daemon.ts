@@ -90,7 +90,7 @@ export class Daemon {
       slowNice: config.slowNice,
       inline: config.inline,
     });
-    this.control = new ControlPlane({ state, version: VERSION, metrics: () => this.metrics() });
+    this.control = new ControlPlane({ state, version: VERSION, firstTurnMax: config.firstTurnMax, metrics: () => this.metrics() });
     this.scheduler = new Scheduler(config, {
       state,
       pool: this.pool,

@@ -98,6 +98,20 @@ describe('session_open', () => {
     assert.equal(typeof (s.first_turn_pending as Record<string, string>)['s'.repeat(128)], 'string');
     assert.deepEqual(s.hippea_cascade_request, { session_id: 's'.repeat(128), ts: 'T', pending: true });
   });
+  test('first_turn_pending is capped on insert, newest kept', async () => {
+    const small = await startDaemon({ firstTurnMax: 3 });
+    try {
+      for (let i = 0; i < 6; i++) {
+        await roundTrip(small.socket, { type: 'session_open', session_id: `s${i}`, ts: 't' });
+        await new Promise((r) => setTimeout(r, 2)); // distinct timestamps
+      }
+      const s = JSON.parse(readFileSync(join(small.home, 'state.json'), 'utf8'));
+      assert.deepEqual(Object.keys(s.first_turn_pending).sort(), ['s3', 's4', 's5']);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('both fields are optional but must be strings', async () => {
     assert.equal((await send({ type: 'session_open' })).ok, true);
     invalid(await send({ type: 'session_open', session_id: 5 }));

@@ -35,6 +35,7 @@ import { StateStore, loadStateFile } from './state.js';
 import { Scheduler } from './scheduler.js';
 import { takeActivation, type Activation } from './activation.js';
 import { VERSION } from './version.js';
+import { within } from './within.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
 
@@ -258,12 +259,3 @@ function memory(): Record<string, number> {
   return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, external_bytes: m.external };
 }
 
-/** True if `p` settles within `ms`; the timer never outlives the wait. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

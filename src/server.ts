@@ -13,6 +13,7 @@ import { Connection, type ConnectionLimits } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
 import type { Router } from './router.js';
+import { within } from './within.js';
 
 export type Listen = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'fd'; readonly fd: number };
 
@@ -163,15 +164,10 @@ export class Server {
     this.#state = 'closing';
     const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const c of this.#conns) c.stopReading();
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      Promise.all([...this.#conns].map((c) => c.idle())).then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), drainMs))),
-    ]);
-    clearTimeout(timer);
+    const drained = await within(Promise.all([...this.#conns].map((c) => c.idle())), drainMs);
     for (const c of this.#conns) c.end();
     // Give peers a moment to read what was flushed, then cut the rest.
-    await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000))]);
+    await within(stopped, 1000);
     this.destroy();
     return drained;
   }

@@ -40,25 +40,22 @@ export interface RouterDeps {
 /** Codes logged at warn: failures inside the daemon or the dispatch module. */
 const SERVER_FAULTS: ReadonlySet<number> = new Set([ErrorCode.Internal, ErrorCode.DeadlineExceeded]);
 
-const TOO_LONG = { code: ErrorCode.InvalidRequest, message: 'line too long' };
-const INVALID_UTF8 = { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' };
+const INVALID_UTF8 = errorLine(null, { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' });
 
 export class Router {
   readonly #deps: RouterDeps;
-  #maxLineBytes: number;
+  readonly #tooLong: string;
 
   constructor(deps: RouterDeps, maxLineBytes: number) {
     this.#deps = deps;
-    this.#maxLineBytes = maxLineBytes;
+    this.#tooLong = errorLine(null, { code: ErrorCode.InvalidRequest, message: `line too long (limit ${maxLineBytes} bytes)` });
   }
 
   /** Routes one frame; `ctx.reply` or `ctx.replyInOrder` is called exactly once. */
   route(frame: Frame, ctx: CallContext): void {
     this.#deps.onActivity();
-    if (frame.kind === 'too_long') {
-      return ctx.reply(errorLine(null, { ...TOO_LONG, message: `line too long (limit ${this.#maxLineBytes} bytes)` }));
-    }
-    if (frame.kind === 'invalid_utf8') return ctx.reply(errorLine(null, INVALID_UTF8));
+    if (frame.kind === 'too_long') return ctx.reply(this.#tooLong);
+    if (frame.kind === 'invalid_utf8') return ctx.reply(INVALID_UTF8);
     const parsed = parseLine(frame.text);
     switch (parsed.kind) {
       case 'parse_error':

@@ -98,9 +98,6 @@ export class LoadConn {
     });
   }
 
-  get outstanding(): number {
-    return this.#pending.size + this.#controls.length;
-  }
 
   close(): void {
     this.#socket.destroy();

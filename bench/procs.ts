@@ -72,6 +72,16 @@ export async function startEchoServer(): Promise<Proc> {
   return { socket, pid: child.pid as number, stop: stopper(child, dir) };
 }
 
+/** Runs `fn` against a started process and stops it afterwards, whatever happens. */
+export async function withProc<T>(started: Promise<Proc>, fn: (p: Proc) => Promise<T>): Promise<T> {
+  const p = await started;
+  try {
+    return await fn(p);
+  } finally {
+    await p.stop();
+  }
+}
+
 /** Resident set size of a process in MiB (Linux /proc; null elsewhere). */
 export function rssMiB(pid: number): number | null {
   try {

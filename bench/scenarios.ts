@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { rssMiB, startDispatchd, startEchoServer, type Proc } from './procs.js';
+import { rssMiB, startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
 
 export type Progress = (label: string, frac: number) => void;
 
@@ -66,12 +66,8 @@ export async function hol(o: HolOptions & { socket?: string; threads?: number; v
   const out: HolResult[] = [];
   for (const variant of o.variants) {
     const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : [];
-    const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
-    try {
-      out.push(await holAgainst(d.socket, variant, o, progress));
-    } finally {
-      await d.stop();
-    }
+    const started = startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
+    out.push(await withProc(started, (d) => holAgainst(d.socket, variant, o, progress)));
   }
   return out;
 }
@@ -88,21 +84,18 @@ export async function throughput(
   progress: Progress,
 ): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const targets: [string, () => Promise<Proc | { socket: string; stop(): Promise<void> }>][] = o.socket
-    ? [['external', async () => ({ socket: o.socket as string, stop: async () => {} })]]
+  const targets: [string, () => Promise<Proc>][] = o.socket
+    ? [['external', async () => ({ socket: o.socket as string, pid: 0, stop: async () => {} })]]
     : [['dispatchd', () => startDispatchd()]];
   if (o.ceiling) targets.push(['inline-echo', () => startEchoServer()]);
   for (const [target, start] of targets) {
-    const p = await start();
-    try {
+    await withProc(start(), async (p) => {
       for (const [c, pl] of o.settings) {
         const label = `throughput ${target} C=${c} P=${pl}`;
         const result = await closedLoop(p.socket, { connections: c, pipeline: pl, ms: o.ms, method: o.method, params: { x: 1 }, onTick: (f) => progress(label, f) });
         rows.push({ target, connections: c, pipeline: pl, result });
       }
-    } finally {
-      await p.stop();
-    }
+    });
   }
   return rows;
 }
@@ -119,14 +112,11 @@ export interface ScalingRow {
 export async function scaling(o: { maxThreads: number; ms: number; iterations: number }, progress: Progress): Promise<ScalingRow[]> {
   const rows: ScalingRow[] = [];
   for (let t = 1; t <= o.maxThreads; t++) {
-    const d = await startDispatchd(['--threads', String(t)]);
-    try {
-      const r = await closedLoop(d.socket, { connections: t * 2, pipeline: 1, ms: o.ms, method: 'cpu', params: { iterations: o.iterations }, onTick: (f) => progress(`scaling ${t} thread(s)`, f) });
-      const workPerSec = Math.round(r.callsPerSec * o.iterations);
-      rows.push({ threads: t, workPerSec, speedup: rows[0] ? Math.round((workPerSec / rows[0].workPerSec) * 100) / 100 : 1, callsPerSec: r.callsPerSec, lost: r.lost, errors: r.errors });
-    } finally {
-      await d.stop();
-    }
+    const r = await withProc(startDispatchd(['--threads', String(t)]), (d) =>
+      closedLoop(d.socket, { connections: t * 2, pipeline: 1, ms: o.ms, method: 'cpu', params: { iterations: o.iterations }, onTick: (f) => progress(`scaling ${t} thread(s)`, f) }),
+    );
+    const workPerSec = Math.round(r.callsPerSec * o.iterations);
+    rows.push({ threads: t, workPerSec, speedup: rows[0] ? Math.round((workPerSec / rows[0].workPerSec) * 100) / 100 : 1, callsPerSec: r.callsPerSec, lost: r.lost, errors: r.errors });
   }
   return rows;
 }

@@ -22,6 +22,7 @@ const INVALID_UTF8: Frame = Object.freeze({ kind: 'invalid_utf8' });
 // Stands in for a line whose bytes were not UTF-8; it can't be valid JSON.
 const BROKEN = '\u0000\uffffinvalid-utf8';
 const NEWLINE = 0x0a;
+const EMPTY = new Uint8Array(0);
 
 /** Bytes at the end of `buf` that start a UTF-8 sequence not yet complete. */
 export function incompleteTail(buf: Uint8Array): number {
@@ -51,7 +52,7 @@ export class LineFramer {
   readonly #maxBytes: number;
   readonly #splitter: Transform;
   #decoder = new TextDecoder('utf-8', { fatal: true });
-  #carry: Uint8Array = new Uint8Array(0);
+  #carry: Uint8Array = EMPTY;
   // The current line had bad bytes; its sentinel is written, drop the rest.
   #lineBroken = false;
   #overflow = false;
@@ -108,13 +109,13 @@ export class LineFramer {
   #tailOf(chunk: Buffer): Uint8Array {
     const joined = chunk.length >= 4 ? chunk : Buffer.concat([this.#carry, chunk]);
     const n = incompleteTail(joined);
-    return n === 0 ? new Uint8Array(0) : Uint8Array.prototype.slice.call(joined, joined.length - n);
+    return n === 0 ? EMPTY : Uint8Array.prototype.slice.call(joined, joined.length - n);
   }
 
   // Line by line: a line with bad bytes becomes one BROKEN line; others pass.
   #writeSlow(chunk: Buffer): void {
     const data = this.#carry.length > 0 ? Buffer.concat([this.#carry, chunk]) : chunk;
-    this.#carry = new Uint8Array(0);
+    this.#carry = EMPTY;
     this.#decoder = new TextDecoder('utf-8', { fatal: true });
     let start = 0;
     while (start < data.length) {

@@ -104,7 +104,6 @@ export class Pool {
   readonly #slow = new Fifo<Job>();
   readonly #batches = new Map<number, Batch>();
   #batchSeq = 0;
-  #tasks = 0;
   #fastTasks = 0;
   #slowTasks = 0;
   #running = 0;
@@ -242,7 +241,6 @@ export class Pool {
     }
     const batch: Batch = { jobs, lane, onFast, answered: 0, settled: false };
     this.#batches.set(id, batch);
-    this.#tasks++;
     if (onFast) this.#fastTasks++;
     else this.#slowTasks++;
     this.#running += jobs.length;
@@ -269,7 +267,6 @@ export class Pool {
   }
 
   #settle(id: number, batch: Batch, startedAt: number, rest: Outcome[], err: unknown): void {
-    this.#tasks--;
     if (batch.onFast) this.#fastTasks--;
     else this.#slowTasks--;
     this.#busyMs += performance.now() - startedAt;
@@ -327,7 +324,6 @@ export class Pool {
     const free = this.#opts.threads - this.#slowTasks + Math.max(0, this.#opts.fastThreads - this.#fastTasks);
     if (this.#opts.threads - this.#slowTasks < 1 || free < 2 || this.queued > 0) return null;
     this.#slowTasks++;
-    this.#tasks++;
     const started = performance.now();
     try {
       return (await piscina.run({ op: 'maintain', ctx } satisfies Task)) as Outcome;
@@ -335,8 +331,7 @@ export class Pool {
       return this.#failureOf(err);
     } finally {
       this.#slowTasks--;
-      this.#tasks--;
-      this.#busyMs += performance.now() - started;
+        this.#busyMs += performance.now() - started;
       this.#pump();
     }
   }

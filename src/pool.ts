@@ -162,7 +162,7 @@ export class Pool {
     return p;
   }
 
-  /** Queues a call; `done` is called exactly once unless the ticket is cancelled first. */
+  /** Queues a call; `done` is called exactly once, never before `submit` returns, unless the ticket is cancelled first. */
   submit(method: string, params: unknown, done: Done): Ticket {
     const job: Job = {
       method,
@@ -182,7 +182,8 @@ export class Pool {
     if (this.queued >= this.#opts.maxQueue) {
       this.#rejected++;
       job.state = 'finished';
-      done(failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 }), 0);
+      // Never re-entrant: callers get `done` after `submit` has returned.
+      queueMicrotask(() => done(failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 }), 0));
       return job;
     }
     (job.lane === 'fast' ? this.#fast : this.#slow).push(job);

@@ -82,12 +82,8 @@ export class Router {
       case 'request': {
         this.#deps.onCall();
         const { id, method } = msg;
-        let settled = false;
-        let ticket: Ticket | undefined = undefined;
-        ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
-          // May run synchronously (queue full), before `ticket` is assigned.
-          settled = true;
-          if (ticket !== undefined) ctx.tickets.delete(ticket);
+        const ticket: Ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
+          ctx.tickets.delete(ticket);
           if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
             // The daemon's or the dispatch module's fault, not the caller's: worth a line.
             ctx.log.warn({ method, id, code: outcome.error.code, error: outcome.error.message, run_ms: round(outcome.runMs) }, 'call failed');
@@ -97,7 +93,7 @@ export class Router {
           if (id === null) return done(null);
           done(outcome.ok ? resultLine(id, outcome.json) : errorLine(id, outcome.error));
         });
-        if (!settled) ctx.tickets.add(ticket as Ticket);
+        ctx.tickets.add(ticket);
         return;
       }
     }

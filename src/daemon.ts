@@ -34,6 +34,7 @@ import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
 import { Scheduler } from './scheduler.js';
 import { takeActivation, type Activation } from './activation.js';
+import { takeNotifier, type Notifier } from './notify.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
 
@@ -64,6 +65,7 @@ export class Daemon {
   readonly control: ControlPlane;
   readonly scheduler: Scheduler;
   readonly #lock: HeldLock;
+  readonly #notifier: Notifier;
   #calls = 0;
   #server: Server | null = null;
   #stdio: Connection | null = null;
@@ -73,8 +75,9 @@ export class Daemon {
   readonly finished: Promise<void>;
   #finish!: () => void;
 
-  private constructor(config: Config, log: Logger, lock: HeldLock, state: StateStore) {
+  private constructor(config: Config, log: Logger, lock: HeldLock, state: StateStore, notifier: Notifier) {
     this.config = config;
+    this.#notifier = notifier;
     this.log = log;
     this.#lock = lock;
     this.state = state;
@@ -110,6 +113,7 @@ export class Daemon {
     const { log } = opts;
     // First, before any worker or child exists to inherit LISTEN_*.
     const activation = takeActivation(opts.env ?? {}, process.pid);
+    const notifier = takeNotifier(opts.env ?? {}, log);
     const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
     if (created !== undefined) chmodSync(config.home, 0o700);
     const lock = acquireLock(join(config.home, 'daemon.lock'));
@@ -121,7 +125,7 @@ export class Daemon {
         log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
       }
       const state = new StateStore(statePath, loaded.data);
-      daemon = new Daemon(config, log, lock, state);
+      daemon = new Daemon(config, log, lock, state, notifier);
       await state
         .update((s) => {
           s.daemon_started_at = new Date().toISOString();
@@ -132,6 +136,7 @@ export class Daemon {
       await daemon.pool.start();
       await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
+      notifier.ready();
       return daemon;
     } catch (err) {
       if (daemon !== undefined) await daemon.pool.destroy().catch(() => {});
@@ -206,6 +211,7 @@ export class Daemon {
   async #close(): Promise<boolean> {
     const { log, config } = this;
     log.info({ drain_timeout_ms: config.drainTimeoutMs }, 'stopping');
+    this.#notifier.stopping();
     let drained = true;
     if (this.#server) drained = await this.#server.close(config.drainTimeoutMs);
     if (this.#stdio) {

@@ -5,6 +5,8 @@
  * workers don't inherit them. "Not activated" is a normal result.
  */
 
+import { LAUNCHD_SOCKET_NAME, type ActivateSocket } from './launchd.js';
+
 /** The first inherited fd (SD_LISTEN_FDS_START). */
 export const LISTEN_FDS_START = 3;
 
@@ -29,4 +31,22 @@ export function takeActivation(env: NodeJS.ProcessEnv, pid: number): Activation 
   const count = Number(rawFds);
   if (count < 1) return { activated: false, reason: 'LISTEN_FDS is 0' };
   return { activated: true, fd: LISTEN_FDS_START, count };
+}
+
+/**
+ * launchd's protocol (macOS): ask for the plist's `Listeners` socket through
+ * `activate` (launch_activate_socket, src/launchd.ts). Asked only when
+ * LISTEN_* said nothing; not being launchd's job is "not activated", any
+ * other failure is a reason to bind the path instead.
+ */
+export async function launchdActivation(activate: ActivateSocket, name = LAUNCHD_SOCKET_NAME): Promise<Activation> {
+  let fds: readonly number[];
+  try {
+    fds = await activate(name);
+  } catch (err) {
+    return { activated: false, reason: `launchd: ${(err as Error).message}` };
+  }
+  const [fd] = fds;
+  if (fd === undefined) return { activated: false, reason: null };
+  return { activated: true, fd, count: fds.length };
 }

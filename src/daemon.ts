@@ -33,7 +33,8 @@ import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
 import { Scheduler } from './scheduler.js';
-import { takeActivation, type Activation } from './activation.js';
+import { launchdActivation, takeActivation, type Activation } from './activation.js';
+import { platformActivateSocket, type ActivateSocket } from './launchd.js';
 import { takeNotifier, type Notifier } from './notify.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
@@ -55,6 +56,8 @@ export interface DaemonOptions {
   /** stdio transport streams (default process.stdin / process.stdout). */
   readonly stdin?: NodeJS.ReadableStream;
   readonly stdout?: NodeJS.WritableStream;
+  /** launchd's socket hand-over (default: launch_activate_socket on macOS, none elsewhere). */
+  readonly activateSocket?: ActivateSocket | null;
 }
 
 export class Daemon {
@@ -112,7 +115,9 @@ export class Daemon {
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
     const { log } = opts;
     // First, before any worker or child exists to inherit LISTEN_*.
-    const activation = takeActivation(opts.env ?? {}, process.pid);
+    const fromEnv = takeActivation(opts.env ?? {}, process.pid);
+    const launchd = opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
+    const activation = fromEnv.activated || fromEnv.reason !== null || launchd === null || config.stdio ? fromEnv : await launchdActivation(launchd);
     const notifier = takeNotifier(opts.env ?? {}, log);
     const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
     if (created !== undefined) chmodSync(config.home, 0o700);
@@ -194,7 +199,8 @@ export class Daemon {
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
-      config: this.config,
+      // What is actually served: an activated socket's own path, not the --socket default.
+      config: server ? { ...this.config, socket: server.served } : this.config,
     };
   }
 

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
+import { activatedSocketName } from './sockname.js';
 import type { Router } from './router.js';
 import { within } from './within.js';
 
@@ -71,6 +72,7 @@ export class Server {
   #nextId = 0;
   #accepted = 0;
   #refused = 0;
+  #served: string | undefined;
 
   constructor(router: Router, opts: ServerOptions, log: Logger) {
     this.#router = router;
@@ -179,6 +181,15 @@ export class Server {
     this.#net.close();
     for (const c of this.#conns) c.destroy();
     this.#conns.clear();
+  }
+
+  /** The path this listener serves (an activated fd's own path where it can be found, else `fd:N`). */
+  get served(): string {
+    const where = this.#listen;
+    if (where === null) return '';
+    // Looked up once: status may be asked every few ms.
+    this.#served ??= where.kind === 'path' ? where.path : activatedSocketName(where.fd);
+    return this.#served;
   }
 
   /** The socket path we bound ourselves (null when activated). */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LAUNCHD_SOCKET_NAME } from '../src/launchd.js';
 import { FIXTURE, join, roundTrip, spawnCli, tmpHome } from './helper.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -145,4 +146,38 @@ test('without NOTIFY_SOCKET nothing is sent and the daemon starts as before', as
     child.proc.kill('SIGKILL');
     cleanup();
   }
+});
+
+/** The plist as JSON, read by python3's plistlib (a real plist parser). */
+function plist(): Record<string, unknown> {
+  const r = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', PLIST], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+test('the launchd plist starts on demand from a Sockets entry and never relaunches a bad config', () => {
+  const p = plist();
+  const sockets = p.Sockets as Record<string, Record<string, unknown>>;
+  const entry = sockets[LAUNCHD_SOCKET_NAME];
+  assert.ok(entry, `Sockets has no ${LAUNCHD_SOCKET_NAME} entry`);
+  assert.equal(entry.SockPathName, '@HOME@/.dispatchd/daemon.sock');
+  assert.equal(entry.SockPathMode, 0o600);
+  assert.equal(p.RunAtLoad, undefined, 'on demand: no RunAtLoad');
+  // SuccessfulExit=false would relaunch exit 2 / 75 forever; only a crash relaunches.
+  assert.deepEqual(p.KeepAlive, { Crashed: true });
+  assert.deepEqual(p.ProgramArguments, ['@NODE@', '@DISPATCHD@/bin/dispatchd.js', 'serve']);
+});
+
+test('the newsyslog entry rotates the plist\'s log and signals the pid in the lock file', () => {
+  const lines = readFileSync(NEWSYSLOG, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  assert.equal(lines.length, 1);
+  const [file, owner, mode, count, size, when, flags, pidFile, signal] = (lines[0] as string).trim().split(/\s+/);
+  assert.equal(file, plist().StandardErrorPath);
+  assert.equal(owner, '@USER@:staff');
+  assert.equal(mode, '600');
+  assert.ok(Number(count) >= 1 && Number(size) >= 1, `${count} ${size}`);
+  assert.equal(when, '*');
+  assert.match(flags ?? '', /^[JZXB]*$/);
+  assert.equal(pidFile, '@HOME@/.dispatchd/daemon.lock');
+  assert.equal(signal, '1'); // SIGHUP: a graceful stop; launchd restarts on the next connection
 });

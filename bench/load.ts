@@ -6,6 +6,7 @@
 import { createConnection, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
+import { clampToMax } from '../src/metrics.js';
 
 export interface Percentiles {
   readonly count: number;
@@ -24,7 +25,7 @@ export class Histogram {
   summary(): Percentiles {
     const h = this.#h;
     const ms = (us: number): number => Math.round(us) / 1000;
-    return { count: h.totalCount, p50: ms(h.getValueAtPercentile(50)), p90: ms(h.getValueAtPercentile(90)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue) };
+    return clampToMax({ count: h.totalCount, p50: ms(h.getValueAtPercentile(50)), p90: ms(h.getValueAtPercentile(90)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue) });
   }
 }
 

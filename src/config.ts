@@ -65,13 +65,15 @@ export interface Config {
   readonly stdio: boolean;
   /** Run dispatch on the main thread (benchmark comparison only). */
   readonly inline: boolean;
+  /** Serve /metrics over HTTP here: `127.0.0.1:PORT`, `[::1]:PORT`, or a unix socket path; null = off. */
+  readonly metricsListen: string | null;
 }
 
 /** A field of the config: how to read it from env/flags and what it defaults to. */
 interface FieldSpec {
   readonly env: string;
   readonly flag: string;
-  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string';
+  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string' | 'listen';
   readonly help: string;
   readonly min?: number;
 }
@@ -110,6 +112,7 @@ export const DEFAULTS = Object.freeze({
   pretty: false,
   stdio: false,
   inline: false,
+  metricsListen: null as string | null,
 });
 
 /** Every option: its flag, its environment variable, its meaning. */
@@ -142,6 +145,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   pretty: { env: 'DISPATCHD_PRETTY', flag: '--pretty', kind: 'bool', help: 'human-readable logs (default when stderr is a TTY)' },
   stdio: { env: 'DISPATCHD_STDIO', flag: '--stdio', kind: 'bool', help: 'serve NDJSON on stdin/stdout instead of the socket' },
   inline: { env: 'DISPATCHD_INLINE', flag: '--inline', kind: 'bool', help: 'run dispatch on the main thread (benchmark comparison only)' },
+  metricsListen: { env: 'DISPATCHD_METRICS_LISTEN', flag: '--metrics-listen', kind: 'listen', help: 'serve Prometheus /metrics on 127.0.0.1:PORT, [::1]:PORT or a unix socket path (default off)' },
 });
 
 /** An option that failed validation; the message names the option. */
@@ -180,8 +184,38 @@ function parseField(key: keyof Config, spec: FieldSpec, raw: string | number | b
     }
     case 'string':
       return String(raw);
+    case 'listen':
+      return parseListen(where, raw, cwd);
   }
   throw new ConfigError(`unknown option kind for ${key}`);
+}
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])$/;
+
+/**
+ * A metrics listener: a unix socket path (anything with a `/`, or `unix:PATH`)
+ * or `HOST:PORT` on a loopback address only — the endpoint has no
+ * authentication, so it must never be reachable from the network.
+ * Normalised to `/abs/path` or `host:port` (`::1` bracketed).
+ */
+function parseListen(where: string, raw: string | number | boolean | null, cwd: string): string | null {
+  if (raw === null) return null;
+  const s = String(raw).trim();
+  const path = s.startsWith('unix:') ? s.slice(5) : s.includes('/') ? s : null;
+  if (path !== null) {
+    if (path === '') throw new ConfigError(`${where}: expected a socket path after unix:`);
+    const expanded = path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+    return isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
+  }
+  const m = /^(.*):(\d{1,5})$/.exec(s);
+  if (m === null) throw new ConfigError(`${where}: expected HOST:PORT or a unix socket path, got ${JSON.stringify(raw)}`);
+  const host = m[1] === '::1' ? '[::1]' : (m[1] as string);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`${where}: port must be 0-65535, got ${port}`);
+  if (!LOOPBACK.test(host)) {
+    throw new ConfigError(`${where}: ${JSON.stringify(host)} is not a loopback address; the metrics endpoint has no authentication, so only 127.0.0.1, [::1], localhost or a unix socket path are accepted`);
+  }
+  return `${host}:${port}`;
 }
 
 /**

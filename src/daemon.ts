@@ -36,6 +36,7 @@ import { Scheduler } from './scheduler.js';
 import { launchdActivation, takeActivation, type Activation } from './activation.js';
 import { platformActivateSocket, type ActivateSocket } from './launchd.js';
 import { takeNotifier, type Notifier } from './notify.js';
+import { MetricsServer } from './metrics-server.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
 
@@ -71,6 +72,7 @@ export class Daemon {
   readonly #notifier: Notifier;
   #calls = 0;
   #server: Server | null = null;
+  #metricsServer: MetricsServer | null = null;
   #stdio: Connection | null = null;
   #lastActivity = Date.now();
   #closing: Promise<boolean> | null = null;
@@ -139,11 +141,14 @@ export class Daemon {
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
       await daemon.pool.start();
+      const control = daemon.control;
+      if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
       await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
       notifier.ready();
       return daemon;
     } catch (err) {
+      if (daemon !== undefined) await daemon.#metricsServer?.close();
       if (daemon !== undefined) await daemon.pool.destroy().catch(() => {});
       lock.release();
       throw err;
@@ -219,6 +224,7 @@ export class Daemon {
     log.info({ drain_timeout_ms: config.drainTimeoutMs }, 'stopping');
     this.#notifier.stopping();
     let drained = true;
+    await this.#metricsServer?.close();
     if (this.#server) drained = await this.#server.close(config.drainTimeoutMs);
     if (this.#stdio) {
       this.#stdio.stopReading();
@@ -251,6 +257,7 @@ export class Daemon {
 
   /** Immediate stop: drop connections and threads, release the lock. */
   async destroy(): Promise<void> {
+    void this.#metricsServer?.close();
     this.#server?.destroy();
     this.#stdio?.destroy();
     await this.pool.destroy();

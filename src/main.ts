@@ -10,6 +10,7 @@ import { Daemon } from './daemon.js';
 import { RpcError } from './errors.js';
 import { LockHeldError } from './lock.js';
 import { createLogger } from './logger.js';
+import { renderMetrics } from './openmetrics.js';
 import { VERSION } from './version.js';
 
 const USAGE = `dispatchd ${VERSION} — NDJSON JSON-RPC 2.0 daemon on a unix socket
@@ -18,6 +19,7 @@ usage:
   dispatchd serve [options]            run the daemon (see: dispatchd serve --help)
   dispatchd call METHOD [JSON_PARAMS]  call a method, print the result as JSON
   dispatchd status                     print the daemon's status
+  dispatchd metrics                    print the status as Prometheus text metrics
   dispatchd pause [SECONDS]            pause the lifecycle scheduler
   dispatchd resume                     resume it
   dispatchd sleep [REASON]             ask for sleep (user_initiated_sleep)
@@ -122,6 +124,10 @@ async function clientCommand(cmd: string, args: string[], values: Record<string,
       }
       const result = await client.call(method, params);
       io.out(`${JSON.stringify(result, null, 2)}\n`);
+      return 0;
+    }
+    if (cmd === 'metrics') {
+      io.out(renderMetrics(await client.control({ type: 'status' })));
       return 0;
     }
     const msg = controlMessage(cmd, args, now);

@@ -67,6 +67,23 @@ describe('capture / recall / get / forget', () => {
     assert.equal(one.total, 3);
   });
 
+  test('ranking like a search engine: every word first, then any; common words never match alone', async () => {
+    const s = 'ranking';
+    for (const text of ['lunch is at noon', 'where is the shed key?', 'the deploy key lives in the vault', 'deploy the frontend on friday', 'Deploy KEY rotation runbook']) {
+      await ok('memory_capture', { text, session_id: s });
+    }
+    const r = await ok('memory_recall', { cue: 'where is the deploy key?', session_id: s });
+    const texts = r.hits.map((h: { text: string }) => h.text);
+    // Both uncommon words first (either order, by bm25), then memories holding one of them.
+    assert.deepEqual(texts.slice(0, 2).sort(), ['Deploy KEY rotation runbook', 'the deploy key lives in the vault']);
+    assert.deepEqual(texts.slice(2).sort(), ['deploy the frontend on friday', 'where is the shed key?']);
+    assert.ok(!texts.includes('lunch is at noon'), 'matched on "is" alone');
+    assert.equal(r.total, 4);
+    // A cue of only common words must match all of them.
+    const common = await ok('memory_recall', { cue: 'where is', session_id: s });
+    assert.deepEqual(common.hits.map((h: { text: string }) => h.text), ['where is the shed key?']);
+  });
+
   test('budget_tokens cuts the hits at about 4 characters a token', async () => {
     for (let i = 0; i < 3; i++) await ok('memory_capture', { text: `marmot ${'x'.repeat(393)}` }); // 400 chars ≈ 100 tokens
     assert.equal((await ok('memory_recall', { cue: 'marmot' })).hits.length, 3);

@@ -82,11 +82,12 @@ const stmt = {
   insert: db.prepare('INSERT INTO memories (text, tags, session_id, created_at) VALUES (?, ?, ?, ?)'),
   get: db.prepare('SELECT id, text, tags, session_id, created_at FROM memories WHERE id = ?'),
   forget: db.prepare('DELETE FROM memories WHERE id = ?'),
+  // Memories holding every word of the cue first, then those holding some; bm25 within each.
   recall: db.prepare(
     `SELECT m.id, m.text, m.tags, m.session_id, m.created_at, bm25(memories_fts) AS rank
        FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
       WHERE memories_fts MATCH ? AND (? IS NULL OR m.session_id = ?)
-      ORDER BY rank LIMIT ?`,
+      ORDER BY m.id IN (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?) DESC, rank LIMIT ?`,
   ),
   total: db.prepare(
     `SELECT count(*) AS n FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
@@ -133,14 +134,31 @@ function requireId(params: unknown): number {
   return id;
 }
 
+/** Words too common to find anything by themselves (English). */
+const STOPWORDS = new Set(
+  ('a about above after again all am an and any are as at be because been before being below between both but by can could did do does doing down during ' +
+    'each few for from further had has have having he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on ' +
+    'once only or other our ours out over own same she should so some such than that the their theirs them then there these they this those through to too ' +
+    'under until up very was we were what when where which while who whom why will with would you your yours')
+    .split(' '),
+);
+
 /**
- * Any user text as an FTS5 query that can't be a syntax error: its words,
- * each quoted, OR-ed — operators, quotes and punctuation are just text.
+ * Any user text as FTS5 queries that can't be a syntax error (its words,
+ * each quoted, so operators, quotes and punctuation are just text), ranked
+ * like a search engine: `any` matches a memory holding at least one
+ * uncommon word of the cue, `all` one holding every uncommon word (those
+ * rank first). Common words never match alone; a cue of only common words
+ * must match all of them.
  */
-export function ftsQuery(cue: string): string | null {
+export function ftsQuery(cue: string): { readonly any: string; readonly all: string } | null {
   const words = cue.match(/[\p{L}\p{N}_]+/gu);
   if (!words) return null;
-  return [...new Set(words.slice(0, 64))].map((w) => `"${w}"`).join(' OR ');
+  const unique = [...new Set(words.slice(0, 64).map((w) => w.toLowerCase()))];
+  const content = unique.filter((w) => !STOPWORDS.has(w));
+  const quoted = (content.length > 0 ? content : unique).map((w) => `"${w}"`);
+  const all = quoted.join(' AND ');
+  return { any: content.length > 0 ? quoted.join(' OR ') : all, all };
 }
 
 function hit(r: Row): Record<string, unknown> {
@@ -183,8 +201,8 @@ function recall(params: unknown): unknown {
   const budget = optionalInt(p, 'budget_tokens', 1, Number.MAX_SAFE_INTEGER);
   const match = ftsQuery(cue);
   if (match === null) return { hits: [], total: 0 };
-  const rows = stmt.recall.all(match, session, session, limit) as Row[];
-  const total = (stmt.total.get(match, session, session) as { n: number }).n;
+  const rows = stmt.recall.all(match.any, session, session, match.all, limit) as Row[];
+  const total = (stmt.total.get(match.any, session, session) as { n: number }).n;
   let hits = rows;
   if (budget !== null) {
     // ≈ 4 characters a token; keep the best hits that fit.

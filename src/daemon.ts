@@ -3,11 +3,12 @@
  * dependencies, and owns the graceful stop (SPEC §4). Reads no argv, env or
  * signals itself — the CLI does, and calls `close()`.
  *
- * Start: home (0700) → lock → state (daemon_started_at) → pool (the dispatch
- * module must load) → control plane → router → transport (activated fd, or
- * stale-socket check and bind, or stdio).
+ * Start: activation (LISTEN_FDS, else launchd on macOS) → home (0700) →
+ * lock → state (daemon_started_at) → pool (the dispatch module must load) →
+ * control plane → metrics listener (opt-in) → router → transport (activated
+ * fd, or stale-socket check and bind, or stdio) → READY=1 to systemd.
  *
- * Stop, in order:
+ * Stop, in order (after STOPPING=1 to systemd and closing the metrics listener):
  *   1. stop accepting connections and stop reading requests;
  *   2. wait for in-flight calls to finish and their responses to be written,
  *      up to the drain deadline;
@@ -118,8 +119,9 @@ export class Daemon {
     const { log } = opts;
     // First, before any worker or child exists to inherit LISTEN_*.
     const fromEnv = takeActivation(opts.env ?? {}, process.pid);
-    const launchd = opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
-    const activation = fromEnv.activated || fromEnv.reason !== null || launchd === null || config.stdio ? fromEnv : await launchdActivation(launchd);
+    // launchd is asked only when LISTEN_* said nothing at all.
+    const launchd = config.stdio || fromEnv.activated || fromEnv.reason !== null ? null : opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
+    const activation = launchd === null ? fromEnv : await launchdActivation(launchd);
     const notifier = takeNotifier(opts.env ?? {}, log);
     const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
     if (created !== undefined) chmodSync(config.home, 0o700);

@@ -3,9 +3,10 @@
  * dependencies, and owns the graceful stop (SPEC §4). Reads no argv, env or
  * signals itself — the CLI does, and calls `close()`.
  *
- * Start: home (0700) → lock → state (daemon_started_at) → pool (the dispatch
- * module must load) → control plane → router → transport (activated fd, or
- * stale-socket check and bind, or stdio).
+ * Start: home (0700, ours, closed to others) → lock → state (leftover temps
+ * removed) → pool (the dispatch module must load within its bound) → control
+ * plane → router → transport (activated fd, or stale-socket check and bind,
+ * or stdio) → daemon_started_at, written only once the start has succeeded.
  *
  * Stop, in order:
  *   1. stop accepting connections and stop reading requests;
@@ -20,13 +21,14 @@
  *      goes, so a successor can never lose its fresh socket to us;
  *   8. release the lock.
  */
-import { mkdirSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ControlPlane } from './control.js';
 import { Connection } from './connection.js';
+import { refuseSymlinks, removeLeftoverTemps } from './files.js';
+import { prepareHome } from './home.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { Pool } from './pool.js';
 import { Router } from './router.js';
@@ -110,18 +112,29 @@ export class Daemon {
     const { log } = opts;
     // First, before any worker or child exists to inherit LISTEN_*.
     const activation = takeActivation(opts.env ?? {}, process.pid);
-    const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
-    if (created !== undefined) chmodSync(config.home, 0o700);
+    prepareHome(config.home);
     const lock = acquireLock(join(config.home, 'daemon.lock'));
     let daemon: Daemon | undefined;
     try {
       const statePath = join(config.home, 'state.json');
+      const leftovers = removeLeftoverTemps(config.home, 'state.json');
+      if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed temp files left by an interrupted state write');
+      // SQLite opens its files by path; a link planted there must not be followed.
+      if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
       const loaded = loadStateFile(statePath);
       if (loaded.movedAside !== null) {
         log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
       }
       const state = new StateStore(statePath, loaded.data);
       daemon = new Daemon(config, log, lock, state);
+      const loading = daemon.pool.start();
+      loading.catch(() => {}); // a load that outlives its bound is abandoned below
+      if (!(await within(loading, config.dispatchLoadTimeoutMs))) {
+        throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
+      }
+      await loading;
+      await daemon.#startTransport(opts, activation);
+      // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
       await state
         .update((s) => {
           s.daemon_started_at = new Date().toISOString();
@@ -129,12 +142,14 @@ export class Daemon {
           delete s.daemon_stopped_at;
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
-      await daemon.pool.start();
-      await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
       return daemon;
     } catch (err) {
-      if (daemon !== undefined) await daemon.pool.destroy().catch(() => {});
+      if (daemon !== undefined) {
+        daemon.#server?.destroy();
+        daemon.#server?.unlinkOwnPath();
+        await daemon.pool.destroy().catch(() => {});
+      }
       lock.release();
       throw err;
     }
@@ -224,14 +239,8 @@ export class Daemon {
         if (s.fsm_state !== undefined && s.fsm_state !== 'WAKE') s.fsm_state = 'WAKE';
       })
       .catch((err: Error) => log.error({ err }, 'could not persist daemon_stopped_at'));
-    const bound = this.#server?.boundPath ?? null;
-    if (bound !== null) {
-      try {
-        unlinkSync(bound);
-      } catch {
-        // already gone: libuv unlinks the path it bound when the listener closes
-      }
-    }
+    // Only if it is still the socket we bound: libuv already unlinked it on close, unless a successor's sits there.
+    this.#server?.unlinkOwnPath();
     this.#lock.release();
     log.info({ drained }, 'stopped');
     return drained;
@@ -242,14 +251,7 @@ export class Daemon {
     this.#server?.destroy();
     this.#stdio?.destroy();
     await this.pool.destroy();
-    const bound = this.#server?.boundPath ?? null;
-    if (bound !== null) {
-      try {
-        unlinkSync(bound);
-      } catch {
-        // already gone
-      }
-    }
+    this.#server?.unlinkOwnPath();
     this.#lock.release();
   }
 }

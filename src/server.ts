@@ -6,10 +6,12 @@
  * immediate, both idempotent.
  */
 import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { describeListenFd } from './activation.js';
+import { SUN_PATH_BYTES } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
@@ -80,6 +82,14 @@ export async function removeStaleSocket(path: string): Promise<boolean> {
   return true;
 }
 
+/** A random name for binding in `path`'s directory, or null if sun_path has no room for one. */
+function privateName(path: string): string | null {
+  const dir = dirname(path);
+  const room = SUN_PATH_BYTES - 1 - Buffer.byteLength(dir) - '/.dd-'.length;
+  if (room < 8) return null;
+  return `${dir}/.dd-${randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
+}
+
 /** Fds the daemon keeps for itself (state writes, the lock, the store, replaced workers, a refused client's moment). */
 export const FD_RESERVE = 64;
 
@@ -140,15 +150,7 @@ export class Server {
     this.#listen = where;
     if (where.kind === 'path') {
       mkdirSync(dirname(where.path), { recursive: true, mode: 0o700 });
-      // umask makes the socket 0600 from birth: no chmod by path afterwards.
-      const old = process.umask(0o177);
-      try {
-        await this.#netListen(where.path);
-      } finally {
-        process.umask(old);
-      }
-      const st = lstatSync(where.path);
-      this.#bound = { dev: st.dev, ino: st.ino };
+      await this.#bindPath(where.path);
     } else {
       const problem = describeListenFd(where.fd);
       if (problem !== null) throw new ActivationError(`socket activation: ${problem}`);
@@ -162,6 +164,42 @@ export class Server {
     }
     this.#limitToFds();
     this.#state = 'listening';
+  }
+
+  /**
+   * libuv unlinks the path a listener was bound to when it closes, whoever's
+   * socket sits there by then. So we bind a private random name next to the
+   * target, hard-link it into place (link fails if the path was taken
+   * meanwhile: nothing is clobbered) and drop the private name: the close
+   * then unlinks nothing, and stop unlinks the path only if it is still our
+   * inode. When the directory leaves no room in sun_path for a private name,
+   * we bind the path itself.
+   */
+  async #bindPath(path: string): Promise<void> {
+    const tmp = privateName(path);
+    // umask makes the socket 0600 from birth: no chmod by path afterwards.
+    const old = process.umask(0o177);
+    try {
+      await this.#netListen(tmp ?? path);
+    } finally {
+      process.umask(old);
+    }
+    const st = lstatSync(tmp ?? path);
+    this.#bound = { dev: st.dev, ino: st.ino };
+    if (tmp === null) return;
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      this.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'EEXIST' ? new SocketInUseError(`${path} was created by another process while we started; refusing to start`) : err;
+    } finally {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // destroy() already closed it, and libuv unlinked it
+      }
+    }
   }
 
   #netListen(target: string | { fd: number }): Promise<void> {
@@ -258,20 +296,10 @@ export class Server {
     }
   }
 
-  /**
-   * Stops listening. libuv unlinks a bound path when its listener closes,
-   * whoever's socket sits there by then; so if the path is no longer ours,
-   * the listener is left open (unref'd, refusing every connection) for the
-   * process exit to close, and the successor keeps its socket.
-   */
+  /** Stops listening (once). The bound private name is already gone, so libuv's unlink-on-close touches nothing. */
   #stopListening(): Promise<void> {
     if (this.#listenerClosed) return Promise.resolve();
     this.#listenerClosed = true;
-    if (this.#listen?.kind === 'path' && !this.#ownsPath()) {
-      this.#log.warn({ socket: this.#listen.path }, 'the socket path is no longer ours; leaving it alone');
-      this.#net.unref();
-      return Promise.resolve();
-    }
     return new Promise<void>((resolve) => this.#net.close(() => resolve()));
   }
 
@@ -304,7 +332,11 @@ export class Server {
 
   /** Unlinks the socket path if it is still the socket we bound (never an activated one, never a successor's). */
   unlinkOwnPath(): void {
-    if (this.#listen?.kind !== 'path' || !this.#ownsPath()) return;
+    if (this.#listen?.kind !== 'path') return;
+    if (!this.#ownsPath()) {
+      if (this.#bound !== null) this.#log.warn({ socket: this.#listen.path }, 'the socket path is no longer ours; leaving it alone');
+      return;
+    }
     try {
       unlinkSync(this.#listen.path);
     } catch {

@@ -17,8 +17,8 @@
  *      within the deadline;
  *   5. destroy the pool;
  *   6. persist `daemon_stopped_at` (and `fsm_state` WAKE);
- *   7. unlink the socket we bound (never an activated one) — before the lock
- *      goes, so a successor can never lose its fresh socket to us;
+ *   7. unlink the socket we bound if it is still ours (same device and inode;
+ *      never an activated one) — before the lock goes;
  *   8. release the lock.
  */
 import { join } from 'node:path';

@@ -32,12 +32,33 @@ async function openMany(path: string, n: number, batch = 50): Promise<(Conn | st
   return out;
 }
 
+/** A client that never closes its side (allowHalfOpen): only the daemon can free the connection's fd. */
+interface Stubborn {
+  readonly socket: Socket;
+  text: string;
+  eof: boolean;
+}
+
+function openStubborn(path: string): Promise<Stubborn> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path, allowHalfOpen: true });
+    const c: Stubborn = { socket, text: '', eof: false };
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (c.text += d));
+    socket.on('end', () => (c.eof = true));
+    socket.on('error', () => {});
+    socket.once('connect', () => resolve(c));
+    socket.once('error', reject);
+  });
+}
+
 describe('connection limits', () => {
   test('200 refused connections each get a -32003 line and are closed within 2 s; the fd count stays near the limit', async () => {
     const { dir, cleanup } = tmpHome();
     const sock = join(dir, 'daemon.sock');
     const d = spawnCli(serveArgs(dir, '--max-connections', '5'));
     const conns: Conn[] = [];
+    const stubborn: Stubborn[] = [];
     try {
       await waitForSocket(sock);
       const pid = d.proc.pid as number;
@@ -47,17 +68,19 @@ describe('connection limits', () => {
       for (const c of held) assert.equal((await c.json(1)).ok, true);
       const baseline = fdCount(pid);
       const t0 = Date.now();
-      const refused = (await openMany(sock, 200)).filter((c): c is Conn => typeof c !== 'string');
-      conns.push(...refused);
-      while (refused.some((c) => !c.ended) && Date.now() - t0 < 2000) await sleep(20);
-      const open = refused.filter((c) => !c.ended).length;
-      assert.equal(open, 0, `${open} refused connections still open after 2 s`);
-      for (const c of refused) assert.equal((JSON.parse(c.lines[0] as string) as { error: { code: number } }).error.code, -32003);
-      assert.ok(fdCount(pid) <= baseline + 5, `daemon fds ${fdCount(pid)} vs ${baseline} with the limit reached`);
+      const refused: Stubborn[] = [];
+      for (let i = 0; i < 200; i += 50) refused.push(...(await Promise.all(Array.from({ length: 50 }, () => openStubborn(sock)))));
+      stubborn.push(...refused);
+      while ((refused.some((c) => !c.eof) || fdCount(pid) > baseline + 5) && Date.now() - t0 < 2000) await sleep(20);
+      const open = refused.filter((c) => !c.eof).length;
+      assert.equal(open, 0, `${open} refused connections not ended after 2 s`);
+      for (const c of refused) assert.equal((JSON.parse(c.text) as { error: { code: number } }).error.code, -32003);
+      assert.ok(fdCount(pid) <= baseline + 5, `daemon fds ${fdCount(pid)} vs ${baseline} before: refused connections must not keep theirs`);
       held[0]?.send({ type: 'status' });
       assert.equal((await held[0]?.json(2))?.ok, true, 'held connections still served');
     } finally {
       for (const c of conns) c.close();
+      for (const c of stubborn) c.socket.destroy();
       await stop(d);
       cleanup();
     }

@@ -5,18 +5,19 @@
  * Lifecycle: listening → closing → closed; close() is graceful, destroy()
  * immediate, both idempotent.
  */
-import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { describeListenFd } from './activation.js';
-import { SUN_PATH_BYTES } from './config.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
 import type { Router } from './router.js';
+import { privateName, SocketInUseError } from './socketpath.js';
 import { within } from './within.js';
+
+export { removeStaleSocket, SocketInUseError } from './socketpath.js';
 
 export type Listen = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'fd'; readonly fd: number };
 
@@ -24,70 +25,11 @@ export interface ServerOptions extends ConnectionLimits {
   readonly maxConnections: number;
 }
 
-/** Something already answers on the socket path, or we cannot tell that nothing does. */
-export class SocketInUseError extends Error {
-  override get name(): string {
-    return 'SocketInUseError';
-  }
-}
-
 /** An inherited fd that is not a listening unix stream socket. */
 export class ActivationError extends Error {
   override get name(): string {
     return 'ActivationError';
   }
-}
-
-/**
- * Connects to `path` to learn whether a socket file is stale: only
- * ECONNREFUSED (nobody listening) is. ENOENT means it vanished meanwhile.
- * Anything else — a listener, EAGAIN from a full backlog (a stopped
- * daemon), EACCES, no answer in time — means someone may own it.
- */
-function probe(path: string, timeoutMs = 1000): Promise<'stale' | 'gone' | string> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    const done = (v: string): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => done(`did not answer a connect within ${timeoutMs} ms`), timeoutMs);
-    s.once('connect', () => done('is in use by another process'));
-    s.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') done('stale');
-      else if (err.code === 'ENOENT') done('gone');
-      else done(`could not be probed (connect failed with ${err.code ?? err.message}), so another process may own it`);
-    });
-  });
-}
-
-/**
- * Removes a stale socket file at `path`. Call only while holding the lock.
- * Only a socket that refuses connections is removed; anything else at the
- * path makes this throw SocketInUseError, naming why.
- */
-export async function removeStaleSocket(path: string): Promise<boolean> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return false;
-  }
-  if (!st.isSocket()) throw new SocketInUseError(`${path} exists and is not a socket; refusing to remove it`);
-  const found = await probe(path);
-  if (found === 'gone') return false;
-  if (found !== 'stale') throw new SocketInUseError(`${path} ${found}; refusing to start`);
-  unlinkSync(path);
-  return true;
-}
-
-/** A random name for binding in `path`'s directory, or null if sun_path has no room for one. */
-function privateName(path: string): string | null {
-  const dir = dirname(path);
-  const room = SUN_PATH_BYTES - 1 - Buffer.byteLength(dir) - '/.dd-'.length;
-  if (room < 8) return null;
-  return `${dir}/.dd-${randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
 }
 
 /** Fds the daemon keeps for itself (state writes, the lock, the store, replaced workers, a refused client's moment). */

@@ -87,10 +87,11 @@ describe('connection limits', () => {
   });
 
   const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
-  test('under a 200-fd limit with clients holding every fd they can get, an earlier connection can still pause and call', { skip: hasPrlimit ? false : 'prlimit is not installed' }, async () => {
+  test('under a 200-fd limit with clients holding every fd they can get, an earlier connection can still pause and use the store', { skip: hasPrlimit ? false : 'prlimit is not installed' }, async () => {
     const { dir, cleanup } = tmpHome();
     const sock = join(dir, 'daemon.sock');
-    const d = spawnCli([], {}, { shell: `exec prlimit --nofile=200 '${process.execPath}' '${BIN}' ${serveArgs(dir).map((a) => `'${a}'`).join(' ')}` });
+    // The built-in store: its database files must stay usable too.
+    const d = spawnCli([], {}, { shell: `exec prlimit --nofile=200 '${process.execPath}' '${BIN}' serve --home '${dir}' --threads 2` });
     const conns: (Conn | string)[] = [];
     try {
       await waitForSocket(sock);
@@ -105,8 +106,10 @@ describe('connection limits', () => {
       await sleep(300);
       early.send({ type: 'pause' });
       assert.deepEqual(await early.json(2), { ok: true, paused: true }, 'the state write had an fd');
-      early.send({ jsonrpc: '2.0', id: 'e', method: 'echo', params: { still: 'served' } });
-      assert.deepEqual(await early.json(3), { jsonrpc: '2.0', id: 'e', result: { still: 'served' } });
+      early.send({ jsonrpc: '2.0', id: 'c', method: 'memory_capture', params: { text: 'written while clients hold every fd' } });
+      assert.equal(typeof ((await early.json(3)).result as { id?: unknown }).id, 'number', 'the store writes');
+      early.send({ jsonrpc: '2.0', id: 'r', method: 'memory_recall', params: { cue: 'clients' } });
+      assert.equal(((await early.json(4)).result as { total?: number }).total, 1, 'and reads');
       // A newcomer gets the overload line, not a reset.
       const late = await Conn.open(sock);
       conns.push(late);

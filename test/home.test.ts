@@ -49,7 +49,7 @@ describe('home checks', () => {
     chmodSync(home, 0o777);
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 10_000), 1);
+      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
       assert.match(d.stderr, /writable by group or others \(mode 0777\)/);
       assert.equal(existsSync(join(home, 'daemon.lock')), false);
     } finally {
@@ -65,7 +65,7 @@ describe('home checks', () => {
     chownSync(home, 12345, 12345);
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 10_000), 1);
+      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
       assert.match(d.stderr, /owned by uid 12345/);
     } finally {
       await stop(d);
@@ -80,7 +80,7 @@ describe('home checks', () => {
     chmodSync(parent, 0o777);
     const d = spawnCli(serveArgs(join(parent, 'home')));
     try {
-      assert.equal(await exitWithin(d, 10_000), 1);
+      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
       assert.match(d.stderr, /without the sticky bit/);
     } finally {
       await stop(d);
@@ -98,7 +98,7 @@ describe('planted symlinks', () => {
     symlinkSync(v.path, join(home, 'daemon.lock'));
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 10_000), 1);
+      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
       assert.match(d.stderr, /daemon\.lock is a symbolic link/);
       v.check();
     } finally {
@@ -211,7 +211,7 @@ describe('state file at start', () => {
       assert.equal(JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).scheduler_paused, true);
       assert.equal(readdirSync(home).filter((n) => n.startsWith('state.json.corrupt-')).length, 1);
       d.proc.kill('SIGTERM');
-      assert.equal(await exitWithin(d, 10_000), 0, d.stderr);
+      assert.equal(await exitWithin(d, 20_000), 0, d.stderr);
     } finally {
       await stop(d);
       cleanup();
@@ -226,7 +226,7 @@ describe('state file at start', () => {
     writeFileSync(join(home, 'state.json'), before);
     const d = spawnCli(['serve', '--home', home, '--dispatch', join(FIXTURES, 'bad-import.js'), '--threads', '1']);
     try {
-      assert.equal(await exitWithin(d, 10_000), 1);
+      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
       assert.equal(readFileSync(join(home, 'state.json'), 'utf8'), before);
       assert.deepEqual(readdirSync(home).filter((n) => n.endsWith('.tmp')), []);
     } finally {

@@ -39,7 +39,7 @@ describe('bad options', () => {
     assert.equal(Buffer.byteLength(sock), 120);
     const d = spawnCli(['serve', '--home', home, '--dispatch', FIXTURE, '--socket', sock]);
     try {
-      const { code } = await exitWithin(d, 10_000);
+      const { code } = await exitWithin(d, 20_000);
       assert.equal(code, 2);
       assert.match(d.stderr, /--socket \/ DISPATCHD_SOCKET: .* is 120 bytes; .*at most 107 bytes/);
       assert.deepEqual(readdirSync(sockDir), [], 'no socket at a truncated name');
@@ -55,7 +55,7 @@ describe('bad options', () => {
     const home = join(dir, 'h'.repeat(110));
     const d = spawnCli(['serve', '--home', home, '--dispatch', FIXTURE]);
     try {
-      assert.equal((await exitWithin(d, 10_000)).code, 2);
+      assert.equal((await exitWithin(d, 20_000)).code, 2);
       assert.match(d.stderr, /--home \/ DISPATCHD_HOME: the default socket path/);
     } finally {
       await stop(d);
@@ -73,7 +73,7 @@ describe('failed starts exit promptly, holding nothing', () => {
       const { code, afterMessageMs } = await exitWithin(d, 15_000);
       assert.equal(code, 1);
       assert.match(d.stderr, /dispatch module did not load within 500 ms \(--dispatch-load-timeout-ms\)/);
-      assert.ok(afterMessageMs !== null && afterMessageMs < 1500, `exited ${afterMessageMs} ms after saying so`);
+      assert.ok(afterMessageMs !== null && afterMessageMs < 3000, `exited ${afterMessageMs} ms after saying so`);
       assert.equal(existsSync(join(dir, 'daemon.sock')), false);
       assert.equal(existsSync(join(dir, 'state.json')), false, 'a failed start writes no state');
       again = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1']);
@@ -110,7 +110,7 @@ os.execv(sys.argv[3], sys.argv[3:])
         const { code, afterMessageMs } = await exitWithin(d, 15_000);
         assert.equal(code, 1, d.stderr);
         assert.match(d.stderr, message);
-        assert.ok(afterMessageMs !== null && afterMessageMs < 1500, `exited ${afterMessageMs} ms after saying so`);
+        assert.ok(afterMessageMs !== null && afterMessageMs < 3000, `exited ${afterMessageMs} ms after saying so`);
         assert.equal(existsSync(join(home, 'state.json')), false, 'a failed start writes no state');
       } finally {
         await stop(d);

@@ -76,8 +76,10 @@ export class Server {
 
   /**
    * Out of fds (EMFILE/ENFILE): libuv sheds the waiting connections with its
-   * reserve fd, so there is no busy loop; we log once per episode, not once
-   * per connection, and say when accepting works again.
+   * reserve fd (no busy loop) and mostly does not report it; when it does,
+   * we log once per episode, not once per connection, and say when
+   * accepting works again. The fd cap (#limitToFds) keeps clients from
+   * causing it in the first place.
    */
   #acceptFailed(err: NodeJS.ErrnoException): void {
     if (err.code === 'EMFILE' || err.code === 'ENFILE') {

@@ -45,6 +45,8 @@ export interface Config {
   readonly drainTimeoutMs: number;
   /** Largest text the built-in store accepts, in bytes. */
   readonly storeMaxTextBytes: number;
+  /** How long the dispatch module may take to load in a worker at start (ms). */
+  readonly dispatchLoadTimeoutMs: number;
   /** Per-worker V8 heap cap (MiB); 0 leaves Node's default. */
   readonly workerHeapMb: number;
   /** Lifecycle scheduler tick interval (ms). */
@@ -102,6 +104,7 @@ export const DEFAULTS = Object.freeze({
   drainTimeoutMs: 10_000,
   workerHeapMb: 0,
   storeMaxTextBytes: 512 * 1024,
+  dispatchLoadTimeoutMs: 30_000,
   tickMs: 5000,
   idleMs: 60_000,
   sleepEveryMs: 600_000,
@@ -134,6 +137,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   callDeadlineMs: { env: 'DISPATCHD_CALL_DEADLINE_MS', flag: '--call-deadline-ms', kind: 'int', min: 0, help: 'per-call deadline in ms (0 = off)' },
   drainTimeoutMs: { env: 'DISPATCHD_DRAIN_TIMEOUT_MS', flag: '--drain-timeout-ms', kind: 'int', min: 0, help: 'ms a graceful stop waits for in-flight calls' },
   storeMaxTextBytes: { env: 'DISPATCHD_STORE_MAX_TEXT_BYTES', flag: '--store-max-text-bytes', kind: 'int', min: 1, help: 'largest text the built-in store accepts (bytes)' },
+  dispatchLoadTimeoutMs: { env: 'DISPATCHD_DISPATCH_LOAD_TIMEOUT_MS', flag: '--dispatch-load-timeout-ms', kind: 'int', min: 1, help: 'ms the dispatch module may take to load at start before serve exits 1' },
   workerHeapMb: { env: 'DISPATCHD_WORKER_HEAP_MB', flag: '--worker-heap-mb', kind: 'int', min: 0, help: 'V8 heap cap per worker in MiB (0 = Node default)' },
   tickMs: { env: 'DISPATCHD_TICK_MS', flag: '--tick-ms', kind: 'int', min: 10, help: 'lifecycle scheduler tick interval (ms)' },
   idleMs: { env: 'DISPATCHD_IDLE_MS', flag: '--idle-ms', kind: 'int', min: 0, help: 'no connection and no activity this long is idle (ms)' },
@@ -219,6 +223,22 @@ function parseListen(where: string, raw: string | number | boolean | null, cwd: 
 }
 
 /**
+ * Bytes of `sockaddr_un.sun_path`, the terminating NUL included: 108 on
+ * Linux, 104 on macOS and the BSDs. A longer path would be truncated by bind.
+ */
+export const SUN_PATH_BYTES = process.platform === 'linux' ? 108 : 104;
+
+/** A socket path the platform cannot bind is a bad option (SPEC §6 "Files"). */
+function checkSocketLength(socket: string, spec: FieldSpec): void {
+  const bytes = Buffer.byteLength(socket);
+  if (bytes < SUN_PATH_BYTES) return;
+  const what = spec === FIELDS.socket ? `socket path ${socket}` : `the default socket path ${socket}`;
+  throw new ConfigError(
+    `${spec.flag} / ${spec.env}: ${what} is ${bytes} bytes; a unix socket path must be at most ${SUN_PATH_BYTES - 1} bytes on ${process.platform} (sun_path is ${SUN_PATH_BYTES} with its NUL)`,
+  );
+}
+
+/**
  * Builds the frozen config: explicit `input` (flags) wins over `env`, which
  * wins over DEFAULTS. Unknown keys are rejected.
  */
@@ -235,6 +255,8 @@ export function resolveConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = 
     else if (fromEnv !== undefined && fromEnv !== '') out[key] = parseField(key, spec, fromEnv, cwd);
   }
   // Derived: the socket lives in the home unless named.
-  if (!out.socket) out.socket = join(out.home as string, 'daemon.sock');
+  const named = Boolean(out.socket);
+  if (!named) out.socket = join(out.home as string, 'daemon.sock');
+  if (!out.stdio) checkSocketLength(out.socket as string, named ? FIELDS.socket : FIELDS.home);
   return Object.freeze(out) as unknown as Config;
 }

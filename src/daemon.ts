@@ -3,10 +3,12 @@
  * dependencies, and owns the graceful stop (SPEC §4). Reads no argv, env or
  * signals itself — the CLI does, and calls `close()`.
  *
- * Start: activation (LISTEN_FDS, else launchd on macOS) → home (0700) →
- * lock → state (daemon_started_at) → pool (the dispatch module must load) →
- * control plane → metrics listener (opt-in) → router → transport (activated
- * fd, or stale-socket check and bind, or stdio) → READY=1 to systemd.
+ * Start: activation (LISTEN_FDS, else launchd on macOS) → home (0700, ours,
+ * closed to others) → lock → state (leftover temps removed) → pool (the
+ * dispatch module must load within its bound) → control plane → metrics
+ * listener (opt-in) → router → transport (activated fd, or stale-socket
+ * check and bind, or stdio) → daemon_started_at, written only once the start
+ * has succeeded → READY=1 to systemd.
  *
  * Stop, in order (after STOPPING=1 to systemd and closing the metrics listener):
  *   1. stop accepting connections and stop reading requests;
@@ -17,17 +19,18 @@
  *      within the deadline;
  *   5. destroy the pool;
  *   6. persist `daemon_stopped_at` (and `fsm_state` WAKE);
- *   7. unlink the socket we bound (never an activated one) — before the lock
- *      goes, so a successor can never lose its fresh socket to us;
+ *   7. unlink the socket we bound if it is still ours (same device and inode;
+ *      never an activated one) — before the lock goes;
  *   8. release the lock.
  */
-import { mkdirSync, unlinkSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ControlPlane } from './control.js';
 import { Connection } from './connection.js';
+import { refuseSymlinks, removeLeftoverTemps } from './files.js';
+import { prepareHome } from './home.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { Pool } from './pool.js';
 import { Router } from './router.js';
@@ -123,18 +126,31 @@ export class Daemon {
     const launchd = config.stdio || fromEnv.activated || fromEnv.reason !== null ? null : opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
     const activation = launchd === null ? fromEnv : await launchdActivation(launchd);
     const notifier = takeNotifier(opts.env ?? {}, log);
-    const created = mkdirSync(config.home, { recursive: true, mode: 0o700 });
-    if (created !== undefined) chmodSync(config.home, 0o700);
+    prepareHome(config.home);
     const lock = acquireLock(join(config.home, 'daemon.lock'));
     let daemon: Daemon | undefined;
     try {
       const statePath = join(config.home, 'state.json');
+      const leftovers = removeLeftoverTemps(config.home, 'state.json');
+      if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed temp files left by an interrupted state write');
+      // SQLite opens its files by path; a link planted there must not be followed.
+      if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
       const loaded = loadStateFile(statePath);
       if (loaded.movedAside !== null) {
         log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
       }
       const state = new StateStore(statePath, loaded.data);
       daemon = new Daemon(config, log, lock, state, notifier);
+      const loading = daemon.pool.start();
+      loading.catch(() => {}); // a load that outlives its bound is abandoned below
+      if (!(await within(loading, config.dispatchLoadTimeoutMs))) {
+        throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
+      }
+      await loading;
+      const control = daemon.control;
+      if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
+      await daemon.#startTransport(opts, activation);
+      // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
       await state
         .update((s) => {
           s.daemon_started_at = new Date().toISOString();
@@ -142,16 +158,16 @@ export class Daemon {
           delete s.daemon_stopped_at;
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
-      await daemon.pool.start();
-      const control = daemon.control;
-      if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
-      await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
       notifier.ready();
       return daemon;
     } catch (err) {
-      if (daemon !== undefined) await daemon.#metricsServer?.close();
-      if (daemon !== undefined) await daemon.pool.destroy().catch(() => {});
+      if (daemon !== undefined) {
+        await daemon.#metricsServer?.close();
+        daemon.#server?.destroy();
+        daemon.#server?.unlinkOwnPath();
+        await daemon.pool.destroy().catch(() => {});
+      }
       lock.release();
       throw err;
     }
@@ -244,14 +260,8 @@ export class Daemon {
         if (s.fsm_state !== undefined && s.fsm_state !== 'WAKE') s.fsm_state = 'WAKE';
       })
       .catch((err: Error) => log.error({ err }, 'could not persist daemon_stopped_at'));
-    const bound = this.#server?.boundPath ?? null;
-    if (bound !== null) {
-      try {
-        unlinkSync(bound);
-      } catch {
-        // already gone: libuv unlinks the path it bound when the listener closes
-      }
-    }
+    // Only if it is still the socket we bound: libuv already unlinked it on close, unless a successor's sits there.
+    this.#server?.unlinkOwnPath();
     this.#lock.release();
     log.info({ drained }, 'stopped');
     return drained;
@@ -263,14 +273,7 @@ export class Daemon {
     this.#server?.destroy();
     this.#stdio?.destroy();
     await this.pool.destroy();
-    const bound = this.#server?.boundPath ?? null;
-    if (bound !== null) {
-      try {
-        unlinkSync(bound);
-      } catch {
-        // already gone
-      }
-    }
+    this.#server?.unlinkOwnPath();
     this.#lock.release();
   }
 }

@@ -63,37 +63,44 @@ function configFrom(values: Record<string, unknown>): Config {
 async function serve(values: Record<string, unknown>, io: Out): Promise<number> {
   const config = configFrom(values);
   const log = createLogger(config);
-  let daemon: Daemon;
+  // Signals are caught from the first moment: the socket answers before start() returns.
+  let daemon: Daemon | undefined;
+  let signals = 0;
+  let requestStop!: () => void;
+  const stop = new Promise<void>((resolve) => (requestStop = resolve));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: stopping now');
+      void (daemon?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
+      return;
+    }
+    log.info({ signal: sig }, 'signal received; stopping gracefully');
+    requestStop();
+  };
+  const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  for (const sig of SIGNALS) process.on(sig, onSignal);
   try {
     daemon = await Daemon.start(config, { log, env: process.env });
   } catch (err) {
     const e = err as Error;
     log.fatal({ err: e }, `failed to start: ${e.message}`);
     io.err(`dispatchd: failed to start: ${e.message}\n`);
-    return e instanceof LockHeldError ? 75 : 1;
+    for (const sig of SIGNALS) process.off(sig, onSignal);
+    const code = e instanceof LockHeldError ? 75 : 1;
+    // A failed start has undone what it did; should anything still hold the process, exit anyway (SPEC §6).
+    setTimeout(() => process.exit(code), 1000).unref();
+    return code;
   }
+  const running = daemon;
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting');
-    void daemon.destroy().finally(() => process.exit(1));
+    void running.destroy().finally(() => process.exit(1));
   });
-  let signals = 0;
-  const stop = new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
-        log.warn({ signal: sig }, 'second signal: stopping now');
-        void daemon.destroy().finally(() => process.exit(1));
-        return;
-      }
-      log.info({ signal: sig }, 'signal received; stopping gracefully');
-      resolve();
-    };
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, onSignal);
-    void daemon.finished.then(resolve);
-  });
+  void running.finished.then(requestStop);
   await stop;
-  await daemon.close();
+  await running.close();
   log.flush();
   return 0;
 }

@@ -5,16 +5,20 @@
  * Lifecycle: listening → closing → closed; close() is graceful, destroy()
  * immediate, both idempotent.
  */
-import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { describeListenFd } from './activation.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
 import { activatedSocketName } from './sockname.js';
 import type { Router } from './router.js';
+import { privateName, SocketInUseError } from './socketpath.js';
 import { within } from './within.js';
+
+export { removeStaleSocket, SocketInUseError } from './socketpath.js';
 
 export type Listen = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'fd'; readonly fd: number };
 
@@ -22,43 +26,25 @@ export interface ServerOptions extends ConnectionLimits {
   readonly maxConnections: number;
 }
 
-/** Something already answers on the socket path. */
-export class SocketInUseError extends Error {
+/** An inherited fd that is not a listening unix stream socket. */
+export class ActivationError extends Error {
   override get name(): string {
-    return 'SocketInUseError';
+    return 'ActivationError';
   }
 }
 
-/** True if something accepts connections on `path`. */
-function answers(path: string, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    const done = (v: boolean): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => done(true), timeoutMs); // a hung listener is still a listener
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
+/** Fds the daemon keeps for itself (state writes, the lock, the store, replaced workers, a refused client's moment). */
+export const FD_RESERVE = 64;
 
-/**
- * Removes a stale socket file at `path`. Call only while holding the lock.
- * A socket that still answers, or a file that is not a socket, is left alone.
- */
-export async function removeStaleSocket(path: string): Promise<boolean> {
-  let st;
+/** The soft RLIMIT_NOFILE and the fds open now, where the platform shows them (Linux /proc). */
+function fdBudget(): { limit: number; open: number } | null {
   try {
-    st = lstatSync(path);
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m === null || m[1] === 'unlimited') return null;
+    return { limit: Number(m[1]), open: readdirSync('/proc/self/fd').length };
   } catch {
-    return false;
+    return null;
   }
-  if (!st.isSocket()) throw new SocketInUseError(`${path} exists and is not a socket; refusing to remove it`);
-  if (await answers(path)) throw new SocketInUseError(`${path} is in use by another process`);
-  unlinkSync(path);
-  return true;
 }
 
 export class Server {
@@ -69,60 +55,142 @@ export class Server {
   readonly #conns = new Set<Connection>();
   #state: 'idle' | 'listening' | 'closing' | 'closed' = 'idle';
   #listen: Listen | null = null;
+  /** The socket file we bound (device + inode), so we never unlink a successor's. */
+  #bound: { readonly dev: number; readonly ino: number } | null = null;
+  #listenerClosed = false;
+  /** Connections we keep at most: the option, lowered to leave FD_RESERVE fds for the daemon itself. */
+  #maxConnections: number;
+  #fdLimit: number | null = null;
   #nextId = 0;
   #accepted = 0;
   #refused = 0;
   #served: string | undefined;
+  #acceptErrors = 0;
 
   constructor(router: Router, opts: ServerOptions, log: Logger) {
     this.#router = router;
     this.#opts = opts;
     this.#log = log;
+    this.#maxConnections = opts.maxConnections;
     this.#net = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => this.#accept(s));
-    this.#net.on('error', (err) => this.#log.error({ err }, 'listener error'));
+    this.#net.on('error', (err: NodeJS.ErrnoException) => this.#acceptFailed(err));
   }
 
-  /** Binds the path (parent 0700, socket 0600 at once) or adopts an inherited fd. */
+  /**
+   * Out of fds (EMFILE/ENFILE): libuv sheds the waiting connections with its
+   * reserve fd (no busy loop) and mostly does not report it; when it does,
+   * we log once per episode, not once per connection, and say when
+   * accepting works again. The fd cap (#limitToFds) keeps clients from
+   * causing it in the first place.
+   */
+  #acceptFailed(err: NodeJS.ErrnoException): void {
+    if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+      if (this.#acceptErrors++ === 0) this.#log.error({ err: err.code, fd_limit: this.#fdLimit }, 'accept failing: out of file descriptors; shedding new connections');
+      return;
+    }
+    this.#log.error({ err }, 'listener error');
+  }
+
+  /** Binds the path (parent 0700, socket 0600 by umask) or adopts an inherited fd. */
   async listen(where: Listen): Promise<void> {
     this.#listen = where;
     if (where.kind === 'path') {
       mkdirSync(dirname(where.path), { recursive: true, mode: 0o700 });
-      // umask keeps the socket private between bind and chmod.
-      const old = process.umask(0o177);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.#net.once('error', reject);
-          this.#net.listen(where.path, () => {
-            this.#net.off('error', reject);
-            resolve();
-          });
-        });
-      } finally {
-        process.umask(old);
-      }
-      chmodSync(where.path, 0o600);
+      await this.#bindPath(where.path);
     } else {
-      await new Promise<void>((resolve, reject) => {
-        this.#net.once('error', reject);
-        this.#net.listen({ fd: where.fd }, () => {
-          this.#net.off('error', reject);
-          resolve();
-        });
-      });
+      const problem = describeListenFd(where.fd);
+      if (problem !== null) throw new ActivationError(`socket activation: ${problem}`);
+      await this.#netListen({ fd: where.fd });
+      // Where /proc could not tell: a TCP fd is adopted as TCP and has an address object (a pipe has none).
+      const address = this.#net.address();
+      if (address !== null && typeof address === 'object') {
+        this.destroy();
+        throw new ActivationError(`socket activation: fd ${where.fd} is a TCP socket, not a unix socket`);
+      }
     }
+    this.#limitToFds();
     this.#state = 'listening';
   }
 
+  /**
+   * libuv unlinks the path a listener was bound to when it closes, whoever's
+   * socket sits there by then. So we bind a private random name next to the
+   * target, hard-link it into place (link fails if the path was taken
+   * meanwhile: nothing is clobbered) and drop the private name: the close
+   * then unlinks nothing, and stop unlinks the path only if it is still our
+   * inode. When the directory leaves no room in sun_path for a private name,
+   * we bind the path itself.
+   */
+  async #bindPath(path: string): Promise<void> {
+    const tmp = privateName(path);
+    // umask makes the socket 0600 from birth: no chmod by path afterwards.
+    const old = process.umask(0o177);
+    try {
+      await this.#netListen(tmp ?? path);
+    } finally {
+      process.umask(old);
+    }
+    const st = lstatSync(tmp ?? path);
+    this.#bound = { dev: st.dev, ino: st.ino };
+    if (tmp === null) return;
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      this.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'EEXIST' ? new SocketInUseError(`${path} was created by another process while we started; refusing to start`) : err;
+    } finally {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // destroy() already closed it, and libuv unlinked it
+      }
+    }
+  }
+
+  #netListen(target: string | { fd: number }): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#net.once('error', reject);
+      this.#net.listen(target, () => {
+        this.#net.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Caps connections below the fd limit, so clients can never take the fds the daemon needs. */
+  #limitToFds(): void {
+    const budget = fdBudget();
+    if (budget === null) return;
+    this.#fdLimit = budget.limit;
+    const room = budget.limit - budget.open - FD_RESERVE;
+    if (room >= this.#maxConnections) return;
+    this.#maxConnections = Math.max(1, room);
+    this.#log.warn(
+      { max_connections: this.#opts.maxConnections, effective: this.#maxConnections, fd_limit: budget.limit, fds_open: budget.open, fd_reserve: FD_RESERVE },
+      'connection limit lowered to fit the fd limit',
+    );
+  }
+
   #accept(socket: Socket): void {
+    if (this.#acceptErrors > 0) {
+      this.#log.info({ failures: this.#acceptErrors }, 'accepting connections again');
+      this.#acceptErrors = 0;
+    }
     if (this.#state !== 'listening') {
       socket.destroy();
       return;
     }
-    if (this.#conns.size >= this.#opts.maxConnections) {
+    if (this.#conns.size >= this.#maxConnections) {
       this.#refused++;
-      this.#log.warn({ max_connections: this.#opts.maxConnections }, 'connection refused: too many connections');
+      if (this.#refused === 1 || this.#refused % 1000 === 0) {
+        this.#log.warn({ max_connections: this.#maxConnections, refused: this.#refused }, 'connection refused: too many connections');
+      }
+      // One line, then close at once: a refused client must not hold an fd.
+      // A fresh socket takes the short line synchronously, before the close.
       socket.on('error', () => {});
-      socket.end(`${errorLine(null, { code: ErrorCode.Overloaded, message: `too many connections (limit ${this.#opts.maxConnections})` })}\n`);
+      socket.write(`${errorLine(null, { code: ErrorCode.Overloaded, message: `too many connections (limit ${this.#maxConnections})` })}\n`);
+      socket.destroy();
       return;
     }
     this.#accepted++;
@@ -152,8 +220,33 @@ export class Server {
     return n;
   }
 
-  stats(): Record<string, number> {
-    return { active: this.#conns.size, accepted: this.#accepted, refused: this.#refused, max: this.#opts.maxConnections };
+  stats(): Record<string, number | null> {
+    return {
+      active: this.#conns.size,
+      accepted: this.#accepted,
+      refused: this.#refused,
+      max: this.#maxConnections,
+      max_configured: this.#opts.maxConnections,
+      fd_limit: this.#fdLimit,
+    };
+  }
+
+  /** True while the socket file at our path is still the one we bound. */
+  #ownsPath(): boolean {
+    if (this.#listen?.kind !== 'path' || this.#bound === null) return false;
+    try {
+      const st = lstatSync(this.#listen.path);
+      return st.isSocket() && st.dev === this.#bound.dev && st.ino === this.#bound.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops listening (once). The bound private name is already gone, so libuv's unlink-on-close touches nothing. */
+  #stopListening(): Promise<void> {
+    if (this.#listenerClosed) return Promise.resolve();
+    this.#listenerClosed = true;
+    return new Promise<void>((resolve) => this.#net.close(() => resolve()));
   }
 
   /**
@@ -164,7 +257,7 @@ export class Server {
   async close(drainMs: number): Promise<boolean> {
     if (this.#state === 'closing' || this.#state === 'closed') return true;
     this.#state = 'closing';
-    const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    const stopped = this.#stopListening();
     for (const c of this.#conns) c.stopReading();
     const drained = await within(Promise.all([...this.#conns].map((c) => c.idle())), drainMs);
     for (const c of this.#conns) c.end();
@@ -178,7 +271,7 @@ export class Server {
   destroy(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#net.close();
+    void this.#stopListening();
     for (const c of this.#conns) c.destroy();
     this.#conns.clear();
   }
@@ -190,6 +283,20 @@ export class Server {
     // Looked up once: status may be asked every few ms.
     this.#served ??= where.kind === 'path' ? where.path : activatedSocketName(where.fd);
     return this.#served;
+  }
+
+  /** Unlinks the socket path if it is still the socket we bound (never an activated one, never a successor's). */
+  unlinkOwnPath(): void {
+    if (this.#listen?.kind !== 'path') return;
+    if (!this.#ownsPath()) {
+      if (this.#bound !== null) this.#log.warn({ socket: this.#listen.path }, 'the socket path is no longer ours; leaving it alone');
+      return;
+    }
+    try {
+      unlinkSync(this.#listen.path);
+    } catch {
+      // already gone
+    }
   }
 
   /** The socket path we bound ourselves (null when activated). */

@@ -1,14 +1,13 @@
 /**
  * The control-plane state file `<home>/state.json` (SPEC §4). Owns loading
  * (a corrupt file is kept aside, never discarded), and atomic persistence:
- * temp file in the same directory, fsync, chmod 0600, rename, fsync of the
- * directory. Mutations are applied in order and written in groups, so a
+ * exclusive temp file in the same directory, fsync, fchmod 0600, rename,
+ * fsync of the directory (files.ts). Mutations are applied in order and written in groups, so a
  * burst of control messages costs one fsync per group, and a failed write
  * leaves both the file and the in-memory state as they were.
  */
-import { readFileSync, renameSync } from 'node:fs';
-import { open, rename, unlink, chmod } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { renameSync } from 'node:fs';
+import { readRegularFile, writeFileAtomic } from './files.js';
 
 export type StateData = Record<string, unknown>;
 
@@ -19,21 +18,37 @@ export interface LoadResult {
   readonly error: string | null;
 }
 
-/** Reads the state file at start (sync: nothing is served yet). */
-export function loadStateFile(path: string, now: Date = new Date()): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { data: {}, movedAside: null, error: null };
-    throw err;
+/** Larger than any state the control plane writes; a bigger file is not ours to load. */
+const MAX_STATE_BYTES = 64 * 1024 * 1024;
+/** Deeper than any state the control plane writes; deeper data would overflow the stack when cloned or serialised. */
+const MAX_STATE_DEPTH = 64;
+
+/** Throws if `value` nests deeper than `max` (iteratively: the check itself must not overflow). */
+function checkDepth(value: unknown, max: number): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) throw new Error(`state nests deeper than ${max} levels`);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
+}
+
+/**
+ * Reads the state file at start (sync: nothing is served yet). Anything that
+ * is not a regular file holding a JSON object of sane depth — a symlink, a
+ * FIFO, bad UTF-8, bad JSON, a 200k-deep nest — is renamed aside (the entry
+ * itself; a link's target is never touched) and the daemon starts from {}.
+ */
+export function loadStateFile(path: string, now: Date = new Date()): LoadResult {
+  const read = readRegularFile(path, MAX_STATE_BYTES);
+  if (read.kind === 'missing') return { data: {}, movedAside: null, error: null };
   try {
-    const data = JSON.parse(text) as unknown;
-    if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
-      return { data: data as StateData, movedAside: null, error: null };
-    }
-    throw new Error('state is not a JSON object');
+    if (read.kind === 'unreadable') throw new Error(read.reason);
+    const data = JSON.parse(read.text) as unknown;
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('state is not a JSON object');
+    checkDepth(data, MAX_STATE_DEPTH);
+    return { data: data as StateData, movedAside: null, error: null };
   } catch (err) {
     const aside = `${path}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
     renameSync(path, aside);
@@ -41,35 +56,9 @@ export function loadStateFile(path: string, now: Date = new Date()): LoadResult 
   }
 }
 
-/** Makes sure the directory entry of a rename is on disk. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Writes `text` to `path` atomically. Throws, leaving `path` untouched, on failure. */
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(tmp, 0o600);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await syncDir(dir);
+/** Writes `text` to `path` atomically (see files.ts). Throws, leaving `path` untouched, on failure. */
+export function writeAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, 0o600);
 }
 
 type Mutator<R> = (draft: StateData) => R;

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { takeActivation } from '../src/activation.js';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeListenFd, takeActivation } from '../src/activation.js';
+import { tmpHome } from './helper.js';
 
 test('LISTEN_PID = our pid and LISTEN_FDS ≥ 1: activated on fd 3; the variables are cleared', () => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '4242', LISTEN_FDS: '2', LISTEN_FDNAMES: 'a:b', KEEP: 'x' };
@@ -30,3 +34,18 @@ for (const [env, reason] of cases) {
     assert.equal('LISTEN_PID' in copy || 'LISTEN_FDS' in copy, false, 'cleared either way');
   });
 }
+
+test('describeListenFd names what an inherited fd is when it is not a listening unix socket', (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const file = openSync(join(dir, 'f'), 'w');
+  execFileSync('mkfifo', [join(dir, 'p')]);
+  const fifo = openSync(join(dir, 'p'), constants.O_RDWR | constants.O_NONBLOCK);
+  t.after(() => {
+    closeSync(file);
+    closeSync(fifo);
+  });
+  assert.equal(describeListenFd(file), `fd ${file} is not a socket (it is a regular file)`);
+  assert.equal(describeListenFd(fifo), `fd ${fifo} is not a socket (it is a FIFO)`);
+  assert.match(String(describeListenFd(4000)), /^fd 4000 is not open \(EBADF\)$/);
+});

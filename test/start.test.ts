@@ -1,0 +1,121 @@
+/**
+ * The built daemon's bad starts (SPEC §6 "Files"): whatever fails, the
+ * process says so and exits promptly, holding nothing — no listener, no
+ * lock, no stray socket, state.json as it was.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, FIXTURE, FIXTURES, spawnCli, tmpHome, waitForSocket, type Child } from './helper.js';
+
+async function stop(d: Child): Promise<void> {
+  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+  await d.exited;
+}
+
+/** Waits for exit, failing (and killing) after `ms`; returns the code and how long after its "failed to start" line it exited. */
+async function exitWithin(d: Child, ms: number): Promise<{ code: number | null; afterMessageMs: number | null }> {
+  let saidAt: number | null = null;
+  const watch = (): void => {
+    if (saidAt === null && /failed to start|dispatchd: /.test(d.stderr)) saidAt = Date.now();
+  };
+  d.proc.stderr?.on('data', watch);
+  const timer = setTimeout(() => d.proc.kill('SIGKILL'), ms);
+  const code = await d.exited;
+  clearTimeout(timer);
+  watch();
+  assert.notEqual(d.proc.signalCode, 'SIGKILL', `still running after ${ms} ms: ${d.stderr}`);
+  return { code, afterMessageMs: saidAt === null ? null : Date.now() - saidAt };
+}
+
+describe('bad options', () => {
+  test('a --socket path over sun_path exits 2 naming the option and the limit; nothing is left behind', async () => {
+    const { dir, cleanup } = tmpHome();
+    const home = join(dir, 'home');
+    const sockDir = join(dir, 's');
+    mkdirSync(sockDir, { mode: 0o700 });
+    const sock = `${sockDir}/${'x'.repeat(120 - sockDir.length - 1)}`;
+    assert.equal(Buffer.byteLength(sock), 120);
+    const d = spawnCli(['serve', '--home', home, '--dispatch', FIXTURE, '--socket', sock]);
+    try {
+      const { code } = await exitWithin(d, 20_000);
+      assert.equal(code, 2);
+      assert.match(d.stderr, /--socket \/ DISPATCHD_SOCKET: .* is 120 bytes; .*at most 107 bytes/);
+      assert.deepEqual(readdirSync(sockDir), [], 'no socket at a truncated name');
+      assert.equal(existsSync(home), false, 'nothing was started');
+    } finally {
+      await stop(d);
+      cleanup();
+    }
+  });
+
+  test('a --home whose default socket would be over sun_path exits 2 naming --home', async () => {
+    const { dir, cleanup } = tmpHome();
+    const home = join(dir, 'h'.repeat(110));
+    const d = spawnCli(['serve', '--home', home, '--dispatch', FIXTURE]);
+    try {
+      assert.equal((await exitWithin(d, 20_000)).code, 2);
+      assert.match(d.stderr, /--home \/ DISPATCHD_HOME: the default socket path/);
+    } finally {
+      await stop(d);
+      cleanup();
+    }
+  });
+});
+
+describe('failed starts exit promptly, holding nothing', () => {
+  test('a dispatch module whose import never settles: clear message, exit 1 within a second, the lock is free', async () => {
+    const { dir, cleanup } = tmpHome();
+    const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--threads', '2', '--dispatch-load-timeout-ms', '500']);
+    let again: Child | undefined;
+    try {
+      const { code, afterMessageMs } = await exitWithin(d, 15_000);
+      assert.equal(code, 1);
+      assert.match(d.stderr, /dispatch module did not load within 500 ms \(--dispatch-load-timeout-ms\)/);
+      assert.ok(afterMessageMs !== null && afterMessageMs < 3000, `exited ${afterMessageMs} ms after saying so`);
+      assert.equal(existsSync(join(dir, 'daemon.sock')), false);
+      assert.equal(existsSync(join(dir, 'state.json')), false, 'a failed start writes no state');
+      again = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1']);
+      await waitForSocket(join(dir, 'daemon.sock'));
+    } finally {
+      await stop(d);
+      if (again) await stop(again);
+      cleanup();
+    }
+  });
+
+  // python3 puts a listening socket of the given kind on fd 3 and execs the daemon, keeping its pid.
+  const withFd3 = (kind: 'tcp' | 'file', home: string): string =>
+    `exec python3 -c '
+import os, socket, sys
+if sys.argv[1] == "tcp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.bind(("127.0.0.1", 0)); s.listen(16); fd = s.fileno()
+else:
+    fd = os.open(sys.argv[2] + ".file", os.O_CREAT | os.O_RDWR, 0o600)
+os.dup2(fd, 3); os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[3], sys.argv[3:])
+' ${kind} '${home}' '${process.execPath}' '${BIN}' serve --home '${home}' --dispatch '${FIXTURE}' --threads 1`;
+
+  for (const [kind, message] of [
+    ['tcp', /fd 3 is a TCP socket/],
+    ['file', /fd 3 is not a socket \(it is a regular file\)/],
+  ] as const) {
+    test(`an inherited fd 3 that is ${kind === 'tcp' ? 'a TCP listener' : 'a regular file'}: exit 1 naming what it is`, async () => {
+      const { dir, cleanup } = tmpHome();
+      const home = join(dir, 'home');
+      const d = spawnCli([], {}, { shell: withFd3(kind, home) });
+      try {
+        const { code, afterMessageMs } = await exitWithin(d, 15_000);
+        assert.equal(code, 1, d.stderr);
+        assert.match(d.stderr, message);
+        assert.ok(afterMessageMs !== null && afterMessageMs < 3000, `exited ${afterMessageMs} ms after saying so`);
+        assert.equal(existsSync(join(home, 'state.json')), false, 'a failed start writes no state');
+      } finally {
+        await stop(d);
+        cleanup();
+      }
+    });
+  }
+});

@@ -1,0 +1,77 @@
+/**
+ * `dispatchd serve`: the daemon in this very process (no fork), so
+ * supervisors' signals reach it. The only place that installs signal
+ * handlers and turns a failed start into an exit status.
+ */
+import { ConfigError, FIELDS, resolveConfig, type Config, type ConfigInput } from '../config.js';
+import { Daemon } from '../daemon.js';
+import { LockHeldError } from '../lock.js';
+import { createLogger } from '../logger.js';
+import type { Io } from './io.js';
+
+/** Exit status when another daemon holds the home (EX_TEMPFAIL: retrying later may work). */
+const EXIT_LOCKED = 75;
+
+function configFrom(values: Readonly<Record<string, string | boolean>>, env: NodeJS.ProcessEnv): Config {
+  const input: ConfigInput = {};
+  for (const [key, f] of Object.entries(FIELDS)) {
+    const v = values[f.flag.slice(2)];
+    if (v !== undefined) input[key as keyof Config] = v;
+  }
+  return resolveConfig(input, env);
+}
+
+export async function serve(values: Readonly<Record<string, string | boolean>>, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let config: Config;
+  try {
+    config = configFrom(values, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`dispatchd serve: ${err.message}; see dispatchd serve --help\n`);
+    return 2;
+  }
+  const log = createLogger(config);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, { log, env });
+  } catch (err) {
+    const e = err as Error;
+    // Expected refusals are one plain line: a stack trace says nothing more about a held lock or a bad option.
+    if (e instanceof LockHeldError) {
+      io.err(`dispatchd: ${e.message}\n`);
+      return EXIT_LOCKED;
+    }
+    if (e instanceof ConfigError) {
+      io.err(`dispatchd serve: ${e.message}\n`);
+      return 2;
+    }
+    log.fatal({ err: e }, `failed to start: ${e.message}`);
+    log.flush();
+    io.err(`dispatchd: failed to start: ${e.message}\n`);
+    return 1;
+  }
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting');
+    void daemon.destroy().finally(() => process.exit(1));
+  });
+  let signals = 0;
+  const stop = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: stopping now');
+        void daemon.destroy().finally(() => process.exit(1));
+        return;
+      }
+      log.info({ signal: sig }, 'signal received; stopping gracefully');
+      resolve();
+    };
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, onSignal);
+    void daemon.finished.then(resolve);
+  });
+  await stop;
+  await daemon.close();
+  log.flush();
+  return 0;
+}

@@ -37,7 +37,8 @@ export function parseFlags(command: string, args: readonly string[], flags: Flag
     const spec = Object.hasOwn(flags, t.name) ? flags[t.name] : undefined;
     if (spec === undefined) throw new UsageError(command, `unknown option ${t.rawName}`);
     if (spec.type === 'string') {
-      if (t.value === undefined) throw new UsageError(command, `option ${t.rawName} needs a value`);
+      // `--socket --home DIR` is a forgotten value, not a socket named --home (`--socket=-x` says so explicitly).
+      if (t.value === undefined || (t.inlineValue === false && t.value.startsWith('-'))) throw new UsageError(command, `option ${t.rawName} needs a value`);
       values[t.name] = t.value;
     } else {
       if (t.inlineValue === true) throw new UsageError(command, `option ${t.rawName} takes no value`);

@@ -66,7 +66,8 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
       },
     });
   } catch (err) {
-    io.err(`dispatchd bench: ${(err as Error).message}\n${HELP}`);
+    // One line: node's message without its paragraph about `--`.
+    io.err(`dispatchd bench: ${(err as Error).message.split('. ')[0]}; see dispatchd bench --help\n`);
     return 2;
   }
   const v = parsed.values;
@@ -77,7 +78,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
   const chosen = parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_SCENARIOS;
   for (const s of chosen) {
     if (!(SCENARIOS as readonly string[]).includes(s)) {
-      io.err(`dispatchd bench: unknown scenario ${s}\n${HELP}`);
+      io.err(`dispatchd bench: unknown scenario '${s}' (one of ${SCENARIOS.join(', ')}); see dispatchd bench --help\n`);
       return 2;
     }
   }

@@ -131,13 +131,16 @@ describe('usage errors: one line, exit 2, nothing sent', () => {
     [['serve', 'extra'], /^dispatchd serve: unexpected argument 'extra'/],
     [['serve', '--threads', '0'], /^dispatchd serve: --threads \/ DISPATCHD_THREADS: must be >= 1, got 0; see dispatchd serve --help$/],
     [['serve', '--pretty=yes'], /^dispatchd serve: option --pretty takes no value;/],
+    [['bench', '--bogus'], /^dispatchd bench: Unknown option '--bogus'; see dispatchd bench --help$/],
+    [['bench', 'frob'], /^dispatchd bench: unknown scenario 'frob' \(one of .*\); see dispatchd bench --help$/],
   ];
   test('each mistake is named on one line', async () => {
     const { dir, cleanup } = tmpHome();
     try {
       for (const [argv, want] of cases) {
         // --home points at an empty dir: had anything tried to connect, the exit would be 1.
-        const args = argv[0] === 'serve' || argv[0] === 'help' || argv[0]?.startsWith('-') || argv[0] === 'frob' ? argv : [...argv, '--home', dir];
+        const client = COMMANDS[argv[0] as string]?.kind === 'client';
+        const args = client ? [...argv, '--home', dir] : argv;
         const r = await cli(...args);
         assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
         assert.equal(r.out, '', argv.join(' '));

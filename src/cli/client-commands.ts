@@ -1,6 +1,6 @@
 /**
  * Runs a client command: one connection, one request, the answer printed as
- * JSON. Loads the client and nothing of the daemon.
+ * JSON. Loads the config's path rules and a socket, nothing of the daemon.
  */
 import { ConfigError, resolveConfig } from '../config.js';
 import { ErrorCode, RpcError } from '../errors.js';

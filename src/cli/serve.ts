@@ -21,7 +21,7 @@ function configFrom(values: Readonly<Record<string, string | boolean>>, env: Nod
   return resolveConfig(input, env);
 }
 
-export async function serve(values: Readonly<Record<string, string | boolean>>, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function serve(values: Readonly<Record<string, string | boolean>>, io: Io, env: NodeJS.ProcessEnv): Promise<number> {
   let config: Config;
   try {
     config = configFrom(values, env);

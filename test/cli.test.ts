@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/main.js';
@@ -169,6 +170,24 @@ describe('errors at run time', () => {
     } finally {
       cleanup();
     }
+  });
+
+  test('--timeout-ms: a daemon that never answers is given up on (exit 1)', async (t) => {
+    const { dir, cleanup } = tmpHome();
+    const path = join(dir, 'mute.sock');
+    const mute = createServer(() => {});
+    await new Promise<void>((resolve) => mute.listen(path, resolve));
+    t.after(() => {
+      mute.close();
+      cleanup();
+    });
+    const started = Date.now();
+    const r = await cli('status', '--socket', path, '--timeout-ms', '200');
+    assert.equal(r.code, 1);
+    assert.ok(Date.now() - started < 4000);
+    const [first, hint] = lines(r.err);
+    assert.deepEqual(JSON.parse(first as string), { code: -32002, message: 'daemon_unreachable: no answer within 200 ms' });
+    assert.match(hint as string, /^hint: the daemon on .*mute\.sock did not answer/);
   });
 
   test('an error reply is one JSON line on stderr (exit 1)', async (t) => {

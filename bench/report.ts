@@ -4,7 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HolResult, ScalingRow, StartupResult, ThroughputRow } from './scenarios.js';
+import type { HolResult, ScalingRow, ThroughputRow } from './scenarios.js';
+import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
@@ -72,9 +73,7 @@ export function markdown(r: Results): string {
     out.push('## scaling — fixed CPU work', '');
     out.push(table(['threads', 'work/s', 'speed-up', 'calls/s', 'lost', 'errors'], r.scaling.map((s) => [s.threads, s.workPerSec, s.speedup, s.callsPerSec, s.lost, s.errors])), '');
   }
-  if (r.startup) {
-    out.push('## startup', '', table(['runs', 'spawn → first answer median ms', 'max ms', 'idle RSS MiB'], [[r.startup.runs, r.startup.firstAnswerMs.median, r.startup.firstAnswerMs.max, r.startup.idleRssMiB]]), '');
-  }
+  if (r.startup) out.push(...startupMarkdown(r.startup));
   return out.join('\n');
 }
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { writeReport, markdown, type Headline, type Results } from './report.js';
-import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
+import { hol, scaling, throughput, type Progress } from './scenarios.js';
+import { startup, startupHeadlines } from './startup.js';
 import { abuse } from './abuse.js';
 import { store } from './store.js';
 import { maintenance } from './maintenance.js';
@@ -30,7 +31,7 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
               --slow-method NAME (spin) --fast-method NAME (echo)  --threads N
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
-  startup:    --runs N (3)
+  startup:    --runs N (7)  interleaved runs per target
   abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)
   maintenance: echo latency while maintenance cycles run vs none (not in the default run)
@@ -65,7 +66,8 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
       },
     });
   } catch (err) {
-    io.err(`dispatchd bench: ${(err as Error).message}\n${HELP}`);
+    // One line: node's message without its paragraph about `--`.
+    io.err(`dispatchd bench: ${(err as Error).message.split('. ')[0]}; see dispatchd bench --help\n`);
     return 2;
   }
   const v = parsed.values;
@@ -76,7 +78,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
   const chosen = parsed.positionals.length > 0 ? parsed.positionals : DEFAULT_SCENARIOS;
   for (const s of chosen) {
     if (!(SCENARIOS as readonly string[]).includes(s)) {
-      io.err(`dispatchd bench: unknown scenario ${s}\n${HELP}`);
+      io.err(`dispatchd bench: unknown scenario '${s}' (one of ${SCENARIOS.join(', ')}); see dispatchd bench --help\n`);
       return 2;
     }
   }
@@ -126,7 +128,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
       results.scaling = await scaling({ maxThreads: num(v['max-threads'], Math.max(2, availableParallelism())), ms, iterations: num(v.iterations, 2_000_000) }, progress);
     }
     if (chosen.includes('startup') && !socket) {
-      results.startup = await startup({ runs: num(v.runs, 3) }, progress);
+      results.startup = await startup({ runs: num(v.runs, 7) }, progress);
     }
     if (chosen.includes('maintenance') && !socket) {
       results.maintenance = await maintenance({ ms }, progress);
@@ -197,7 +199,7 @@ export function headlines(r: Results): Headline[] {
     out.push({ name: `abuse: daemon RSS after ${a.seconds} s of a never-reading sender`, value: `start ${a.rssStartMiB} MiB, max ${a.rssMaxMiB} MiB, end ${a.rssEndMiB} MiB (${a.disconnects} disconnects)` });
     out.push({ name: `abuse: daemon fds before/after ${a.cycles} connect/close cycles`, value: `${a.fdsBefore} / ${a.fdsAfter}`, met: a.fdsAfter !== null && a.fdsBefore !== null && a.fdsAfter <= a.fdsBefore + 1 });
   }
-  if (r.startup) out.push({ name: 'startup: spawn → first answer (median)', value: `${r.startup.firstAnswerMs.median} ms; idle RSS ${r.startup.idleRssMiB ?? '?'} MiB` });
+  if (r.startup) out.push(...startupHeadlines(r.startup));
   return out;
 }
 

@@ -1,10 +1,10 @@
 /**
- * The four scenarios. Each is bounded in time, counts lost responses and
+ * The load scenarios (startup is in startup.ts). Each is bounded in time, counts lost responses and
  * errors, and returns plain data for the report.
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { rssMiB, startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
+import { startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
 
 export type Progress = (label: string, frac: number) => void;
 
@@ -119,36 +119,4 @@ export async function scaling(o: { maxThreads: number; ms: number; iterations: n
     rows.push({ threads: t, workPerSec, speedup: rows[0] ? Math.round((workPerSec / rows[0].workPerSec) * 100) / 100 : 1, callsPerSec: r.callsPerSec, lost: r.lost, errors: r.errors });
   }
   return rows;
-}
-
-export interface StartupResult {
-  readonly runs: number;
-  readonly firstAnswerMs: { readonly median: number; readonly max: number };
-  readonly idleRssMiB: number | null;
-}
-
-/** Spawn → first answered call, and idle RSS with the default thread count. */
-export async function startup(o: { runs: number }, progress: Progress): Promise<StartupResult> {
-  const times: number[] = [];
-  let rss: number | null = null;
-  for (let i = 0; i < o.runs; i++) {
-    const t0 = performance.now();
-    const d = await startDispatchd();
-    try {
-      const c = await LoadConn.open(d.socket);
-      await c.call('echo', {});
-      times.push(performance.now() - t0);
-      c.close();
-      if (i === o.runs - 1) {
-        await new Promise((r) => setTimeout(r, 1000));
-        rss = rssMiB(d.pid);
-      }
-    } finally {
-      await d.stop();
-    }
-    progress('startup', (i + 1) / o.runs);
-  }
-  times.sort((a, b) => a - b);
-  const r = (x: number): number => Math.round(x * 10) / 10;
-  return { runs: o.runs, firstAnswerMs: { median: r(times[Math.floor(times.length / 2)] as number), max: r(times[times.length - 1] as number) }, idleRssMiB: rss };
 }

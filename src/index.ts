@@ -1,6 +1,8 @@
 /**
- * dispatchd as a library: what a dispatch module author needs (errors and
- * types), the client, and the daemon for embedding.
+ * dispatchd as a library, for dispatch module authors: the errors that pick
+ * a JSON-RPC code, the module's types, and the client. This entry is
+ * imported once per worker thread by every module that uses it, so it
+ * loads nothing heavy; the daemon itself is `dispatchd/daemon`.
  */
 export {
   ErrorCode,
@@ -13,10 +15,5 @@ export {
   requireParam,
   type WireError,
 } from './errors.js';
-export type { DispatchModule } from '../workers/runtime.js';
+export type { DispatchFn, DispatchModule, Lane } from './module.js';
 export { Client, type ClientOptions } from './client.js';
-export { Daemon, type DaemonOptions } from './daemon.js';
-export { resolveConfig, DEFAULTS, type Config, type ConfigInput } from './config.js';
-
-/** The signature of a dispatch function (SPEC §5): sync or async. */
-export type DispatchFn = (method: string, params: unknown) => unknown;

@@ -1,0 +1,78 @@
+/**
+ * Runs a client command: one connection, one request, the answer printed as
+ * JSON. Loads the config's path rules and a socket, nothing of the daemon.
+ */
+import { ConfigError, resolveConfig } from '../config.js';
+import { ErrorCode, RpcError } from '../errors.js';
+import { ask } from './ask.js';
+import { UsageError, type Io } from './io.js';
+import type { Request } from './requests.js';
+
+export interface Where {
+  readonly socket: string;
+  readonly timeoutMs: number;
+}
+
+/** The socket from --home/--socket and DISPATCHD_HOME/DISPATCHD_SOCKET only: other options are the daemon's. */
+export function where(cmd: string, values: Readonly<Record<string, string | boolean>>, env: NodeJS.ProcessEnv): Where {
+  const input: Record<string, string> = {};
+  if (typeof values.home === 'string') input.home = values.home;
+  if (typeof values.socket === 'string') input.socket = values.socket;
+  const paths: NodeJS.ProcessEnv = {};
+  for (const key of ['DISPATCHD_HOME', 'DISPATCHD_SOCKET']) if (env[key] !== undefined) paths[key] = env[key];
+  let socket: string;
+  try {
+    socket = resolveConfig(input, paths).socket;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(cmd, err.message);
+    throw err;
+  }
+  const raw = values['timeout-ms'];
+  if (raw === undefined) return { socket, timeoutMs: 0 };
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw)) throw new UsageError(cmd, `--timeout-ms must be a whole number of milliseconds, got '${String(raw)}'`);
+  return { socket, timeoutMs: Number(raw) };
+}
+
+/** How to get a daemon answering, for the error nobody can act on otherwise. */
+function hint(socket: string, err: RpcError): string {
+  const nothingThere = /\b(ENOENT|ECONNREFUSED)\b/.test(err.message);
+  const lead = nothingThere ? `no daemon is listening on ${socket}` : `the daemon on ${socket} did not answer`;
+  return `hint: ${lead}. Start one with \`dispatchd serve\` (same --home/--socket), \`npm start\` in a checkout, or \`systemctl --user start dispatchd.socket\` under systemd.\n`;
+}
+
+/** The line a request is sent as. */
+function lineOf(request: Request): string {
+  if (request.kind === 'control') return JSON.stringify(request.message);
+  if (request.kind === 'metrics') return JSON.stringify({ type: 'status' });
+  const { method, params } = request;
+  return JSON.stringify(params === undefined ? { jsonrpc: '2.0', id: 1, method } : { jsonrpc: '2.0', id: 1, method, params });
+}
+
+/** A JSON-RPC error answer (to a call, or the daemon's one line when it refuses a connection). */
+function errorIn(answer: unknown): RpcError | null {
+  if (answer === null || typeof answer !== 'object' || !('jsonrpc' in answer) || !('error' in answer)) return null;
+  const e = (answer as { error: { code?: unknown; message?: unknown; data?: unknown } }).error;
+  return new RpcError(typeof e.code === 'number' ? e.code : ErrorCode.Internal, typeof e.message === 'string' ? e.message : 'error', e.data);
+}
+
+export async function runClient(request: Request, at: Where, io: Io): Promise<number> {
+  const connectTimeoutMs = at.timeoutMs > 0 ? Math.min(at.timeoutMs, 5000) : 5000;
+  try {
+    const answer = await ask(lineOf(request), { socket: at.socket, connectTimeoutMs, answerTimeoutMs: at.timeoutMs });
+    const error = errorIn(answer);
+    if (error !== null) throw error;
+    if (request.kind === 'metrics') {
+      const { renderMetrics } = await import('../openmetrics.js');
+      io.out(renderMetrics(answer as Record<string, unknown>));
+      return 0;
+    }
+    const shown = request.kind === 'call' ? (answer as { result?: unknown }).result ?? null : answer;
+    io.out(`${JSON.stringify(shown, null, 2)}\n`);
+    return request.kind === 'call' || (answer as { ok?: unknown }).ok === true ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw err;
+    io.err(`${JSON.stringify(err.toJSON())}\n`);
+    if (err.code === ErrorCode.DaemonUnreachable) io.err(hint(at.socket, err));
+    return 1;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * What a client command sends, built from its arguments before anything
+ * connects, so a bad argument is a usage error and nothing is sent.
+ */
+import { UsageError } from './io.js';
+
+export type ControlMessage = { readonly type: string } & Readonly<Record<string, unknown>>;
+
+export type Request =
+  | { readonly kind: 'call'; readonly method: string; readonly params: unknown }
+  | { readonly kind: 'control'; readonly message: ControlMessage }
+  /** `status`, printed as Prometheus text. */
+  | { readonly kind: 'metrics' };
+
+function atMost(cmd: string, args: readonly string[], n: number): void {
+  const extra = args[n];
+  if (extra !== undefined) throw new UsageError(cmd, `unexpected argument '${extra}'${n === 0 ? ' (it takes none)' : ''}`);
+}
+
+function callRequest(args: readonly string[]): Request {
+  const [method, raw] = args;
+  if (method === undefined || method === '') throw new UsageError('call', 'METHOD is missing');
+  atMost('call', args, 2);
+  if (raw === undefined) return { kind: 'call', method, params: undefined };
+  let params: unknown;
+  try {
+    params = JSON.parse(raw);
+  } catch (err) {
+    throw new UsageError('call', `JSON_PARAMS is not valid JSON (${(err as Error).message})`);
+  }
+  if (params === null || typeof params !== 'object') throw new UsageError('call', `JSON_PARAMS must be a JSON object or array, got ${raw}`);
+  return { kind: 'call', method, params };
+}
+
+/** The request for client command `cmd`; throws UsageError on a bad argument. */
+export function requestFor(cmd: string, args: readonly string[], now: string): Request {
+  const control = (message: ControlMessage): Request => ({ kind: 'control', message });
+  switch (cmd) {
+    case 'call':
+      return callRequest(args);
+    case 'status':
+      atMost(cmd, args, 0);
+      return control({ type: 'status' });
+    case 'pause': {
+      atMost(cmd, args, 1);
+      const raw = args[0];
+      if (raw === undefined) return control({ type: 'pause' });
+      if (!/^\d{1,9}$/.test(raw)) throw new UsageError(cmd, `SECONDS must be a whole number of seconds, got '${raw}'`);
+      return control({ type: 'pause', seconds: Number(raw) });
+    }
+    case 'metrics':
+      atMost(cmd, args, 0);
+      return { kind: 'metrics' };
+    case 'resume':
+      atMost(cmd, args, 0);
+      return control({ type: 'resume' });
+    case 'sleep':
+      return control({ type: 'user_initiated_sleep', reason: args.join(' ') || 'cli', ts: now });
+    case 'wake':
+      atMost(cmd, args, 0);
+      return control({ type: 'force_wake', ts: now });
+    case 'rem':
+      atMost(cmd, args, 0);
+      return control({ type: 'force_rem', ts: now });
+    case 'session-open': {
+      atMost(cmd, args, 1);
+      const sid = args[0];
+      return control(sid === undefined ? { type: 'session_open', ts: now } : { type: 'session_open', session_id: sid, ts: now });
+    }
+    default:
+      throw new UsageError(null, `unknown command '${cmd}'`);
+  }
+}

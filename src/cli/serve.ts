@@ -1,0 +1,87 @@
+/**
+ * `dispatchd serve`: the daemon in this very process (no fork), so
+ * supervisors' signals reach it. The only place that installs signal
+ * handlers and turns a failed start into an exit status.
+ */
+import { ConfigError, FIELDS, resolveConfig, type Config, type ConfigInput } from '../config.js';
+import { Daemon } from '../daemon.js';
+import { LockHeldError } from '../lock.js';
+import { createLogger } from '../logger.js';
+import type { Io } from './io.js';
+
+/** Exit status when another daemon holds the home (EX_TEMPFAIL: retrying later may work). */
+const EXIT_LOCKED = 75;
+
+function configFrom(values: Readonly<Record<string, string | boolean>>, env: NodeJS.ProcessEnv): Config {
+  const input: ConfigInput = {};
+  for (const [key, f] of Object.entries(FIELDS)) {
+    const v = values[f.flag.slice(2)];
+    if (v !== undefined) input[key as keyof Config] = v;
+  }
+  return resolveConfig(input, env);
+}
+
+export async function serve(values: Readonly<Record<string, string | boolean>>, io: Io, env: NodeJS.ProcessEnv): Promise<number> {
+  let config: Config;
+  try {
+    config = configFrom(values, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`dispatchd serve: ${err.message}; see dispatchd serve --help\n`);
+    return 2;
+  }
+  const log = createLogger(config);
+  // Signals are caught from the first moment: the socket answers before start() returns.
+  let daemon: Daemon | undefined;
+  let signals = 0;
+  let requestStop!: () => void;
+  const stop = new Promise<void>((resolve) => (requestStop = resolve));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: stopping now');
+      void (daemon?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
+      return;
+    }
+    log.info({ signal: sig }, 'signal received; stopping gracefully');
+    requestStop();
+  };
+  const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+  try {
+    daemon = await Daemon.start(config, { log, env });
+  } catch (err) {
+    for (const sig of SIGNALS) process.off(sig, onSignal);
+    const code = exitStatusOf(err as Error, io, log);
+    // A failed start has undone what it did; should anything still hold the process, exit anyway (SPEC §6).
+    setTimeout(() => process.exit(code), 1000).unref();
+    return code;
+  }
+  const running = daemon;
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting');
+    void running.destroy().finally(() => process.exit(1));
+  });
+  void running.finished.then(requestStop);
+  await stop;
+  await running.close();
+  log.flush();
+  return 0;
+}
+
+/** Reports a failed start and picks its exit status. Expected refusals are one plain line: a stack trace says nothing more about a held lock or a bad option. */
+function exitStatusOf(e: Error, io: Io, log: ReturnType<typeof createLogger>): number {
+  if (e instanceof LockHeldError) {
+    io.err(`dispatchd: ${e.message}\n`);
+    return EXIT_LOCKED;
+  }
+  if (e instanceof ConfigError) {
+    io.err(`dispatchd serve: ${e.message}\n`);
+    return 2;
+  }
+  log.fatal({ err: e }, `failed to start: ${e.message}`);
+  log.flush();
+  io.err(`dispatchd: failed to start: ${e.message}\n`);
+  return 1;
+}

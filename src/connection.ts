@@ -85,7 +85,7 @@ export class Connection implements CallContext {
     this.#settle();
   }
 
-  replyInOrder(run: () => Promise<string>): void {
+  replyInOrder(run: () => Promise<string | null>): void {
     this.#controlChain = this.#controlChain.then(run).then(
       (l) => this.reply(l),
       () => this.reply(null),

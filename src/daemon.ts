@@ -36,6 +36,7 @@ import { Scheduler } from './scheduler.js';
 import { takeActivation, type Activation } from './activation.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
+import { eventLoopHealth } from './loophealth.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
 
@@ -148,7 +149,7 @@ export class Daemon {
         onActivity: () => (this.#lastActivity = Date.now()),
         onCall: () => this.#calls++,
       },
-      this.config.maxLineBytes,
+      this.config,
     );
   }
 
@@ -189,6 +190,7 @@ export class Daemon {
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
+      event_loop: eventLoopHealth(),
       config: this.config,
     };
   }

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { writeReport, markdown, type Headline, type Results } from './report.js';
 import { hol, scaling, startup, throughput, type Progress } from './scenarios.js';
-import { abuse } from './abuse.js';
+import { abuse, worstHeadlines } from './abuse.js';
 import { store } from './store.js';
 import { maintenance } from './maintenance.js';
 
@@ -195,6 +195,7 @@ export function headlines(r: Results): Headline[] {
   if (r.abuse) {
     const a = r.abuse;
     out.push({ name: `abuse: daemon RSS after ${a.seconds} s of a never-reading sender`, value: `start ${a.rssStartMiB} MiB, max ${a.rssMaxMiB} MiB, end ${a.rssEndMiB} MiB (${a.disconnects} disconnects)` });
+    out.push(...worstHeadlines(a.worst));
     out.push({ name: `abuse: daemon fds before/after ${a.cycles} connect/close cycles`, value: `${a.fdsBefore} / ${a.fdsAfter}`, met: a.fdsAfter !== null && a.fdsBefore !== null && a.fdsAfter <= a.fdsBefore + 1 });
   }
   if (r.startup) out.push({ name: 'startup: spawn → first answer (median)', value: `${r.startup.firstAnswerMs.median} ms; idle RSS ${r.startup.idleRssMiB ?? '?'} MiB` });

@@ -79,6 +79,61 @@ function isHex(c: number): boolean {
   return (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
+function skipWs(s: string, i: number): number {
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** Where the string starting at i (a quote) ends, past its closing quote; -1 if it is not valid. */
+function stringEnd(s: string, i: number): number {
+  const n = s.length;
+  for (i++; i < n; ) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE) return i + 1;
+    if (c === BACKSLASH) {
+      const e = s.charCodeAt(i + 1);
+      if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) i += 2;
+      else if (e === 0x75 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) i += 6;
+      else return -1;
+    } else if (c < 0x20) {
+      return -1;
+    } else {
+      i++;
+    }
+  }
+  return -1;
+}
+
+/** Where the number starting at i ends; -1 if it is not valid. */
+function numberEnd(s: string, i: number): number {
+  if (s.charCodeAt(i) === MINUS) i++;
+  const first = s.charCodeAt(i);
+  if (first === ZERO) i++;
+  else if (isDigit(first)) while (isDigit(s.charCodeAt(++i)));
+  else return -1;
+  if (s.charCodeAt(i) === DOT) {
+    if (!isDigit(s.charCodeAt(++i))) return -1;
+    while (isDigit(s.charCodeAt(++i)));
+  }
+  const e = s.charCodeAt(i);
+  if (e === 0x65 || e === 0x45) {
+    const sign = s.charCodeAt(++i);
+    if (sign === PLUS || sign === MINUS) i++;
+    if (!isDigit(s.charCodeAt(i))) return -1;
+    while (isDigit(s.charCodeAt(++i)));
+  }
+  return i;
+}
+
+/** Where true, false or null starting at i ends; -1 if it is none of them. */
+function literalEnd(s: string, i: number, c: number): number {
+  const word = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : null;
+  return word !== null && s.startsWith(word, i) ? i + word.length : -1;
+}
+
 /** A character for an error message: printable ASCII as is, anything else as \uXXXX. */
 function show(c: number): string {
   return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `'\\u${c.toString(16).padStart(4, '0')}'`;
@@ -240,51 +295,80 @@ class Scanner {
    * Skips one value of any kind at #i (whitespace already skipped). `depth`
    * is the depth the value has if it is a container. Iterative, so nesting
    * costs no call stack; a container deeper than the limit stops the scan.
+   * The loop works on locals and pure helpers (the hot path of a 1 MiB
+   * line); on any error it hands the position to the detailed methods above,
+   * which produce the message.
    */
   skipValue(depth: number): ValueKind {
     const c0 = this.peek();
     if (c0 !== LBRACE && c0 !== LBRACKET) return this.#scalar();
-    const stack: boolean[] = []; // true: an object is open
-    for (;;) {
-      // Here #i is at the start of a value.
-      const c = this.peek();
+    const s = this.#s;
+    const room = this.#maxDepth - depth; // containers that may open inside this one
+    const closers: number[] = [];
+    let i = this.#i;
+    outer: for (;;) {
+      // Here i is at the start of a value.
+      let c = s.charCodeAt(i);
       if (c === LBRACE || c === LBRACKET) {
-        if (depth + stack.length > this.#maxDepth) throw TOO_DEEP;
-        const isObject = c === LBRACE;
-        this.#i++;
-        this.ws();
-        if (this.peek() === (isObject ? RBRACE : RBRACKET)) {
-          this.#i++;
-          if (stack.length === 0) break;
-        } else {
-          stack.push(isObject);
-          if (isObject) this.#keyColon();
+        if (closers.length > room) {
+          this.#i = i;
+          throw TOO_DEEP;
+        }
+        const close = c + 2; // '{' + 2 is '}', '[' + 2 is ']'
+        i = skipWs(s, i + 1);
+        if (s.charCodeAt(i) !== close) {
+          closers.push(close);
+          if (close === RBRACE) i = this.#keyColonAt(i);
           continue;
         }
+        i++;
+        if (closers.length === 0) break;
       } else {
-        this.#scalar();
+        const end = c === QUOTE ? stringEnd(s, i) : c === MINUS || isDigit(c) ? numberEnd(s, i) : literalEnd(s, i, c);
+        if (end < 0) {
+          this.#i = i;
+          this.#scalar(); // throws, with the right message
+        }
+        i = end;
       }
       // A value just ended: separators and closers until the next value starts.
-      let next = false;
-      while (stack.length > 0) {
-        this.ws();
-        const open = stack[stack.length - 1] as boolean;
-        const d = this.peek();
-        if (d === COMMA) {
-          this.#i++;
-          this.ws();
-          if (open) this.#keyColon();
-          next = true;
-          break;
+      for (;;) {
+        i = skipWs(s, i);
+        c = s.charCodeAt(i);
+        const close = closers[closers.length - 1] as number;
+        if (c === COMMA) {
+          i = skipWs(s, i + 1);
+          if (close === RBRACE) i = this.#keyColonAt(i);
+          continue outer;
         }
-        if (d !== (open ? RBRACE : RBRACKET)) this.#fail();
-        this.#i++;
-        stack.pop();
+        if (c !== close) {
+          this.#i = i;
+          this.#fail();
+        }
+        i++;
+        closers.pop();
+        if (closers.length === 0) break outer;
       }
-      if (!next) break;
     }
+    this.#i = i;
     this.#escaped = false;
     return c0 === LBRACE ? 'object' : 'array';
+  }
+
+  /** A member name and its colon at i, inside a skipped object; returns where its value starts. */
+  #keyColonAt(i: number): number {
+    const s = this.#s;
+    const end = s.charCodeAt(i) === QUOTE ? stringEnd(s, i) : -1;
+    if (end < 0) {
+      this.#i = i;
+      this.#keyColon(); // throws, with the right message
+    }
+    const colon = skipWs(s, end);
+    if (s.charCodeAt(colon) !== COLON) {
+      this.#i = colon;
+      this.#fail();
+    }
+    return skipWs(s, colon + 1);
   }
 
   /** The routing key a member name stands for, or null (read only when short enough to be one). */
@@ -344,10 +428,10 @@ class Scanner {
 const NOT_OBJECT: Element = Object.freeze({ object: false });
 
 /**
- * Scans one line. A line deeper than `maxDepth` stops at the first
- * container past the limit; a top-level array with more than
- * `maxBatchLength` elements is still checked to its end (a syntax error
- * anywhere wins, as routing step 1 says) but no more elements are kept.
+ * Scans one line. A line that passes a bound stops there: deeper than
+ * `maxDepth` at the first container past the limit, a top-level array at
+ * element `maxBatchLength + 1` — the rest of such a line is not read, so it
+ * costs no more than a line at the bound.
  */
 export function scanLine(line: string, limits: ScanLimits): Scanned {
   const sc = new Scanner(line, limits.maxDepth);
@@ -359,13 +443,12 @@ export function scanLine(line: string, limits: ScanLimits): Scanned {
       sc.expect(LBRACKET);
       sc.ws();
       const elements: Element[] = [];
-      let count = 0;
       if (sc.peek() === RBRACKET) {
         sc.expect(RBRACKET);
       } else {
         for (;;) {
-          const el = sc.element(2);
-          if (++count <= limits.maxBatchLength) elements.push(el);
+          if (elements.length === limits.maxBatchLength) return { kind: 'batch_too_large' };
+          elements.push(sc.element(2));
           sc.ws();
           if (sc.peek() === COMMA) {
             sc.expect(COMMA);
@@ -376,7 +459,7 @@ export function scanLine(line: string, limits: ScanLimits): Scanned {
           break;
         }
       }
-      result = count > limits.maxBatchLength ? { kind: 'batch_too_large' } : { kind: 'batch', elements };
+      result = { kind: 'batch', elements };
     } else {
       result = { kind: 'single', element: sc.element(1) };
     }

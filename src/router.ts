@@ -55,6 +55,8 @@ const SERVER_FAULTS: ReadonlySet<number> = new Set([ErrorCode.Internal, ErrorCod
 
 const INVALID_UTF8 = errorLine(null, { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' });
 const TOO_LARGE = { code: ErrorCode.Internal, message: 'response too large' };
+/** Control messages of one batch answered before the main thread turns to other work. */
+const CONTROLS_PER_TURN = 32;
 
 /**
  * The bytes one line may be answered with. Each answer either fits and is
@@ -172,7 +174,9 @@ export class Router {
     }
     // The batch takes its place in the connection's control order.
     ctx.replyInOrder(async () => {
-      for (const i of controls) {
+      for (const [k, i] of controls.entries()) {
+        // A batch of many control messages lets other connections in between.
+        if (k > 0 && k % CONTROLS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
         const item = items[i] as Extract<Message, { kind: 'control' }>;
         lines[i] = budget.spend(await this.#control(item.msg));
       }

@@ -185,8 +185,11 @@ test('exactly maxBatchLength elements and exactly maxDepth levels are accepted',
   assert.equal(parse('{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":{"b":{}}}}').kind, 'request');
 });
 
-test('a syntax error in a batch that is also too long is still a parse error', () => {
-  assert.equal(parse('[1,2,3,4,5,}').kind, 'parse_error');
+test('a batch past the bound is refused there: the rest of the line is not read', () => {
+  const p = parse('[1,2,3,4,5,}');
+  assert.ok(p.kind === 'invalid' && p.message.includes('batch too large'));
+  // Within the bound, a syntax error is a syntax error.
+  assert.equal(parse('[1,2,}').kind, 'parse_error');
 });
 
 test('a parse error for a 1 MiB line has a short message', () => {

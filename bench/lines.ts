@@ -82,7 +82,7 @@ function shapes(): Shape[] {
     { name: 'one call, a 1 MiB string of \\u escapes', line: `{"jsonrpc":"2.0","id":9,"method":"echo","params":["${'\\u00e9'.repeat(Math.floor((MiB - 80) / 6))}"]}`, ids: ['9'] },
     { name: 'one call, params with 100k keys', line: `{"jsonrpc":"2.0","id":10,"method":"echo","params":{${Array.from({ length: 100_000 }, (_, i) => `"${i.toString(36)}":0`).join(',')}}}`, ids: ['10'] },
     { name: 'one call, a 1 MiB-digit id', line: `{"jsonrpc":"2.0","id":1${'7'.repeat(MiB - 60)},"method":"echo"}`, ids: [`1${'7'.repeat(MiB - 60)}`] },
-    { name: 'a 1 MiB line that is not JSON at its end', line: `${fill(() => '{"a":[1,2,3]}').slice(0, -1)}x`, ids: null },
+    { name: 'one call, 1 MiB of params that is not JSON at its very end', line: `{"jsonrpc":"2.0","id":11,"method":"echo","params":${fill(() => '{"a":[1,2.5,"x"]}').slice(0, -1)}x}`, ids: null },
     { name: 'batch, 1000 control messages (status)', line: `[${Array(1000).fill('{"type":"status"}').join(',')}]`, ids: null },
   ];
 }

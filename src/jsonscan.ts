@@ -12,6 +12,27 @@
  * losslessly and tolerates duplicate keys the way `JSON.parse` does, and a
  * full value tree is more than routing needs.
  */
+import {
+  COLON,
+  COMMA,
+  PAD,
+  LBRACE,
+  LBRACKET,
+  MINUS,
+  QUOTE,
+  RBRACE,
+  RBRACKET,
+  decodeShortName,
+  hasBackslash,
+  isDigit,
+  literalEnd,
+  numberEnd,
+  skipWs,
+  stringEnd,
+  tokenError,
+  trailing,
+  unexpected,
+} from './jsonlex.js';
 
 /** What a value is, from its first character. */
 export type ValueKind = 'object' | 'array' | 'string' | 'number' | 'true' | 'false' | 'null';
@@ -47,288 +68,132 @@ export type Scanned =
   | { readonly kind: 'too_deep' }
   | { readonly kind: 'batch_too_large' };
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-
 // Longest source text a routing key can have: `"jsonrpc"` with every character as \uXXXX.
 const MAX_KEY_SOURCE = 2 + 6 * 7;
 const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params']);
+const ROUTING_FIRSTS = 'jimtp';
 
 class SyntaxFailure {
   constructor(readonly message: string) {}
 }
-class DepthFailure {}
-const TOO_DEEP = new DepthFailure();
+const TOO_DEEP = Symbol('too deep');
+const NOT_OBJECT: Element = Object.freeze({ object: false });
 
-function isDigit(c: number): boolean {
-  return c >= ZERO && c <= NINE;
-}
+/** The routing members of one object; a fixed shape (five fields), filled as they are met. */
+class Members implements Partial<Record<RoutingKey, Span>> {
+  jsonrpc: Span | undefined = undefined;
+  id: Span | undefined = undefined;
+  method: Span | undefined = undefined;
+  type: Span | undefined = undefined;
+  params: Span | undefined = undefined;
 
-function isHex(c: number): boolean {
-  return (c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
-}
-
-function skipWs(s: string, i: number): number {
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
-    i++;
-  }
-}
-
-/** Where the string starting at i (a quote) ends, past its closing quote; -1 if it is not valid. */
-function stringEnd(s: string, i: number): number {
-  const n = s.length;
-  for (i++; i < n; ) {
-    const c = s.charCodeAt(i);
-    if (c === QUOTE) return i + 1;
-    if (c === BACKSLASH) {
-      const e = s.charCodeAt(i + 1);
-      if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) i += 2;
-      else if (e === 0x75 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) i += 6;
-      else return -1;
-    } else if (c < 0x20) {
-      return -1;
-    } else {
-      i++;
+  set(key: RoutingKey, span: Span): void {
+    switch (key) {
+      case 'jsonrpc':
+        this.jsonrpc = span;
+        return;
+      case 'id':
+        this.id = span;
+        return;
+      case 'method':
+        this.method = span;
+        return;
+      case 'type':
+        this.type = span;
+        return;
+      case 'params':
+        this.params = span;
+        return;
     }
   }
-  return -1;
 }
 
-/** Where the number starting at i ends; -1 if it is not valid. */
-function numberEnd(s: string, i: number): number {
-  if (s.charCodeAt(i) === MINUS) i++;
-  const first = s.charCodeAt(i);
-  if (first === ZERO) i++;
-  else if (isDigit(first)) while (isDigit(s.charCodeAt(++i)));
-  else return -1;
-  if (s.charCodeAt(i) === DOT) {
-    if (!isDigit(s.charCodeAt(++i))) return -1;
-    while (isDigit(s.charCodeAt(++i)));
+/** The routing key the (valid) member name at start..end stands for, or null; only a short name is read. */
+function routingKey(s: string, start: number, end: number): RoutingKey | null {
+  if (end - start > MAX_KEY_SOURCE) return null;
+  const escaped = hasBackslash(s, start, end);
+  if (!escaped && end - start > 9) return null;
+  const name = escaped ? decodeShortName(s, start, end, ROUTING_FIRSTS) : s.slice(start + 1, end - 1);
+  return name !== null && ROUTING_KEYS.has(name) ? (name as RoutingKey) : null;
+}
+
+/** Past the scalar at `i` in padded `s` (a line of length `n`), with its kind; throws the parse error if it is not one. */
+function scalar(s: string, n: number, i: number): { kind: ValueKind; end: number } {
+  const c = s.charCodeAt(i);
+  let kind: ValueKind;
+  let end: number;
+  if (c === QUOTE) {
+    kind = 'string';
+    end = stringEnd(s, i);
+  } else if (c === MINUS || isDigit(c)) {
+    kind = 'number';
+    end = numberEnd(s, i);
+  } else {
+    kind = c === 0x74 ? 'true' : c === 0x66 ? 'false' : 'null';
+    end = literalEnd(s, i, c);
   }
-  const e = s.charCodeAt(i);
-  if (e === 0x65 || e === 0x45) {
-    const sign = s.charCodeAt(++i);
-    if (sign === PLUS || sign === MINUS) i++;
-    if (!isDigit(s.charCodeAt(i))) return -1;
-    while (isDigit(s.charCodeAt(++i)));
-  }
-  return i;
-}
-
-/** Where true, false or null starting at i ends; -1 if it is none of them. */
-function literalEnd(s: string, i: number, c: number): number {
-  const word = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : null;
-  return word !== null && s.startsWith(word, i) ? i + word.length : -1;
-}
-
-/** A character for an error message: printable ASCII as is, anything else as \uXXXX. */
-function show(c: number): string {
-  return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `'\\u${c.toString(16).padStart(4, '0')}'`;
+  if (end < 0) throw new SyntaxFailure(tokenError(s, n, i));
+  return { kind, end };
 }
 
 class Scanner {
+  /** The line with PAD after it: every read stays in bounds. */
   readonly #s: string;
+  /** The line's own length. */
   readonly #n: number;
   readonly #maxDepth: number;
-  #i = 0;
-  // Set by #string(): whether the string just scanned held an escape.
-  #escaped = false;
 
-  constructor(s: string, maxDepth: number) {
-    this.#s = s;
-    this.#n = s.length;
+  constructor(line: string, maxDepth: number) {
+    this.#s = line + PAD;
+    this.#n = line.length;
     this.#maxDepth = maxDepth;
   }
 
-  // Error messages are short and never quote the input beyond one character.
-  #fail(what?: string): never {
-    if (this.#i >= this.#n) throw new SyntaxFailure('Unexpected end of JSON input');
-    throw new SyntaxFailure(`${what ?? `Unexpected token ${show(this.#s.charCodeAt(this.#i))} in JSON`} at position ${this.#i}`);
+  #fail(i: number): never {
+    throw new SyntaxFailure(unexpected(this.#s, this.#n, i));
   }
 
-  ws(): void {
+  #badToken(i: number): never {
+    throw new SyntaxFailure(tokenError(this.#s, this.#n, i));
+  }
+
+  /** Past a member name and its colon at `i` (inside an object); where its value starts. */
+  #keyColon(i: number): number {
     const s = this.#s;
-    let i = this.#i;
-    for (; i < this.#n; i++) {
-      const c = s.charCodeAt(i);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-    }
-    this.#i = i;
-  }
-
-  peek(): number {
-    return this.#i < this.#n ? this.#s.charCodeAt(this.#i) : -1;
-  }
-
-  expect(c: number): void {
-    if (this.peek() !== c) this.#fail();
-    this.#i++;
-  }
-
-  atEnd(): boolean {
-    return this.#i >= this.#n;
-  }
-
-  trailing(): never {
-    this.#fail('Unexpected non-whitespace character after JSON');
-  }
-
-  /** A string at #i (which is a quote); leaves #i after its closing quote. */
-  #string(): void {
-    const s = this.#s;
-    const n = this.#n;
-    let i = this.#i + 1;
-    let escaped = false;
-    for (;;) {
-      if (i >= n) {
-        this.#i = i;
-        this.#fail();
-      }
-      const c = s.charCodeAt(i);
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        escaped = true;
-        const e = s.charCodeAt(i + 1);
-        // " \ / b f n r t
-        if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
-          i += 2;
-        } else if (e === 0x75 && isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) {
-          i += 6;
-        } else {
-          this.#i = i;
-          this.#fail('Bad escaped character in JSON');
-        }
-      } else if (c < 0x20) {
-        this.#i = i;
-        this.#fail('Bad control character in string literal in JSON');
-      } else {
-        i++;
-      }
-    }
-    this.#i = i + 1;
-    this.#escaped = escaped;
-  }
-
-  #number(): void {
-    const s = this.#s;
-    let i = this.#i;
-    if (s.charCodeAt(i) === MINUS) i++;
-    const first = s.charCodeAt(i);
-    if (first === ZERO) i++;
-    else if (isDigit(first)) while (isDigit(s.charCodeAt(++i)));
-    else this.#failAt(i, 'No number after minus sign in JSON');
-    if (s.charCodeAt(i) === DOT) {
-      if (!isDigit(s.charCodeAt(++i))) this.#failAt(i, 'Unterminated fractional number in JSON');
-      while (isDigit(s.charCodeAt(++i)));
-    }
-    const e = s.charCodeAt(i);
-    if (e === 0x65 || e === 0x45) {
-      const sign = s.charCodeAt(++i);
-      if (sign === PLUS || sign === MINUS) i++;
-      if (!isDigit(s.charCodeAt(i))) this.#failAt(i, 'Exponent part is missing a number in JSON');
-      while (isDigit(s.charCodeAt(++i)));
-    }
-    this.#i = i;
-  }
-
-  #failAt(i: number, what: string): never {
-    this.#i = i;
-    this.#fail(what);
-  }
-
-  #literal(word: string): void {
-    if (!this.#s.startsWith(word, this.#i)) this.#fail();
-    this.#i += word.length;
-  }
-
-  /** A scalar at #i (whitespace already skipped); returns its kind. */
-  #scalar(): ValueKind {
-    const c = this.peek();
-    if (c === QUOTE) {
-      this.#string();
-      return 'string';
-    }
-    if (c === MINUS || isDigit(c)) {
-      this.#number();
-      this.#escaped = false;
-      return 'number';
-    }
-    this.#escaped = false;
-    if (c === 0x74) {
-      this.#literal('true');
-      return 'true';
-    }
-    if (c === 0x66) {
-      this.#literal('false');
-      return 'false';
-    }
-    if (c === 0x6e) {
-      this.#literal('null');
-      return 'null';
-    }
-    return this.#fail();
-  }
-
-  /** A key and its colon, for a container being skipped. */
-  #keyColon(): void {
-    if (this.peek() !== QUOTE) this.#fail();
-    this.#string();
-    this.ws();
-    this.expect(COLON);
-    this.ws();
+    if (s.charCodeAt(i) !== QUOTE) this.#fail(i);
+    const end = stringEnd(s, i);
+    if (end < 0) this.#badToken(i);
+    const colon = skipWs(s, end);
+    if (s.charCodeAt(colon) !== COLON) this.#fail(colon);
+    return skipWs(s, colon + 1);
   }
 
   /**
-   * Skips one value of any kind at #i (whitespace already skipped). `depth`
-   * is the depth the value has if it is a container. Iterative, so nesting
-   * costs no call stack; a container deeper than the limit stops the scan.
-   * The loop works on locals and pure helpers (the hot path of a 1 MiB
-   * line); on any error it hands the position to the detailed methods above,
-   * which produce the message.
+   * Past the container at `i` (`{` or `[`), whose depth is `depth`; nothing
+   * in it is kept. Iterative, so nesting costs no call stack; a container
+   * deeper than the limit stops the scan.
    */
-  skipValue(depth: number): ValueKind {
-    const c0 = this.peek();
-    if (c0 !== LBRACE && c0 !== LBRACKET) return this.#scalar();
+  skipContainer(i: number, depth: number): number {
     const s = this.#s;
     const room = this.#maxDepth - depth; // containers that may open inside this one
     const closers: number[] = [];
-    let i = this.#i;
     outer: for (;;) {
       // Here i is at the start of a value.
       let c = s.charCodeAt(i);
       if (c === LBRACE || c === LBRACKET) {
-        if (closers.length > room) {
-          this.#i = i;
-          throw TOO_DEEP;
-        }
+        if (closers.length > room) throw TOO_DEEP;
         const close = c + 2; // '{' + 2 is '}', '[' + 2 is ']'
         i = skipWs(s, i + 1);
         if (s.charCodeAt(i) !== close) {
           closers.push(close);
-          if (close === RBRACE) i = this.#keyColonAt(i);
+          if (close === RBRACE) i = this.#keyColon(i);
           continue;
         }
         i++;
-        if (closers.length === 0) break;
+        if (closers.length === 0) return i;
       } else {
         const end = c === QUOTE ? stringEnd(s, i) : c === MINUS || isDigit(c) ? numberEnd(s, i) : literalEnd(s, i, c);
-        if (end < 0) {
-          this.#i = i;
-          this.#scalar(); // throws, with the right message
-        }
+        if (end < 0) this.#badToken(i);
         i = end;
       }
       // A value just ended: separators and closers until the next value starts.
@@ -338,94 +203,102 @@ class Scanner {
         const close = closers[closers.length - 1] as number;
         if (c === COMMA) {
           i = skipWs(s, i + 1);
-          if (close === RBRACE) i = this.#keyColonAt(i);
+          if (close === RBRACE) i = this.#keyColon(i);
           continue outer;
         }
-        if (c !== close) {
-          this.#i = i;
-          this.#fail();
-        }
+        if (c !== close) this.#fail(i);
         i++;
         closers.pop();
-        if (closers.length === 0) break outer;
+        if (closers.length === 0) return i;
       }
     }
-    this.#i = i;
-    this.#escaped = false;
-    return c0 === LBRACE ? 'object' : 'array';
   }
 
-  /** A member name and its colon at i, inside a skipped object; returns where its value starts. */
-  #keyColonAt(i: number): number {
-    const s = this.#s;
-    const end = s.charCodeAt(i) === QUOTE ? stringEnd(s, i) : -1;
-    if (end < 0) {
-      this.#i = i;
-      this.#keyColon(); // throws, with the right message
-    }
-    const colon = skipWs(s, end);
-    if (s.charCodeAt(colon) !== COLON) {
-      this.#i = colon;
-      this.#fail();
-    }
-    return skipWs(s, colon + 1);
-  }
-
-  /** The routing key a member name stands for, or null (read only when short enough to be one). */
-  #routingKey(start: number, end: number, escaped: boolean): RoutingKey | null {
-    if (end - start > (escaped ? MAX_KEY_SOURCE : 9)) return null;
-    const raw = this.#s.slice(start, end);
-    const name = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-    return ROUTING_KEYS.has(name) ? (name as RoutingKey) : null;
-  }
-
-  /**
-   * An object at #i whose routing members are wanted; `depth` is its depth.
-   * Member values are skipped, not built.
-   */
-  object(depth: number): Element {
+  /** An object at `start` whose routing members are wanted; `depth` is its depth. */
+  object(start: number, depth: number): { element: Element; end: number } {
     if (depth > this.#maxDepth) throw TOO_DEEP;
-    const start = this.#i;
-    const members: Partial<Record<RoutingKey, Span>> = {};
-    this.#i++;
-    this.ws();
-    if (this.peek() === RBRACE) {
-      this.#i++;
-      return { object: true, start, end: this.#i, members };
-    }
-    for (;;) {
-      if (this.peek() !== QUOTE) this.#fail();
-      const keyStart = this.#i;
-      this.#string();
-      const key = this.#routingKey(keyStart, this.#i, this.#escaped);
-      this.ws();
-      this.expect(COLON);
-      this.ws();
-      const valueStart = this.#i;
-      const kind = this.skipValue(depth + 1);
-      if (key !== null) members[key] = { kind, start: valueStart, end: this.#i, escaped: this.#escaped };
-      this.ws();
-      const c = this.peek();
-      if (c === COMMA) {
-        this.#i++;
-        this.ws();
-        continue;
+    const s = this.#s;
+    const members = new Members();
+    let i = skipWs(s, start + 1);
+    if (s.charCodeAt(i) !== RBRACE) {
+      for (;;) {
+        if (s.charCodeAt(i) !== QUOTE) this.#fail(i);
+        const keyEnd = stringEnd(s, i);
+        if (keyEnd < 0) this.#badToken(i);
+        const key = routingKey(s, i, keyEnd);
+        i = skipWs(s, keyEnd);
+        if (s.charCodeAt(i) !== COLON) this.#fail(i);
+        const valueStart = skipWs(s, i + 1);
+        const c = s.charCodeAt(valueStart);
+        let kind: ValueKind;
+        if (c === LBRACE || c === LBRACKET) {
+          kind = c === LBRACE ? 'object' : 'array';
+          i = this.skipContainer(valueStart, depth + 1);
+        } else {
+          const v = scalar(s, this.#n, valueStart);
+          kind = v.kind;
+          i = v.end;
+        }
+        if (key !== null) members.set(key, { kind, start: valueStart, end: i, escaped: kind === 'string' && hasBackslash(s, valueStart, i) });
+        i = skipWs(s, i);
+        const d = s.charCodeAt(i);
+        if (d === COMMA) {
+          i = skipWs(s, i + 1);
+          continue;
+        }
+        if (d !== RBRACE) this.#fail(i);
+        break;
       }
-      if (c !== RBRACE) this.#fail();
-      this.#i++;
-      return { object: true, start, end: this.#i, members };
     }
+    return { element: { object: true, start, end: i + 1, members }, end: i + 1 };
   }
 
-  /** A value at #i that is an element: an object is looked into, anything else skipped. */
-  element(depth: number): Element {
-    if (this.peek() === LBRACE) return this.object(depth);
-    this.skipValue(depth);
-    return NOT_OBJECT;
+  /** The value at `i` as an element: an object is looked into, anything else skipped. */
+  element(i: number, depth: number): { element: Element; end: number } {
+    const c = this.#s.charCodeAt(i);
+    if (c === LBRACE) return this.object(i, depth);
+    const end = c === LBRACKET ? this.skipContainer(i, depth) : scalar(this.#s, this.#n, i).end;
+    return { element: NOT_OBJECT, end };
+  }
+
+  /** The whole line. */
+  line(maxBatchLength: number): Scanned {
+    const s = this.#s;
+    let i = skipWs(s, 0);
+    let result: Scanned;
+    if (s.charCodeAt(i) === LBRACKET) {
+      if (this.#maxDepth < 1) throw TOO_DEEP;
+      const elements: Element[] = [];
+      i = skipWs(s, i + 1);
+      if (s.charCodeAt(i) === RBRACKET) {
+        i++;
+      } else {
+        for (;;) {
+          if (elements.length === maxBatchLength) return { kind: 'batch_too_large' };
+          const el = this.element(i, 2);
+          elements.push(el.element);
+          i = skipWs(s, el.end);
+          const c = s.charCodeAt(i);
+          if (c === COMMA) {
+            i = skipWs(s, i + 1);
+            continue;
+          }
+          if (c !== RBRACKET) this.#fail(i);
+          i++;
+          break;
+        }
+      }
+      result = { kind: 'batch', elements };
+    } else {
+      const el = this.element(i, 1);
+      result = { kind: 'single', element: el.element };
+      i = el.end;
+    }
+    i = skipWs(s, i);
+    if (i < this.#n) throw new SyntaxFailure(trailing(this.#n, i));
+    return result;
   }
 }
-
-const NOT_OBJECT: Element = Object.freeze({ object: false });
 
 /**
  * Scans one line. A line that passes a bound stops there: deeper than
@@ -434,38 +307,8 @@ const NOT_OBJECT: Element = Object.freeze({ object: false });
  * costs no more than a line at the bound.
  */
 export function scanLine(line: string, limits: ScanLimits): Scanned {
-  const sc = new Scanner(line, limits.maxDepth);
   try {
-    sc.ws();
-    let result: Scanned;
-    if (sc.peek() === LBRACKET) {
-      if (limits.maxDepth < 1) throw TOO_DEEP;
-      sc.expect(LBRACKET);
-      sc.ws();
-      const elements: Element[] = [];
-      if (sc.peek() === RBRACKET) {
-        sc.expect(RBRACKET);
-      } else {
-        for (;;) {
-          if (elements.length === limits.maxBatchLength) return { kind: 'batch_too_large' };
-          elements.push(sc.element(2));
-          sc.ws();
-          if (sc.peek() === COMMA) {
-            sc.expect(COMMA);
-            sc.ws();
-            continue;
-          }
-          sc.expect(RBRACKET);
-          break;
-        }
-      }
-      result = { kind: 'batch', elements };
-    } else {
-      result = { kind: 'single', element: sc.element(1) };
-    }
-    sc.ws();
-    if (!sc.atEnd()) sc.trailing();
-    return result;
+    return new Scanner(line, limits.maxDepth).line(limits.maxBatchLength);
   } catch (err) {
     if (err === TOO_DEEP) return { kind: 'too_deep' };
     if (err instanceof SyntaxFailure) return { kind: 'syntax_error', message: err.message };

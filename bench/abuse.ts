@@ -34,7 +34,7 @@ const LINE_TARGET_MS = 50;
 export function worstHeadlines(w: LinesResult): Headline[] {
   const out: Headline[] = w.lines.map((l) => ({
     name: `abuse line: ${l.name} (${Math.round(l.lineBytes / 1024)} KiB → ${Math.round(l.answerBytes / 1024)} KiB answer${l.idsVerbatim === null ? '' : l.idsVerbatim ? ', ids verbatim' : ', IDS CHANGED'})`,
-    value: `main thread ${l.busyMs ?? '?'} ms, status probe max ${l.probeMaxMs} ms, loop delay max ${l.loopDelayMaxMs ?? '?'} ms`,
+    value: `main thread ${l.busyMs ?? '?'} ms (worst ${l.busyWorstMs ?? '?'}), status probe max ${l.probeMaxMs} ms (worst ${l.probeWorstMs}), loop delay max ${l.loopDelayMaxMs ?? '?'} ms; medians of 5`,
     target: `≤ ${LINE_TARGET_MS} ms / ≤ ${LINE_TARGET_MS} ms`,
     met: l.busyMs !== null && l.busyMs <= LINE_TARGET_MS && l.probeMaxMs <= LINE_TARGET_MS && l.idsVerbatim !== false,
   }));

@@ -1,12 +1,12 @@
 /**
  * Worst-case single lines (part of the abuse scenario): each shape built at
  * about 1 MiB and sent alone to dispatchd (its own process, default
- * options). Per line: the main thread's CPU time spent on it (Linux
- * schedstat of the daemon's main thread, in a run with nothing else going
- * on), the worst `status` round trip on another connection while it is
- * processed (a second run, probing back to back), the event-loop delay the
- * daemon itself reports, the answer's size, and whether every id came back
- * byte for byte. Then 1000 calls with distinct 1 MB method names: RSS
+ * options), five times. Per line: the main thread's CPU time spent on it
+ * (Linux schedstat of the daemon's main thread, in a run with nothing else
+ * going on), the worst `status` round trip on another connection while it
+ * is processed (a second run, probing back to back), the event-loop delay
+ * the daemon itself reports — medians, and the worst — the answer's size,
+ * and whether every id came back byte for byte. Then 1000 calls with distinct 1 MB method names: RSS
  * before and after, and the size of a `status` reply.
  */
 import { createConnection, type Socket } from 'node:net';
@@ -19,11 +19,13 @@ export interface LineResult {
   readonly name: string;
   readonly lineBytes: number;
   readonly answerBytes: number;
-  /** Main-thread CPU time while the line was read, parsed, routed and answered. */
+  /** Main-thread CPU time while the line was read, parsed, routed and answered (median of the repeats). */
   readonly busyMs: number | null;
-  /** Worst status round trip on another connection meanwhile. */
+  readonly busyWorstMs: number | null;
+  /** Worst status round trip on another connection meanwhile (median over the repeats of each one's worst). */
   readonly probeMaxMs: number;
-  /** The daemon's own event_loop.delay_max_ms over the line. */
+  readonly probeWorstMs: number;
+  /** The daemon's own event_loop.delay_max_ms over the line (median). */
   readonly loopDelayMaxMs: number | null;
   /** Every id the line carried came back byte for byte (null: the line has no ids to check). */
   readonly idsVerbatim: boolean | null;
@@ -153,41 +155,62 @@ async function statusDelayMax(probe: Lines): Promise<number | null> {
   return s.event_loop?.delay_max_ms ?? null;
 }
 
+/** Each line is measured this many times; the figures are medians, with the worst kept too. */
+const REPEATS = 5;
+
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
 async function measure(socket: string, pid: number, shape: Shape): Promise<LineResult> {
   const sender = await Lines.open(socket);
   const probe = await Lines.open(socket);
   try {
-    // Run 1: nothing else going on; the main thread's CPU time for this line alone.
-    await statusDelayMax(probe); // opens the event-loop window
-    await sleep(50);
-    const cpu0 = mainThreadNs(pid);
-    const answer = await sender.ask(shape.line);
-    await sleep(20); // anything the line left behind (a GC, the tail of the write)
-    const cpu1 = mainThreadNs(pid);
-    const loopDelayMaxMs = await statusDelayMax(probe);
-    // Run 2: the same line again, with status probes back to back on another connection.
-    let probing = true;
-    let probeMaxMs = 0;
-    const prober = (async () => {
-      while (probing) {
-        const t = performance.now();
-        await probe.ask('{"type":"status"}');
-        probeMaxMs = Math.max(probeMaxMs, performance.now() - t);
-      }
-    })();
-    await sleep(30);
-    await sender.ask(shape.line);
-    await sleep(30);
-    probing = false;
-    await prober;
-    const idsVerbatim = shape.ids === null ? null : shape.ids.every((id) => answer.includes(`"id":${id},`));
+    const busy: number[] = [];
+    const delays: number[] = [];
+    const probes: number[] = [];
+    let answer = '';
+    let idsVerbatim: boolean | null = shape.ids === null ? null : true;
+    for (let r = 0; r < REPEATS; r++) {
+      // Alone: the main thread's CPU time for this line, and the loop delay the daemon saw.
+      await statusDelayMax(probe); // opens the event-loop window
+      await sleep(50);
+      const cpu0 = mainThreadNs(pid);
+      answer = await sender.ask(shape.line);
+      await sleep(20); // anything the line left behind (a GC, the tail of the write)
+      const cpu1 = mainThreadNs(pid);
+      const delay = await statusDelayMax(probe);
+      if (cpu0 !== null && cpu1 !== null) busy.push((cpu1 - cpu0) / 1e6);
+      if (delay !== null) delays.push(delay);
+      if (shape.ids !== null && !shape.ids.every((id) => answer.includes(`"id":${id},`))) idsVerbatim = false;
+      // Again, with status probes back to back on another connection.
+      let probing = true;
+      let worst = 0;
+      const prober = (async () => {
+        while (probing) {
+          const t = performance.now();
+          await probe.ask('{"type":"status"}');
+          worst = Math.max(worst, performance.now() - t);
+        }
+      })();
+      await sleep(30);
+      await sender.ask(shape.line);
+      await sleep(30);
+      probing = false;
+      await prober;
+      probes.push(worst);
+    }
     return {
       name: shape.name,
       lineBytes: Buffer.byteLength(shape.line),
       answerBytes: Buffer.byteLength(answer),
-      busyMs: cpu0 === null || cpu1 === null ? null : Math.round((cpu1 - cpu0) / 1e4) / 100,
-      probeMaxMs: Math.round(probeMaxMs * 100) / 100,
-      loopDelayMaxMs,
+      busyMs: busy.length > 0 ? round2(median(busy)) : null,
+      busyWorstMs: busy.length > 0 ? round2(Math.max(...busy)) : null,
+      probeMaxMs: round2(median(probes)),
+      probeWorstMs: round2(Math.max(...probes)),
+      loopDelayMaxMs: delays.length > 0 ? round2(median(delays)) : null,
       idsVerbatim,
     };
   } finally {

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, rpc, sleep, type Running } from './helper.js';
 import { ErrorCode } from '../src/errors.js';
+import { ConfigError, DEFAULTS, resolveConfig } from '../src/config.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 const message = (r: Record<string, unknown>): string => (r.error as { message?: string } | undefined)?.message ?? '';
@@ -27,6 +28,18 @@ async function one(line: string): Promise<string> {
     c.close();
   }
 }
+
+describe('the line bounds are options', () => {
+  test('finite defaults; flags and environment variables set them; nonsense is refused', () => {
+    for (const k of ['maxBatchLength', 'maxDepth', 'maxMethodBytes', 'maxReplyBytes'] as const) assert.ok(Number.isSafeInteger(DEFAULTS[k]) && DEFAULTS[k] > 0, k);
+    const env = { DISPATCHD_MAX_BATCH_LENGTH: '5', DISPATCHD_MAX_DEPTH: '9', DISPATCHD_MAX_METHOD_BYTES: '7', DISPATCHD_MAX_REPLY_BYTES: '4096' };
+    const c = resolveConfig({ maxDepth: 12 }, env);
+    assert.deepEqual([c.maxBatchLength, c.maxDepth, c.maxMethodBytes, c.maxReplyBytes], [5, 12, 7, 4096]);
+    assert.throws(() => resolveConfig({ maxDepth: 1 }), ConfigError);
+    assert.throws(() => resolveConfig({ maxBatchLength: 0 }), ConfigError);
+    assert.throws(() => resolveConfig({}, { DISPATCHD_MAX_REPLY_BYTES: 'lots' }), ConfigError);
+  });
+});
 
 describe('bounds, each hit', () => {
   test('a batch longer than maxBatchLength is one -32600 with id null', async () => {

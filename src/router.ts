@@ -143,7 +143,8 @@ export class Router {
     const budget = new ReplyBudget(this.#limits.maxReplyBytes);
     const lines: (string | null)[] = new Array<string | null>(items.length).fill(null);
     const controls: number[] = [];
-    let calls = 0;
+    // Counted before any is submitted, so an answer that came at once could not close the batch early.
+    let calls = items.reduce((n, item) => (item.kind === 'request' ? n + 1 : n), 0);
     let finishCalls!: () => void;
     const callsDone = new Promise<void>((resolve) => (finishCalls = resolve));
     items.forEach((item, i) => {
@@ -155,7 +156,6 @@ export class Router {
           controls.push(i);
           return;
         case 'request':
-          calls++;
           this.#call(item, ctx, (line) => {
             if (line !== null) lines[i] = budget.fit(line, item.id);
             if (--calls === 0) finishCalls();

@@ -52,6 +52,15 @@ export type Parsed =
   | { readonly kind: 'batch'; readonly items: readonly Message[] }
   | Message;
 
+/**
+ * A copy of a slice of the line that does not keep the line alive. V8 makes
+ * a slice of 13+ characters a view of its parent; a method name stored in a
+ * per-method table would otherwise hold a whole (up to 1 MiB) line for good.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 function invalid(id: RawId | null, message: string): Message {
   return { kind: 'invalid', id, message };
 }
@@ -75,7 +84,7 @@ function classify(line: string, el: Element, maxMethodBytes: number): Message {
     return { kind: 'control', msg: JSON.parse(line.slice(el.start, el.end)) as ControlMessage };
   }
   const usable = id !== undefined && (id.kind === 'string' || id.kind === 'number');
-  const echo = usable ? line.slice(id.start, id.end) : null;
+  const echo = usable ? detach(line.slice(id.start, id.end)) : null;
   if (jsonrpc?.kind !== 'string' || stringValue(line, jsonrpc) !== '2.0') return invalid(echo, "jsonrpc must be '2.0'");
   if (id?.kind === 'null') return invalid(echo, 'id required and non-null');
   if (id !== undefined && !usable) return invalid(echo, 'id must be a string or a number');
@@ -87,7 +96,7 @@ function classify(line: string, el: Element, maxMethodBytes: number): Message {
   return {
     kind: 'request',
     id: echo,
-    method: stringValue(line, method),
+    method: detach(stringValue(line, method)),
     params: params === undefined ? '{}' : line.slice(params.start, params.end),
   };
 }

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseLine, type EnvelopeLimits, type Parsed } from '../src/envelope.js';
 
 const LIMITS: EnvelopeLimits = { maxBatchLength: 3, maxDepth: 4, maxMethodBytes: 8 };
@@ -211,4 +213,21 @@ test('deep nesting is refused before the rest of the line is read', () => {
   assert.ok(p.kind === 'invalid' && p.id === null && p.message.includes('nesting'));
   // Unbalanced beyond the limit: still the depth error (the scan stopped there).
   assert.equal(parse(`{"a":${'['.repeat(10)}`).kind, 'invalid');
+});
+
+test('a method name or id kept after the line is gone does not keep the line alive', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const kept: (string | null)[] = [];
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 40; i++) {
+    const line = `{"jsonrpc":"2.0","id":"a-fairly-long-request-id-${i}","method":"a_long_method_name_${i}","params":["${'x'.repeat(1_000_000)}"]}`;
+    const p = parseLine(line, { maxBatchLength: 10, maxDepth: 8, maxMethodBytes: 256 });
+    assert.ok(p.kind === 'request');
+    if (p.kind === 'request') kept.push(p.method, p.id);
+  }
+  gc();
+  const grew = (process.memoryUsage().heapUsed - before) / 1048576;
+  assert.ok(grew < 20, `40 lines of 1 MB: ${grew.toFixed(1)} MiB still held by ${kept.length} short strings`);
 });

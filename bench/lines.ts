@@ -6,8 +6,9 @@
  * going on), the worst `status` round trip on another connection while it
  * is processed (a second run, probing back to back), the event-loop delay
  * the daemon itself reports — medians, and the worst — the answer's size,
- * and whether every id came back byte for byte. Then 1000 calls with distinct 1 MB method names: RSS
- * before and after, and the size of a `status` reply.
+ * and whether every id came back byte for byte. Then 1000 calls with
+ * distinct 1 MB method names, and 5000 with distinct 256-byte ones (the
+ * longest accepted): RSS before and after, and the size of a `status` reply.
  */
 import { createConnection, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ export interface NamesResult {
 export interface LinesResult {
   readonly lines: LineResult[];
   readonly names: NamesResult;
+  readonly accepted: NamesResult;
 }
 
 const MiB = 1024 * 1024;
@@ -219,8 +221,7 @@ async function measure(socket: string, pid: number, shape: Shape): Promise<LineR
   }
 }
 
-async function distinctNames(socket: string, pid: number, calls: number, progress: Progress): Promise<NamesResult> {
-  const nameBytes = 1_000_000;
+async function distinctNames(socket: string, pid: number, calls: number, nameBytes: number, progress: Progress): Promise<NamesResult> {
   const c = await Lines.open(socket);
   try {
     await sleep(200);
@@ -229,7 +230,7 @@ async function distinctNames(socket: string, pid: number, calls: number, progres
     const body = 'n'.repeat(nameBytes - 8);
     for (let i = 0; i < calls; i++) {
       await c.ask(`{"jsonrpc":"2.0","id":${i},"method":"${String(i).padStart(8, '0')}${body}"}`);
-      if (i % 50 === 0) progress('abuse: distinct 1 MB method names', i / calls);
+      if (i % 50 === 0) progress(`abuse: distinct ${nameBytes}-byte method names`, i / calls);
     }
     const seconds = Math.round((performance.now() - t0) / 10) / 100;
     await sleep(1000);
@@ -240,7 +241,11 @@ async function distinctNames(socket: string, pid: number, calls: number, progres
   }
 }
 
-/** Runs every worst-case line, then the distinct-names run, on a fresh daemon. */
+/**
+ * Runs every worst-case line, then the distinct-names runs, on a fresh
+ * daemon: 1000 names of 1 MB (refused at the edge), then 5000 names at the
+ * longest accepted length (they reach the pool and its per-method tables).
+ */
 export async function worstLines(progress: Progress): Promise<LinesResult> {
   const d = await startDispatchd();
   try {
@@ -250,8 +255,9 @@ export async function worstLines(progress: Progress): Promise<LinesResult> {
       progress(`abuse: ${shape.name}`, i / all.length);
       lines.push(await measure(d.socket, d.pid, shape));
     }
-    const names = await distinctNames(d.socket, d.pid, 1000, progress);
-    return { lines, names };
+    const names = await distinctNames(d.socket, d.pid, 1000, 1_000_000, progress);
+    const accepted = await distinctNames(d.socket, d.pid, 5000, 256, progress);
+    return { lines, names, accepted };
   } finally {
     await d.stop();
   }

@@ -9,7 +9,7 @@
  *   {kind:'invalid_utf8'} a line holding bytes that are not UTF-8
  *
  * Cost is linear in the bytes: each byte is searched for `\n` once, copied
- * at most twice (kept while its line is unfinished, then joined), checked
+ * at most once into the unfinished-line buffer (plus its doublings), checked
  * for UTF-8 once and decoded once, however the line is chunked. (split2
  * re-splits everything buffered on every chunk, so a 1 MiB line sent in
  * small pieces costs it quadratic time; hence this small piece of our own.)
@@ -25,6 +25,9 @@ const TOO_LONG: Frame = Object.freeze({ kind: 'too_long' });
 const INVALID_UTF8: Frame = Object.freeze({ kind: 'invalid_utf8' });
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+/** An unfinished-line buffer up to this size is kept for the next line; a larger one is let go. */
+const KEEP_BUFFER = 64 * 1024;
 
 function isBlank(line: string): boolean {
   if (line.length === 0) return true;
@@ -43,8 +46,10 @@ export class LineFramer {
   readonly #maxBytes: number;
   readonly #onFrame: (frame: Frame) => void;
   readonly #onEnd: () => void;
-  // The unfinished line's bytes (copies: a socket's chunk is not kept alive).
-  #pending: Buffer[] = [];
+  // The unfinished line's bytes, copied into one buffer that grows by
+  // doubling up to the limit: a line sent a byte at a time costs its bytes,
+  // not an object per byte, and a socket's chunk is not kept alive.
+  #pending: Buffer = EMPTY;
   #pendingBytes = 0;
   // The current line passed the limit and was reported: drop it through its `\n`.
   #skipping = false;
@@ -84,29 +89,51 @@ export class LineFramer {
   #keep(part: Buffer): void {
     if (this.#skipping || part.length === 0) return;
     if (this.#pendingBytes + part.length > this.#maxBytes + 1) {
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#drop();
       this.#skipping = true;
       this.#emit(TOO_LONG);
       return;
     }
-    this.#pending.push(Buffer.from(part));
-    this.#pendingBytes += part.length;
+    this.#append(part);
+  }
+
+  #append(part: Buffer): void {
+    const need = this.#pendingBytes + part.length;
+    if (need > this.#pending.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#maxBytes + 1, Math.max(need, 2 * this.#pending.length, 4096)));
+      this.#pending.copy(grown, 0, 0, this.#pendingBytes);
+      this.#pending = grown;
+    }
+    part.copy(this.#pending, this.#pendingBytes);
+    this.#pendingBytes = need;
+  }
+
+  // Forgets the unfinished line; a large buffer is let go, so an idle connection holds nothing.
+  #drop(): void {
+    this.#pendingBytes = 0;
+    if (this.#pending.length > KEEP_BUFFER) this.#pending = EMPTY;
   }
 
   // A complete line: `last` is its final piece, without the `\n`.
   #line(last: Buffer): void {
     let bytes = last;
-    if (this.#pending.length > 0) {
-      bytes = Buffer.concat([...this.#pending, last], this.#pendingBytes + last.length);
-      this.#pending = [];
-      this.#pendingBytes = 0;
+    if (this.#pendingBytes > 0) {
+      if (this.#pendingBytes + last.length > this.#maxBytes + 1) {
+        this.#drop();
+        return this.#emit(TOO_LONG);
+      }
+      this.#append(last);
+      bytes = this.#pending.subarray(0, this.#pendingBytes);
     }
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-    if (bytes.length > this.#maxBytes) return this.#emit(TOO_LONG);
-    if (!isUtf8(bytes)) return this.#emit(INVALID_UTF8);
-    const text = bytes.toString('utf8');
-    if (!isBlank(text)) this.#emit({ kind: 'line', text });
+    try {
+      if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+      if (bytes.length > this.#maxBytes) return this.#emit(TOO_LONG);
+      if (!isUtf8(bytes)) return this.#emit(INVALID_UTF8);
+      const text = bytes.toString('utf8');
+      if (!isBlank(text)) this.#emit({ kind: 'line', text });
+    } finally {
+      if (this.#pendingBytes > 0) this.#drop();
+    }
   }
 
   #emit(frame: Frame): void {
@@ -117,9 +144,8 @@ export class LineFramer {
   /** EOF: a last line without `\n` still counts. */
   end(): void {
     if (this.#destroyed || this.#ended) return;
-    if (!this.#skipping && this.#pendingBytes > 0) this.#line(Buffer.alloc(0));
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    if (!this.#skipping && this.#pendingBytes > 0) this.#line(EMPTY);
+    this.#drop();
     this.#ended = true;
     this.#flush();
   }
@@ -157,7 +183,7 @@ export class LineFramer {
     this.#destroyed = true;
     this.#held = [];
     this.#heldAt = 0;
-    this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pending = EMPTY;
   }
 }

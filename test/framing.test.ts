@@ -144,3 +144,11 @@ test('frames found while paused wait for resume, in order, and the end comes aft
   assert.deepEqual(got, ['a', 'b', 'c']);
   assert.equal(ended, true);
 });
+
+test('a line sent a byte at a time, then another reusing the buffer, come out whole', async () => {
+  const first = `{"a":"${'é'.repeat(3000)}"}`;
+  const second = '{"b":1}';
+  const bytes = Buffer.from(`${first}\r\n${second}\n`);
+  const got = lines(await frame([...bytes].map((b) => Buffer.from([b])), 64 * 1024));
+  assert.deepEqual(got, [first, second]);
+});

@@ -31,7 +31,7 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
   startup:    --runs N (3)
-  abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
+  abuse:      worst-case 1 MiB lines, distinct method names; --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)
   maintenance: echo latency while maintenance cycles run vs none (not in the default run)
 `;

@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import { writeReport, markdown, type Headline, type Results } from './report.js';
 import { hol, scaling, throughput, type Progress } from './scenarios.js';
 import { startup, startupHeadlines } from './startup.js';
-import { abuse } from './abuse.js';
+import { abuse, worstHeadlines } from './abuse.js';
 import { store } from './store.js';
 import { maintenance } from './maintenance.js';
 
@@ -32,7 +32,7 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
   startup:    --runs N (7)  interleaved runs per target
-  abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
+  abuse:      worst-case 1 MiB lines, distinct method names; --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)
   maintenance: echo latency while maintenance cycles run vs none (not in the default run)
 `;
@@ -197,6 +197,7 @@ export function headlines(r: Results): Headline[] {
   if (r.abuse) {
     const a = r.abuse;
     out.push({ name: `abuse: daemon RSS after ${a.seconds} s of a never-reading sender`, value: `start ${a.rssStartMiB} MiB, max ${a.rssMaxMiB} MiB, end ${a.rssEndMiB} MiB (${a.disconnects} disconnects)` });
+    out.push(...worstHeadlines(a.worst));
     out.push({ name: `abuse: daemon fds before/after ${a.cycles} connect/close cycles`, value: `${a.fdsBefore} / ${a.fdsAfter}`, met: a.fdsAfter !== null && a.fdsBefore !== null && a.fdsAfter <= a.fdsBefore + 1 });
   }
   if (r.startup) out.push(...startupHeadlines(r.startup));

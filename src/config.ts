@@ -33,6 +33,14 @@ export interface Config {
   readonly maxInFlight: number;
   /** Longest accepted line, in bytes, before -32600. */
   readonly maxLineBytes: number;
+  /** Most elements in one batch; a longer batch is one -32600. */
+  readonly maxBatchLength: number;
+  /** Deepest nesting of objects and arrays in a line; deeper is -32600. */
+  readonly maxDepth: number;
+  /** Longest method name, in UTF-8 bytes; longer is -32600. */
+  readonly maxMethodBytes: number;
+  /** Bytes answered for one line; past them each further answer is a small -32001. */
+  readonly maxReplyBytes: number;
   /** Simultaneous connections; the next one gets one error line. */
   readonly maxConnections: number;
   /** Bytes a connection may have queued for writing before reading pauses. */
@@ -97,6 +105,10 @@ export const DEFAULTS = Object.freeze({
   maxQueue: 4096,
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
+  maxBatchLength: 1000,
+  maxDepth: 64,
+  maxMethodBytes: 256,
+  maxReplyBytes: 16 * 1024 * 1024,
   maxConnections: 1024,
   maxWriteBuffer: 8 * 1024 * 1024,
   slowReaderTimeoutMs: 30_000,
@@ -131,6 +143,10 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   maxQueue: { env: 'DISPATCHD_MAX_QUEUE', flag: '--max-queue', kind: 'int', min: 1, help: 'calls waiting for a thread before -32003' },
   maxInFlight: { env: 'DISPATCHD_MAX_IN_FLIGHT', flag: '--max-in-flight', kind: 'int', min: 1, help: 'requests in flight per connection' },
   maxLineBytes: { env: 'DISPATCHD_MAX_LINE_BYTES', flag: '--max-line-bytes', kind: 'int', min: 64, help: 'longest request line in bytes' },
+  maxBatchLength: { env: 'DISPATCHD_MAX_BATCH_LENGTH', flag: '--max-batch-length', kind: 'int', min: 1, help: 'most elements in one batch; more → one -32600' },
+  maxDepth: { env: 'DISPATCHD_MAX_DEPTH', flag: '--max-depth', kind: 'int', min: 2, help: 'deepest nesting of objects/arrays in a line; deeper → -32600' },
+  maxMethodBytes: { env: 'DISPATCHD_MAX_METHOD_BYTES', flag: '--max-method-bytes', kind: 'int', min: 1, help: 'longest method name in bytes; longer → -32600' },
+  maxReplyBytes: { env: 'DISPATCHD_MAX_REPLY_BYTES', flag: '--max-reply-bytes', kind: 'int', min: 1024, help: 'bytes answered for one line; past them each answer is -32001' },
   maxConnections: { env: 'DISPATCHD_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', min: 1, help: 'simultaneous connections' },
   maxWriteBuffer: { env: 'DISPATCHD_MAX_WRITE_BUFFER', flag: '--max-write-buffer', kind: 'int', min: 1024, help: 'unsent response bytes per connection before reading pauses' },
   slowReaderTimeoutMs: { env: 'DISPATCHD_SLOW_READER_TIMEOUT_MS', flag: '--slow-reader-timeout-ms', kind: 'int', min: 1, help: 'ms a client may leave responses unread before it is dropped' },

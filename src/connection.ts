@@ -54,7 +54,8 @@ export class Connection implements CallContext {
     this.#limits = limits;
     this.log = log;
     this.#onClose = onClose;
-    this.#framer = new LineFramer(limits.maxLineBytes, (f) => this.#onFrame(f), () => this.#onReadEnd());
+    // Guarded here too: frames held during a pause are delivered later, outside the 'data' handler.
+    this.#framer = new LineFramer(limits.maxLineBytes, (f) => this.#guard(() => this.#onFrame(f)), () => this.#guard(() => this.#onReadEnd()));
     input.on('data', (chunk: Buffer) => this.#guard(() => this.#framer.write(chunk)));
     input.on('end', () => this.#guard(() => this.#framer.end()));
     input.on('error', (err) => this.#fail(err));
@@ -85,7 +86,7 @@ export class Connection implements CallContext {
     this.#settle();
   }
 
-  replyInOrder(run: () => Promise<string>): void {
+  replyInOrder(run: () => Promise<string | null>): void {
     this.#controlChain = this.#controlChain.then(run).then(
       (l) => this.reply(l),
       () => this.reply(null),

@@ -43,6 +43,7 @@ import { takeNotifier, type Notifier } from './notify.js';
 import { MetricsServer } from './metrics-server.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
+import { eventLoopHealth } from './loophealth.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
 
@@ -181,7 +182,7 @@ export class Daemon {
         onActivity: () => (this.#lastActivity = Date.now()),
         onCall: () => this.#calls++,
       },
-      this.config.maxLineBytes,
+      this.config,
     );
   }
 
@@ -222,6 +223,7 @@ export class Daemon {
       last_activity_ts: new Date(this.#lastActivity).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
+      event_loop: eventLoopHealth(),
       // What is actually served: an activated socket's own path, not the --socket default.
       config: server ? { ...this.config, socket: server.served } : this.config,
     };

@@ -1,10 +1,11 @@
 /**
  * Lines → messages. Turns one line of text into a discriminated union —
- * parse error, control message, invalid request, request, or batch — with
- * the JSON-RPC id kept as its exact JSON text (SPEC §2). Knows nothing about
- * sockets, the pool or the control plane.
+ * parse error, control message, invalid request, request, or batch — in one
+ * linear pass (`jsonscan`), with the JSON-RPC id kept as its exact source
+ * text and params kept as their exact JSON text for the worker to parse
+ * (SPEC §2, §6). Knows nothing about sockets, the pool or the control plane.
  */
-import { parse as losslessParse } from 'lossless-json';
+import { scanLine, stringValue, type Element, type Span } from './jsonscan.js';
 
 /** The seven control types (SPEC §3). */
 export const CONTROL_TYPES: ReadonlySet<string> = new Set([
@@ -17,10 +18,20 @@ export const CONTROL_TYPES: ReadonlySet<string> = new Set([
   'session_open',
 ]);
 
-/** An id as the exact JSON text the client sent (`42`, `"abc"`, `18446744073709551617`). */
+/** An id as the exact JSON text the client sent (`42`, `"abc"`, `18446744073709551617`, `1e-400`). */
 export type RawId = string;
 
 export type ControlMessage = Readonly<Record<string, unknown>> & { readonly type: string };
+
+/** The bounds a line is checked against (SPEC §6); all options in `config`. */
+export interface EnvelopeLimits {
+  /** Most elements in a batch. */
+  readonly maxBatchLength: number;
+  /** Deepest nesting of objects and arrays in a line. */
+  readonly maxDepth: number;
+  /** Longest method name, in UTF-8 bytes. */
+  readonly maxMethodBytes: number;
+}
 
 /** A single message: what one line (or one element of a batch) means. */
 export type Message =
@@ -31,7 +42,8 @@ export type Message =
       /** null for a notification (no `id` key): it runs and gets no response. */
       readonly id: RawId | null;
       readonly method: string;
-      readonly params: unknown;
+      /** The exact JSON text of `params` (an object or array), `{}` when absent. */
+      readonly params: string;
     };
 
 /** What a whole line means. */
@@ -40,60 +52,69 @@ export type Parsed =
   | { readonly kind: 'batch'; readonly items: readonly Message[] }
   | Message;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /**
- * The id's JSON text. Safe integers and strings re-serialise exactly; any
- * other number is re-read from the line so no digit is lost to a double.
+ * A copy of a slice of the line that does not keep the line alive. V8 makes
+ * a slice of 13+ characters a view of its parent; a method name stored in a
+ * per-method table would otherwise hold a whole (up to 1 MiB) line for good.
  */
-function rawIdOf(id: string | number, line: string, index: number | null): RawId {
-  if (typeof id === 'string' || Number.isSafeInteger(id)) return JSON.stringify(id);
-  try {
-    const tree = losslessParse(line, null, (digits: string) => ({ digits })) as unknown;
-    const holder = index === null ? tree : Array.isArray(tree) ? tree[index] : undefined;
-    const raw = isObject(holder) ? holder.id : undefined;
-    if (isObject(raw) && typeof raw.digits === 'string') return raw.digits;
-  } catch {
-    // lossless-json is stricter than JSON.parse (duplicate keys); keep the double.
-  }
-  return JSON.stringify(id);
+function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
 }
 
-/** Classifies one parsed JSON value (SPEC §2 routing steps 2–4). */
-export function classify(value: unknown, line: string, index: number | null = null): Message {
-  if (!isObject(value)) return { kind: 'invalid', id: null, message: 'request must be a JSON object' };
-  const type = value.type;
-  if (typeof type === 'string' && CONTROL_TYPES.has(type) && !('jsonrpc' in value)) {
-    return { kind: 'control', msg: value as ControlMessage };
+function invalid(id: RawId | null, message: string): Message {
+  return { kind: 'invalid', id, message };
+}
+
+const NOT_AN_OBJECT = invalid(null, 'request must be a JSON object');
+
+/** Whether a method name is over the limit, without decoding a long one. */
+function methodTooLong(line: string, span: Span, maxBytes: number): boolean {
+  // A character takes at most 6 source characters (\uXXXX), and at least one UTF-8 byte.
+  if ((span.end - span.start - 2) / 6 > maxBytes) return true;
+  const name = stringValue(line, span);
+  return name.length > maxBytes || (name.length * 3 > maxBytes && Buffer.byteLength(name) > maxBytes);
+}
+
+/** Classifies one scanned element (SPEC §2 routing steps 2–4). */
+function classify(line: string, el: Element, maxMethodBytes: number): Message {
+  if (!el.object) return NOT_AN_OBJECT;
+  const { jsonrpc, id, method, type, params } = el.members;
+  if (type?.kind === 'string' && jsonrpc === undefined && CONTROL_TYPES.has(stringValue(line, type))) {
+    // Its own slice only: each byte is still read a bounded number of times.
+    return { kind: 'control', msg: JSON.parse(line.slice(el.start, el.end)) as ControlMessage };
   }
-  const id = value.id;
-  const usable = typeof id === 'string' || typeof id === 'number';
-  const echo = usable ? rawIdOf(id as string | number, line, index) : null;
-  const invalid = (message: string): Message => ({ kind: 'invalid', id: echo, message });
-  if (value.jsonrpc !== '2.0') return invalid("jsonrpc must be '2.0'");
-  const hasId = 'id' in value;
-  if (hasId && id === null) return invalid('id required and non-null');
-  if (hasId && !usable) return invalid('id must be a string or a number');
-  if (typeof value.method !== 'string') return invalid('method must be a string');
-  const params = value.params;
-  if ('params' in value && (params === null || typeof params !== 'object')) {
-    return invalid('params must be object or array');
+  const usable = id !== undefined && (id.kind === 'string' || id.kind === 'number');
+  const echo = usable ? detach(line.slice(id.start, id.end)) : null;
+  if (jsonrpc?.kind !== 'string' || stringValue(line, jsonrpc) !== '2.0') return invalid(echo, "jsonrpc must be '2.0'");
+  if (id?.kind === 'null') return invalid(echo, 'id required and non-null');
+  if (id !== undefined && !usable) return invalid(echo, 'id must be a string or a number');
+  if (method?.kind !== 'string') return invalid(echo, 'method must be a string');
+  if (methodTooLong(line, method, maxMethodBytes)) return invalid(echo, `method name longer than ${maxMethodBytes} bytes`);
+  if (params !== undefined && params.kind !== 'object' && params.kind !== 'array') {
+    return invalid(echo, 'params must be object or array');
   }
-  return { kind: 'request', id: hasId ? echo : null, method: value.method, params: params ?? {} };
+  return {
+    kind: 'request',
+    id: echo,
+    method: detach(stringValue(line, method)),
+    params: params === undefined ? '{}' : line.slice(params.start, params.end),
+  };
 }
 
 /** Parses one line, once. */
-export function parseLine(line: string): Parsed {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    return { kind: 'parse_error', message: (err as Error).message };
+export function parseLine(line: string, limits: EnvelopeLimits): Parsed {
+  const scanned = scanLine(line, limits);
+  switch (scanned.kind) {
+    case 'syntax_error':
+      return { kind: 'parse_error', message: scanned.message };
+    case 'too_deep':
+      return invalid(null, `nesting deeper than ${limits.maxDepth} levels`);
+    case 'batch_too_large':
+      return invalid(null, `batch too large (limit ${limits.maxBatchLength} elements)`);
+    case 'single':
+      return classify(line, scanned.element, limits.maxMethodBytes);
+    case 'batch':
+      if (scanned.elements.length === 0) return invalid(null, 'empty batch');
+      return { kind: 'batch', items: scanned.elements.map((el) => classify(line, el, limits.maxMethodBytes)) };
   }
-  if (Array.isArray(value)) {
-    return { kind: 'batch', items: value.map((item, i) => classify(item, line, i)) };
-  }
-  return classify(value, line);
 }

@@ -1,16 +1,20 @@
 /**
- * Bytes → lines. Owns `\n` framing (via split2), the line-length limit and
- * UTF-8 validity; knows nothing about JSON or JSON-RPC.
+ * Bytes → lines. Owns `\n` framing, the line-length limit and UTF-8
+ * validity; knows nothing about JSON or JSON-RPC.
  *
  * Each input line yields exactly one frame, in order:
  *   {kind:'line', text}   a complete line (CRLF accepted; blank lines dropped)
  *   {kind:'too_long'}     a line over the limit — reported as soon as it
  *                         passes the limit, and skipped through its `\n`
  *   {kind:'invalid_utf8'} a line holding bytes that are not UTF-8
+ *
+ * Cost is linear in the bytes: each byte is searched for `\n` once, copied
+ * at most once into the unfinished-line buffer (plus its doublings), checked
+ * for UTF-8 once and decoded once, however the line is chunked. (split2
+ * re-splits everything buffered on every chunk, so a 1 MiB line sent in
+ * small pieces costs it quadratic time; hence this small piece of our own.)
  */
 import { isUtf8 } from 'node:buffer';
-import split2 from 'split2';
-import type { Transform } from 'node:stream';
 
 export type Frame =
   | { readonly kind: 'line'; readonly text: string }
@@ -19,23 +23,11 @@ export type Frame =
 
 const TOO_LONG: Frame = Object.freeze({ kind: 'too_long' });
 const INVALID_UTF8: Frame = Object.freeze({ kind: 'invalid_utf8' });
-// Stands in for a line whose bytes were not UTF-8; it can't be valid JSON.
-const BROKEN = '\u0000\uffffinvalid-utf8';
 const NEWLINE = 0x0a;
-const EMPTY = new Uint8Array(0);
-
-/** Bytes at the end of `buf` that start a UTF-8 sequence not yet complete. */
-export function incompleteTail(buf: Uint8Array): number {
-  const n = buf.length;
-  for (let back = 1; back <= Math.min(4, n); back++) {
-    const b = buf[n - back] as number;
-    if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    // Only real lead bytes start a sequence; 0xC0, 0xC1 and 0xF5+ never do.
-    const need = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 1;
-    return need > back ? back : 0;
-  }
-  return 0;
-}
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+/** An unfinished-line buffer up to this size is kept for the next line; a larger one is let go. */
+const KEEP_BUFFER = 64 * 1024;
 
 function isBlank(line: string): boolean {
   if (line.length === 0) return true;
@@ -46,144 +38,152 @@ function isBlank(line: string): boolean {
 
 /**
  * Splits a byte stream into frames. `write` bytes, `end` at EOF; frames go to
- * `onFrame` in order. `pause`/`resume` hold delivery (for backpressure).
+ * `onFrame` in order. `pause`/`resume` hold delivery (for backpressure):
+ * frames found while paused wait, and are delivered after `resume`, on a
+ * later turn of the event loop.
  */
 export class LineFramer {
   readonly #maxBytes: number;
-  readonly #splitter: Transform;
-  #decoder = new TextDecoder('utf-8', { fatal: true });
-  #carry: Uint8Array = EMPTY;
-  // The current line had bad bytes; its sentinel is written, drop the rest.
-  #lineBroken = false;
-  #overflow = false;
-  // BROKEN markers written but not yet seen by #toFrame.
-  #brokenPending = 0;
+  readonly #onFrame: (frame: Frame) => void;
+  readonly #onEnd: () => void;
+  // The unfinished line's bytes, copied into one buffer that grows by
+  // doubling up to the limit: a line sent a byte at a time costs its bytes,
+  // not an object per byte, and a socket's chunk is not kept alive.
+  #pending: Buffer = EMPTY;
+  #pendingBytes = 0;
+  // The current line passed the limit and was reported: drop it through its `\n`.
+  #skipping = false;
+  #paused = false;
+  // Frames found while paused; #heldAt is the next to deliver (no O(n) shift).
+  #held: Frame[] = [];
+  #heldAt = 0;
+  #ended = false;
+  #endDelivered = false;
+  #destroyed = false;
+  #flushScheduled = false;
 
   constructor(maxBytes: number, onFrame: (frame: Frame) => void, onEnd: () => void) {
     this.#maxBytes = maxBytes;
-    // skipOverflow is in split2 4.x but not in @types/split2.
-    const options = { maxLength: maxBytes, skipOverflow: true, decodeStrings: false };
-    const splitter = split2(/\r?\n/, (line: string) => this.#toFrame(line), options as split2.Options) as Transform;
-    // split2 drops an over-long unfinished line silently; watching its flag
-    // lets us answer that line once, as soon as it passes the limit.
-    Object.defineProperty(splitter, 'overflow', {
-      get: () => this.#overflow,
-      set: (v: boolean) => {
-        if (v && !this.#overflow) splitter.push(TOO_LONG);
-        this.#overflow = v;
-      },
-    });
-    splitter.on('data', onFrame);
-    splitter.on('end', onEnd);
-    this.#splitter = splitter;
-  }
-
-  #toFrame(line: string): Frame | undefined {
-    // At EOF split2 flushes the tail of a line already answered as too long.
-    if (this.#overflow) return undefined;
-    if (this.#brokenPending > 0 && line.includes(BROKEN)) {
-      this.#brokenPending--;
-      return INVALID_UTF8;
-    }
-    if (line.length > this.#maxBytes) return TOO_LONG;
-    if (line.length * 3 > this.#maxBytes && Buffer.byteLength(line) > this.#maxBytes) return TOO_LONG;
-    if (isBlank(line)) return undefined;
-    return { kind: 'line', text: line };
+    this.#onFrame = onFrame;
+    this.#onEnd = onEnd;
   }
 
   /** Feeds raw bytes. */
   write(chunk: Buffer): void {
-    if (!this.#lineBroken) {
-      try {
-        const text = this.#decoder.decode(chunk, { stream: true });
-        this.#carry = this.#tailOf(chunk);
-        if (text.length > 0) this.#splitter.write(text);
-        return;
-      } catch {
-        // Not UTF-8 somewhere in this chunk: find the line(s) at fault below.
-      }
-    }
-    this.#writeSlow(chunk);
-  }
-
-  #tailOf(chunk: Buffer): Uint8Array {
-    const joined = chunk.length >= 4 ? chunk : Buffer.concat([this.#carry, chunk]);
-    const n = incompleteTail(joined);
-    return n === 0 ? EMPTY : Uint8Array.prototype.slice.call(joined, joined.length - n);
-  }
-
-  // Line by line: a line with bad bytes becomes one BROKEN line; others pass.
-  #writeSlow(chunk: Buffer): void {
-    const data = this.#carry.length > 0 ? Buffer.concat([this.#carry, chunk]) : chunk;
-    this.#carry = EMPTY;
-    this.#decoder = new TextDecoder('utf-8', { fatal: true });
+    if (this.#destroyed || this.#ended) return;
     let start = 0;
-    while (start < data.length) {
-      const nl = data.indexOf(NEWLINE, start);
-      const end = nl === -1 ? data.length : nl;
-      let seg = data.subarray(start, end);
-      let tail: Uint8Array | null = null;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, start);
       if (nl === -1) {
-        const n = incompleteTail(seg);
-        if (n > 0) {
-          tail = seg.subarray(seg.length - n);
-          seg = seg.subarray(0, seg.length - n);
-        }
-      }
-      if (!this.#lineBroken) {
-        if (isUtf8(seg)) {
-          if (seg.length > 0) this.#splitter.write(seg.toString('utf8'));
-        } else {
-          this.#markBroken();
-          this.#lineBroken = true;
-        }
-      }
-      if (nl === -1) {
-        if (tail !== null && !this.#lineBroken) {
-          try {
-            this.#decoder.decode(tail, { stream: true });
-            this.#carry = Uint8Array.prototype.slice.call(tail);
-          } catch {
-            this.#markBroken();
-            this.#lineBroken = true;
-          }
-        }
+        this.#keep(chunk.subarray(start));
         return;
       }
-      this.#splitter.write('\n');
-      this.#lineBroken = false;
+      if (this.#skipping) this.#skipping = false;
+      else this.#line(chunk.subarray(start, nl));
       start = nl + 1;
     }
   }
 
-  #markBroken(): void {
-    this.#brokenPending++;
-    this.#splitter.write(BROKEN);
+  // Part of a line whose end has not arrived. A trailing `\r` may still be
+  // dropped with the `\n`, so one byte over the limit is not yet too long.
+  #keep(part: Buffer): void {
+    if (this.#skipping || part.length === 0) return;
+    if (this.#pendingBytes + part.length > this.#maxBytes + 1) {
+      this.#drop();
+      this.#skipping = true;
+      this.#emit(TOO_LONG);
+      return;
+    }
+    this.#append(part);
+  }
+
+  #append(part: Buffer): void {
+    const need = this.#pendingBytes + part.length;
+    if (need > this.#pending.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#maxBytes + 1, Math.max(need, 2 * this.#pending.length, 4096)));
+      this.#pending.copy(grown, 0, 0, this.#pendingBytes);
+      this.#pending = grown;
+    }
+    part.copy(this.#pending, this.#pendingBytes);
+    this.#pendingBytes = need;
+  }
+
+  // Forgets the unfinished line; a large buffer is let go, so an idle connection holds nothing.
+  #drop(): void {
+    this.#pendingBytes = 0;
+    if (this.#pending.length > KEEP_BUFFER) this.#pending = EMPTY;
+  }
+
+  // A complete line: `last` is its final piece, without the `\n`.
+  #line(last: Buffer): void {
+    let bytes = last;
+    if (this.#pendingBytes > 0) {
+      if (this.#pendingBytes + last.length > this.#maxBytes + 1) {
+        this.#drop();
+        return this.#emit(TOO_LONG);
+      }
+      this.#append(last);
+      bytes = this.#pending.subarray(0, this.#pendingBytes);
+    }
+    try {
+      if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+      if (bytes.length > this.#maxBytes) return this.#emit(TOO_LONG);
+      if (!isUtf8(bytes)) return this.#emit(INVALID_UTF8);
+      const text = bytes.toString('utf8');
+      if (!isBlank(text)) this.#emit({ kind: 'line', text });
+    } finally {
+      if (this.#pendingBytes > 0) this.#drop();
+    }
+  }
+
+  #emit(frame: Frame): void {
+    if (this.#paused || this.#held.length > this.#heldAt) this.#held.push(frame);
+    else this.#onFrame(frame);
   }
 
   /** EOF: a last line without `\n` still counts. */
   end(): void {
-    if (!this.#lineBroken) {
-      try {
-        const rest = this.#decoder.decode();
-        if (rest.length > 0) this.#splitter.write(rest);
-      } catch {
-        // An unfinished multi-byte character at EOF makes the last line invalid.
-        this.#markBroken();
-      }
-    }
-    this.#splitter.end();
+    if (this.#destroyed || this.#ended) return;
+    if (!this.#skipping && this.#pendingBytes > 0) this.#line(EMPTY);
+    this.#drop();
+    this.#ended = true;
+    this.#flush();
   }
 
   pause(): void {
-    this.#splitter.pause();
+    this.#paused = true;
   }
 
   resume(): void {
-    this.#splitter.resume();
+    this.#paused = false;
+    if (this.#flushScheduled || (this.#held.length === this.#heldAt && !this.#ended)) return;
+    // Later, not now: resume is called from inside a reply, and a held frame's
+    // own reply must not run inside it.
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  // Delivers held frames until paused again; then the end, once everything is out.
+  #flush(): void {
+    while (!this.#paused && !this.#destroyed && this.#heldAt < this.#held.length) this.#onFrame(this.#held[this.#heldAt++] as Frame);
+    if (this.#heldAt === this.#held.length) {
+      this.#held = [];
+      this.#heldAt = 0;
+    }
+    if (this.#ended && !this.#endDelivered && !this.#paused && !this.#destroyed && this.#held.length === 0) {
+      this.#endDelivered = true;
+      this.#onEnd();
+    }
   }
 
   destroy(): void {
-    this.#splitter.destroy();
+    this.#destroyed = true;
+    this.#held = [];
+    this.#heldAt = 0;
+    this.#pendingBytes = 0;
+    this.#pending = EMPTY;
   }
 }

@@ -1,12 +1,18 @@
 /**
  * Routes (SPEC §2): each frame from `framing` becomes exactly one reply —
  * a response line, or nothing for a notification or a blank batch. Control
- * messages go to the control plane (main thread), requests to the pool.
- * Knows nothing about sockets: a `CallContext` is all it sees.
+ * messages go to the control plane (main thread), requests to the pool with
+ * their params as JSON text. Knows nothing about sockets: a `CallContext`
+ * is all it sees.
+ *
+ * Ordering: every control message, alone or in a batch, runs after the
+ * control messages and control-carrying batches before it on its
+ * connection, and a batch holding a control message is written before any
+ * later control reply. Batches of JSON-RPC calls only wait on nothing.
  */
 import type { Logger } from 'pino';
 import type { ControlPlane } from './control.js';
-import { parseLine, type Message } from './envelope.js';
+import { parseLine, type ControlMessage, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
 import { ErrorCode } from './errors.js';
 import type { Frame } from './framing.js';
 import type { Pool, Ticket } from './pool.js';
@@ -18,11 +24,11 @@ export interface CallContext {
   /** The frame's reply, exactly once; null sends nothing. */
   reply(line: string | null): void;
   /**
-   * Like reply, for control messages: `run` starts only after the previous
-   * control message of this context has been answered, so each sees the
-   * state its predecessors left and the replies keep their order.
+   * Like reply, for frames holding control messages: `run` starts only after
+   * the previous such frame of this context has been answered, so each sees
+   * the state its predecessors left and the replies keep their order.
    */
-  replyInOrder(run: () => Promise<string>): void;
+  replyInOrder(run: () => Promise<string | null>): void;
   /** Calls this connection has queued, so they can be dropped if it leaves. */
   readonly tickets: Set<Ticket>;
   readonly log: Logger;
@@ -37,18 +43,57 @@ export interface RouterDeps {
   readonly onCall: () => void;
 }
 
+/** The bounds the router applies to one line and its answer (SPEC §6). */
+export interface RouterLimits extends EnvelopeLimits {
+  readonly maxLineBytes: number;
+  /** Bytes answered for one line; past them, each further answer is a small -32001. */
+  readonly maxReplyBytes: number;
+}
+
 /** Codes logged at warn: failures inside the daemon or the dispatch module. */
 const SERVER_FAULTS: ReadonlySet<number> = new Set([ErrorCode.Internal, ErrorCode.DeadlineExceeded]);
 
 const INVALID_UTF8 = errorLine(null, { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' });
+const TOO_LARGE = { code: ErrorCode.Internal, message: 'response too large' };
+/** Control messages of one batch answered before the main thread turns to other work. */
+const CONTROLS_PER_TURN = 32;
+
+/**
+ * The bytes one line may be answered with. Each answer either fits and is
+ * kept, or is replaced by a small error for the same id — so a batch keeps
+ * one answer per request, and what the daemon holds for a line is bounded.
+ */
+class ReplyBudget {
+  #left: number;
+  constructor(bytes: number) {
+    this.#left = bytes;
+  }
+  fit(line: string, id: RawId | null): string {
+    const bytes = Buffer.byteLength(line) + 1;
+    if (bytes <= this.#left) {
+      this.#left -= bytes;
+      return line;
+    }
+    const small = errorLine(id, TOO_LARGE);
+    this.#left -= small.length + 1;
+    return small;
+  }
+  /** Control replies are never replaced (they carry no id), but they count. */
+  spend(line: string): string {
+    this.#left -= Buffer.byteLength(line) + 1;
+    return line;
+  }
+}
 
 export class Router {
   readonly #deps: RouterDeps;
+  readonly #limits: RouterLimits;
   readonly #tooLong: string;
 
-  constructor(deps: RouterDeps, maxLineBytes: number) {
+  constructor(deps: RouterDeps, limits: RouterLimits) {
     this.#deps = deps;
-    this.#tooLong = errorLine(null, { code: ErrorCode.InvalidRequest, message: `line too long (limit ${maxLineBytes} bytes)` });
+    this.#limits = limits;
+    this.#tooLong = errorLine(null, { code: ErrorCode.InvalidRequest, message: `line too long (limit ${limits.maxLineBytes} bytes)` });
   }
 
   /** Routes one frame; `ctx.reply` or `ctx.replyInOrder` is called exactly once. */
@@ -56,59 +101,87 @@ export class Router {
     this.#deps.onActivity();
     if (frame.kind === 'too_long') return ctx.reply(this.#tooLong);
     if (frame.kind === 'invalid_utf8') return ctx.reply(INVALID_UTF8);
-    const parsed = parseLine(frame.text);
+    const parsed = parseLine(frame.text, this.#limits);
     switch (parsed.kind) {
       case 'parse_error':
         return ctx.reply(errorLine(null, { code: ErrorCode.ParseError, message: parsed.message }));
       case 'batch':
-        if (parsed.items.length === 0) {
-          return ctx.reply(errorLine(null, { code: ErrorCode.InvalidRequest, message: 'empty batch' }));
-        }
         return this.#batch(parsed.items, ctx);
       case 'control':
-        return ctx.replyInOrder(() => this.#deps.control.handle(parsed.msg).then((r) => JSON.stringify(r)));
-      default:
-        return this.#message(parsed, ctx, (line) => ctx.reply(line));
-    }
-  }
-
-  #message(msg: Message, ctx: CallContext, done: (line: string | null) => void): void {
-    switch (msg.kind) {
+        return ctx.replyInOrder(() => this.#control(parsed.msg));
       case 'invalid':
-        return done(errorLine(msg.id, { code: ErrorCode.InvalidRequest, message: msg.message }));
-      case 'control':
-        void this.#deps.control.handle(msg.msg).then((r) => done(JSON.stringify(r)));
-        return;
+        return ctx.reply(errorLine(parsed.id, { code: ErrorCode.InvalidRequest, message: parsed.message }));
       case 'request': {
-        this.#deps.onCall();
-        const { id, method } = msg;
-        const ticket: Ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
-          ctx.tickets.delete(ticket);
-          if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
-            // The daemon's or the dispatch module's fault, not the caller's: worth a line.
-            ctx.log.warn({ method, id, code: outcome.error.code, error: outcome.error.message, run_ms: round(outcome.runMs) }, 'call failed');
-          } else if (ctx.log.isLevelEnabled('debug')) {
-            ctx.log.debug({ method, id, wait_ms: round(waitMs), run_ms: round(outcome.runMs), ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'call');
-          }
-          if (id === null) return done(null);
-          done(outcome.ok ? resultLine(id, outcome.json) : errorLine(id, outcome.error));
-        });
-        ctx.tickets.add(ticket);
-        return;
+        const budget = new ReplyBudget(this.#limits.maxReplyBytes);
+        return this.#call(parsed, ctx, (line) => ctx.reply(line === null ? null : budget.fit(line, parsed.id)));
       }
     }
   }
 
+  async #control(msg: ControlMessage): Promise<string> {
+    return JSON.stringify(await this.#deps.control.handle(msg));
+  }
+
+  #call(msg: Extract<Message, { kind: 'request' }>, ctx: CallContext, done: (line: string | null) => void): void {
+    this.#deps.onCall();
+    const { id, method } = msg;
+    const ticket: Ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
+      ctx.tickets.delete(ticket);
+      if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
+        // The daemon's or the dispatch module's fault, not the caller's: worth a line.
+        ctx.log.warn({ method, id, code: outcome.error.code, error: outcome.error.message, run_ms: round(outcome.runMs) }, 'call failed');
+      } else if (ctx.log.isLevelEnabled('debug')) {
+        ctx.log.debug({ method, id, wait_ms: round(waitMs), run_ms: round(outcome.runMs), ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, 'call');
+      }
+      if (id === null) return done(null);
+      done(outcome.ok ? resultLine(id, outcome.json) : errorLine(id, outcome.error));
+    });
+    ctx.tickets.add(ticket);
+  }
+
   #batch(items: readonly Message[], ctx: CallContext): void {
+    const budget = new ReplyBudget(this.#limits.maxReplyBytes);
     const lines: (string | null)[] = new Array<string | null>(items.length).fill(null);
-    let left = items.length;
+    const controls: number[] = [];
+    // Counted before any is submitted, so an answer that came at once could not close the batch early.
+    let calls = items.reduce((n, item) => (item.kind === 'request' ? n + 1 : n), 0);
+    let finishCalls!: () => void;
+    const callsDone = new Promise<void>((resolve) => (finishCalls = resolve));
     items.forEach((item, i) => {
-      this.#message(item, ctx, (line) => {
-        lines[i] = line;
-        if (--left > 0) return;
-        const present = lines.filter((l): l is string => l !== null);
-        ctx.reply(present.length === 0 ? null : `[${present.join(',')}]`);
-      });
+      switch (item.kind) {
+        case 'invalid':
+          lines[i] = budget.fit(errorLine(item.id, { code: ErrorCode.InvalidRequest, message: item.message }), item.id);
+          return;
+        case 'control':
+          controls.push(i);
+          return;
+        case 'request':
+          this.#call(item, ctx, (line) => {
+            if (line !== null) lines[i] = budget.fit(line, item.id);
+            if (--calls === 0) finishCalls();
+          });
+          return;
+      }
+    });
+    if (calls === 0) finishCalls();
+    const joined = (): string | null => {
+      const present = lines.filter((l): l is string => l !== null);
+      return present.length === 0 ? null : `[${present.join(',')}]`;
+    };
+    if (controls.length === 0) {
+      void callsDone.then(() => ctx.reply(joined()));
+      return;
+    }
+    // The batch takes its place in the connection's control order.
+    ctx.replyInOrder(async () => {
+      for (const [k, i] of controls.entries()) {
+        // A batch of many control messages lets other connections in between.
+        if (k > 0 && k % CONTROLS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+        const item = items[i] as Extract<Message, { kind: 'control' }>;
+        lines[i] = budget.spend(await this.#control(item.msg));
+      }
+      await callsDone;
+      return joined();
     });
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LineFramer, incompleteTail, type Frame } from '../src/framing.js';
+import { LineFramer, type Frame } from '../src/framing.js';
 
 function frame(chunks: Buffer[], max = 1024): Promise<Frame[]> {
   return new Promise((resolve) => {
@@ -74,16 +74,14 @@ test('invalid UTF-8 makes that line (only) an invalid_utf8 frame', async () => {
   assert.deepEqual(lines(await frame([Buffer.from('x\n'), Buffer.from([0xe6, 0xbc])])), ['x', '<invalid_utf8>']);
 });
 
-test('incompleteTail finds an unfinished sequence', () => {
-  assert.equal(incompleteTail(Buffer.from('abc')), 0);
-  assert.equal(incompleteTail(Buffer.from([0x61, 0xe6, 0xbc])), 2);
-  assert.equal(incompleteTail(Buffer.from([0xf0, 0x9f, 0x98])), 3);
-  assert.equal(incompleteTail(Buffer.from('😀')), 0);
+test('a character split across chunks is whole; an unfinished one at EOF is invalid', async () => {
+  assert.deepEqual(lines(await frame([Buffer.from([0x61, 0xe6]), Buffer.from([0xbc, 0xa2, 0x0a])])), ['a漢']);
+  assert.deepEqual(lines(await frame([Buffer.from([0xf0, 0x9f]), Buffer.from([0x98])])), ['<invalid_utf8>']);
 });
 
 test('bytes that can never start a sequence are invalid, not incomplete', async () => {
-  assert.equal(incompleteTail(Buffer.from([0x61, 0xff])), 0);
-  assert.equal(incompleteTail(Buffer.from([0x61, 0xf8, 0x80])), 0);
+  assert.deepEqual(lines(await frame([Buffer.from([0x61, 0xff, 0x0a])])), ['<invalid_utf8>']);
+  assert.deepEqual(lines(await frame([Buffer.from([0x61, 0xf8, 0x80, 0x0a])])), ['<invalid_utf8>']);
   assert.deepEqual(lines(await frame([Buffer.from('{"a":'), Buffer.from([0xff]), Buffer.from([0xff, 0x0a]), Buffer.from('ok\n')])), ['<invalid_utf8>', 'ok']);
 });
 
@@ -103,4 +101,54 @@ test('random bytes in random chunks: one frame per newline at most, and the fram
     }),
     { numRuns: 500 },
   );
+});
+
+test('a line at the limit passes, with or without CR; one byte more is too long', async () => {
+  const at = 'a'.repeat(64);
+  assert.deepEqual(lines(await frame([Buffer.from(`${at}\r\n${at}\n${at}b\n${at}`)], 64)), [at, at, '<too_long>', at]);
+  // Arriving a byte at a time.
+  const bytes = Buffer.from(`${at}\r\n${at}b\r\nok\n`);
+  assert.deepEqual(lines(await frame([...bytes].map((b) => Buffer.from([b])), 64)), [at, '<too_long>', 'ok']);
+});
+
+test('a 1 MiB line in 1 KiB chunks costs linear time (not a re-split per chunk)', async () => {
+  const line = Buffer.from(`[${'0,'.repeat(512 * 1024 - 2)}0]\n`);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < line.length; i += 1024) chunks.push(line.subarray(i, i + 1024));
+  const t0 = performance.now();
+  const got = await frame(chunks, 2 * 1024 * 1024);
+  const chunked = performance.now() - t0;
+  const t1 = performance.now();
+  await frame([line], 2 * 1024 * 1024);
+  const whole = performance.now() - t1;
+  assert.equal(got.length, 1);
+  assert.equal(got[0]?.kind === 'line' ? got[0].text.length : 0, line.length - 1);
+  // Generous: 1024 chunks may cost some per-chunk overhead, never a re-scan of the line each time.
+  assert.ok(chunked < whole * 20 + 200, `chunked ${chunked} ms vs whole ${whole} ms`);
+});
+
+test('frames found while paused wait for resume, in order, and the end comes after them', async () => {
+  const got: string[] = [];
+  let ended = false;
+  const f = new LineFramer(1024, (fr) => {
+    got.push(fr.kind === 'line' ? fr.text : fr.kind);
+    if (got.length === 1) f.pause();
+  }, () => (ended = true));
+  f.write(Buffer.from('a\nb\nc\n'));
+  f.end();
+  assert.deepEqual(got, ['a']);
+  assert.equal(ended, false);
+  f.resume();
+  assert.deepEqual(got, ['a'], 'delivery resumes on a later turn, not inside resume()');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, ['a', 'b', 'c']);
+  assert.equal(ended, true);
+});
+
+test('a line sent a byte at a time, then another reusing the buffer, come out whole', async () => {
+  const first = `{"a":"${'é'.repeat(3000)}"}`;
+  const second = '{"b":1}';
+  const bytes = Buffer.from(`${first}\r\n${second}\n`);
+  const got = lines(await frame([...bytes].map((b) => Buffer.from([b])), 64 * 1024));
+  assert.deepEqual(got, [first, second]);
 });

@@ -17,6 +17,10 @@ export interface DispatchModule {
 
 export interface Call {
   readonly method: string;
+  /**
+   * The params as the client's exact JSON text (a string; typed `unknown`
+   * until the pool that fills it says `string` too), parsed here, in the worker.
+   */
   readonly params: unknown;
 }
 
@@ -136,7 +140,7 @@ export async function runCalls(mod: DispatchModule, calls: readonly Call[], earl
       const avg = seen.get(call.method);
       if (avg === undefined || avg >= MAYBE_SLOW_MS) flush(performance.now());
     }
-    const r = run(() => mod.dispatch(call.method, call.params));
+    const r = run(() => mod.dispatch(call.method, JSON.parse(call.params as string)));
     const outcome = r instanceof Promise ? await r : r;
     learn(call.method, outcome.runMs);
     pending.push(outcome);

@@ -172,10 +172,17 @@ function hit(r: Row): Record<string, unknown> {
   };
 }
 
+/** Stored text must be stored exactly: a lone surrogate would become U+FFFD in SQLite, so it is refused. */
+function requireWellFormed(key: string, v: string): void {
+  // String.prototype.isWellFormed is in Node 20 but not in the ES2023 lib types.
+  if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) throw new InvalidParamsError(`'${key}' must be well-formed UTF-16 (no lone surrogates)`);
+}
+
 function capture(params: unknown): unknown {
   const p = obj(params);
   const text = requireParam(p, 'text');
   if (typeof text !== 'string') throw new InvalidParamsError("'text' must be a string");
+  requireWellFormed('text', text);
   if (text.trim().length === 0) throw new InvalidParamsError("'text' must not be empty");
   if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new InvalidParamsError(`'text' is larger than ${MAX_TEXT_BYTES} bytes`);
   let tags: string[] = [];
@@ -185,8 +192,10 @@ function capture(params: unknown): unknown {
     }
     if (p.tags.length > MAX_TAGS) throw new InvalidParamsError(`'tags' may hold at most ${MAX_TAGS} tags`);
     tags = p.tags as string[];
+    for (const t of tags) requireWellFormed('tags', t);
   }
   const session = optionalString(p, 'session_id', MAX_SESSION_CHARS);
+  if (session !== null) requireWellFormed('session_id', session);
   const createdAt = new Date().toISOString();
   const info = stmt.insert.run(text, JSON.stringify(tags), session, createdAt);
   return { id: Number(info.lastInsertRowid), created_at: createdAt };

@@ -1,0 +1,323 @@
+/**
+ * A validating JSON scanner for one request line: one pass, linear in the
+ * line, no value tree built. It accepts exactly what `JSON.parse` accepts
+ * (RFC 8259) and, for the top-level value and each element of a top-level
+ * array, reports only what routing needs: whether it is an object, and the
+ * source spans of its `jsonrpc`, `id`, `method`, `type` and `params` members
+ * (the last occurrence of a duplicate key wins, as in `JSON.parse`; keys
+ * written with escapes count). Numbers are never converted, so an id keeps
+ * every digit. Knows nothing about JSON-RPC beyond those five names.
+ *
+ * Why not a library: none of the maintained ones both keeps number text
+ * losslessly and tolerates duplicate keys the way `JSON.parse` does, and a
+ * full value tree is more than routing needs.
+ */
+import {
+  COLON,
+  COMMA,
+  PAD,
+  LBRACE,
+  LBRACKET,
+  MINUS,
+  QUOTE,
+  RBRACE,
+  RBRACKET,
+  decodeShortName,
+  hasBackslash,
+  isDigit,
+  literalEnd,
+  numberEnd,
+  skipWs,
+  stringEnd,
+  tokenError,
+  trailing,
+  unexpected,
+} from './jsonlex.js';
+
+/** What a value is, from its first character. */
+export type ValueKind = 'object' | 'array' | 'string' | 'number' | 'true' | 'false' | 'null';
+
+/** One value's place in the line: `line.slice(start, end)` is its exact source text. */
+export interface Span {
+  readonly kind: ValueKind;
+  readonly start: number;
+  readonly end: number;
+  /** Strings only: the text holds a backslash escape, so it must be decoded. */
+  readonly escaped: boolean;
+}
+
+/** The member names routing reads. */
+export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params';
+
+/** A top-level value or batch element. */
+export type Element =
+  | { readonly object: false }
+  | { readonly object: true; readonly start: number; readonly end: number; readonly members: Readonly<Partial<Record<RoutingKey, Span>>> };
+
+export interface ScanLimits {
+  /** Deepest nesting of objects and arrays; the top-level value is depth 1. */
+  readonly maxDepth: number;
+  /** Most elements a top-level array may have. */
+  readonly maxBatchLength: number;
+}
+
+export type Scanned =
+  | { readonly kind: 'single'; readonly element: Element }
+  | { readonly kind: 'batch'; readonly elements: readonly Element[] }
+  | { readonly kind: 'syntax_error'; readonly message: string }
+  | { readonly kind: 'too_deep' }
+  | { readonly kind: 'batch_too_large' };
+
+// Longest source text a routing key can have: `"jsonrpc"` with every character as \uXXXX.
+const MAX_KEY_SOURCE = 2 + 6 * 7;
+const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params']);
+const ROUTING_FIRSTS = 'jimtp';
+
+class SyntaxFailure {
+  constructor(readonly message: string) {}
+}
+const TOO_DEEP = Symbol('too deep');
+const NOT_OBJECT: Element = Object.freeze({ object: false });
+
+/** The routing members of one object; a fixed shape (five fields), filled as they are met. */
+class Members implements Partial<Record<RoutingKey, Span>> {
+  jsonrpc: Span | undefined = undefined;
+  id: Span | undefined = undefined;
+  method: Span | undefined = undefined;
+  type: Span | undefined = undefined;
+  params: Span | undefined = undefined;
+
+  set(key: RoutingKey, span: Span): void {
+    switch (key) {
+      case 'jsonrpc':
+        this.jsonrpc = span;
+        return;
+      case 'id':
+        this.id = span;
+        return;
+      case 'method':
+        this.method = span;
+        return;
+      case 'type':
+        this.type = span;
+        return;
+      case 'params':
+        this.params = span;
+        return;
+    }
+  }
+}
+
+/** The routing key the (valid) member name at start..end stands for, or null; only a short name is read. */
+function routingKey(s: string, start: number, end: number): RoutingKey | null {
+  if (end - start > MAX_KEY_SOURCE) return null;
+  const escaped = hasBackslash(s, start, end);
+  if (!escaped && end - start > 9) return null;
+  const name = escaped ? decodeShortName(s, start, end, ROUTING_FIRSTS) : s.slice(start + 1, end - 1);
+  return name !== null && ROUTING_KEYS.has(name) ? (name as RoutingKey) : null;
+}
+
+/** Past the scalar at `i` in padded `s` (a line of length `n`), with its kind; throws the parse error if it is not one. */
+function scalar(s: string, n: number, i: number): { kind: ValueKind; end: number } {
+  const c = s.charCodeAt(i);
+  let kind: ValueKind;
+  let end: number;
+  if (c === QUOTE) {
+    kind = 'string';
+    end = stringEnd(s, i);
+  } else if (c === MINUS || isDigit(c)) {
+    kind = 'number';
+    end = numberEnd(s, i);
+  } else {
+    kind = c === 0x74 ? 'true' : c === 0x66 ? 'false' : 'null';
+    end = literalEnd(s, i, c);
+  }
+  if (end < 0) throw new SyntaxFailure(tokenError(s, n, i));
+  return { kind, end };
+}
+
+class Scanner {
+  /** The line with PAD after it: every read stays in bounds. */
+  readonly #s: string;
+  /** The line's own length. */
+  readonly #n: number;
+  readonly #maxDepth: number;
+
+  constructor(line: string, maxDepth: number) {
+    this.#s = line + PAD;
+    this.#n = line.length;
+    this.#maxDepth = maxDepth;
+  }
+
+  #fail(i: number): never {
+    throw new SyntaxFailure(unexpected(this.#s, this.#n, i));
+  }
+
+  #badToken(i: number): never {
+    throw new SyntaxFailure(tokenError(this.#s, this.#n, i));
+  }
+
+  /** Past a member name and its colon at `i` (inside an object); where its value starts. */
+  #keyColon(i: number): number {
+    const s = this.#s;
+    if (s.charCodeAt(i) !== QUOTE) this.#fail(i);
+    const end = stringEnd(s, i);
+    if (end < 0) this.#badToken(i);
+    const colon = skipWs(s, end);
+    if (s.charCodeAt(colon) !== COLON) this.#fail(colon);
+    return skipWs(s, colon + 1);
+  }
+
+  /**
+   * Past the container at `i` (`{` or `[`), whose depth is `depth`; nothing
+   * in it is kept. Iterative, so nesting costs no call stack; a container
+   * deeper than the limit stops the scan.
+   */
+  skipContainer(i: number, depth: number): number {
+    const s = this.#s;
+    const room = this.#maxDepth - depth; // containers that may open inside this one
+    const closers: number[] = [];
+    outer: for (;;) {
+      // Here i is at the start of a value.
+      let c = s.charCodeAt(i);
+      if (c === LBRACE || c === LBRACKET) {
+        if (closers.length > room) throw TOO_DEEP;
+        const close = c + 2; // '{' + 2 is '}', '[' + 2 is ']'
+        i = skipWs(s, i + 1);
+        if (s.charCodeAt(i) !== close) {
+          closers.push(close);
+          if (close === RBRACE) i = this.#keyColon(i);
+          continue;
+        }
+        i++;
+        if (closers.length === 0) return i;
+      } else {
+        const end = c === QUOTE ? stringEnd(s, i) : c === MINUS || isDigit(c) ? numberEnd(s, i) : literalEnd(s, i, c);
+        if (end < 0) this.#badToken(i);
+        i = end;
+      }
+      // A value just ended: separators and closers until the next value starts.
+      for (;;) {
+        i = skipWs(s, i);
+        c = s.charCodeAt(i);
+        const close = closers[closers.length - 1] as number;
+        if (c === COMMA) {
+          i = skipWs(s, i + 1);
+          if (close === RBRACE) i = this.#keyColon(i);
+          continue outer;
+        }
+        if (c !== close) this.#fail(i);
+        i++;
+        closers.pop();
+        if (closers.length === 0) return i;
+      }
+    }
+  }
+
+  /** An object at `start` whose routing members are wanted; `depth` is its depth. */
+  object(start: number, depth: number): { element: Element; end: number } {
+    if (depth > this.#maxDepth) throw TOO_DEEP;
+    const s = this.#s;
+    const members = new Members();
+    let i = skipWs(s, start + 1);
+    if (s.charCodeAt(i) !== RBRACE) {
+      for (;;) {
+        if (s.charCodeAt(i) !== QUOTE) this.#fail(i);
+        const keyEnd = stringEnd(s, i);
+        if (keyEnd < 0) this.#badToken(i);
+        const key = routingKey(s, i, keyEnd);
+        i = skipWs(s, keyEnd);
+        if (s.charCodeAt(i) !== COLON) this.#fail(i);
+        const valueStart = skipWs(s, i + 1);
+        const c = s.charCodeAt(valueStart);
+        let kind: ValueKind;
+        if (c === LBRACE || c === LBRACKET) {
+          kind = c === LBRACE ? 'object' : 'array';
+          i = this.skipContainer(valueStart, depth + 1);
+        } else {
+          const v = scalar(s, this.#n, valueStart);
+          kind = v.kind;
+          i = v.end;
+        }
+        if (key !== null) members.set(key, { kind, start: valueStart, end: i, escaped: kind === 'string' && hasBackslash(s, valueStart, i) });
+        i = skipWs(s, i);
+        const d = s.charCodeAt(i);
+        if (d === COMMA) {
+          i = skipWs(s, i + 1);
+          continue;
+        }
+        if (d !== RBRACE) this.#fail(i);
+        break;
+      }
+    }
+    return { element: { object: true, start, end: i + 1, members }, end: i + 1 };
+  }
+
+  /** The value at `i` as an element: an object is looked into, anything else skipped. */
+  element(i: number, depth: number): { element: Element; end: number } {
+    const c = this.#s.charCodeAt(i);
+    if (c === LBRACE) return this.object(i, depth);
+    const end = c === LBRACKET ? this.skipContainer(i, depth) : scalar(this.#s, this.#n, i).end;
+    return { element: NOT_OBJECT, end };
+  }
+
+  /** The whole line. */
+  line(maxBatchLength: number): Scanned {
+    const s = this.#s;
+    let i = skipWs(s, 0);
+    let result: Scanned;
+    if (s.charCodeAt(i) === LBRACKET) {
+      if (this.#maxDepth < 1) throw TOO_DEEP;
+      const elements: Element[] = [];
+      i = skipWs(s, i + 1);
+      if (s.charCodeAt(i) === RBRACKET) {
+        i++;
+      } else {
+        for (;;) {
+          if (elements.length === maxBatchLength) return { kind: 'batch_too_large' };
+          const el = this.element(i, 2);
+          elements.push(el.element);
+          i = skipWs(s, el.end);
+          const c = s.charCodeAt(i);
+          if (c === COMMA) {
+            i = skipWs(s, i + 1);
+            continue;
+          }
+          if (c !== RBRACKET) this.#fail(i);
+          i++;
+          break;
+        }
+      }
+      result = { kind: 'batch', elements };
+    } else {
+      const el = this.element(i, 1);
+      result = { kind: 'single', element: el.element };
+      i = el.end;
+    }
+    i = skipWs(s, i);
+    if (i < this.#n) throw new SyntaxFailure(trailing(this.#n, i));
+    return result;
+  }
+}
+
+/**
+ * Scans one line. A line that passes a bound stops there: deeper than
+ * `maxDepth` at the first container past the limit, a top-level array at
+ * element `maxBatchLength + 1` — the rest of such a line is not read, so it
+ * costs no more than a line at the bound.
+ */
+export function scanLine(line: string, limits: ScanLimits): Scanned {
+  try {
+    return new Scanner(line, limits.maxDepth).line(limits.maxBatchLength);
+  } catch (err) {
+    if (err === TOO_DEEP) return { kind: 'too_deep' };
+    if (err instanceof SyntaxFailure) return { kind: 'syntax_error', message: err.message };
+    throw err;
+  }
+}
+
+/** A string span's value (decoded only when it holds escapes). */
+export function stringValue(line: string, span: Span): string {
+  const raw = line.slice(span.start, span.end);
+  return span.escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+}

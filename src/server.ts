@@ -71,6 +71,7 @@ export class Server {
   #nextId = 0;
   #accepted = 0;
   #refused = 0;
+  #closing: Promise<boolean> | null = null;
 
   constructor(router: Router, opts: ServerOptions, log: Logger) {
     this.#router = router;
@@ -134,13 +135,15 @@ export class Server {
     log.info('connection opened');
   }
 
-  /** Connections accepted since start. */
-  get accepted(): number {
-    return this.#accepted;
-  }
-
   get activeConnections(): number {
     return this.#conns.size;
+  }
+
+  /** Open connections that have carried foreground work (SPEC §7). */
+  get foregroundConnections(): number {
+    let n = 0;
+    for (const c of this.#conns) if (c.foreground) n++;
+    return n;
   }
 
   /** Requests received on live connections and not yet answered. */
@@ -157,10 +160,16 @@ export class Server {
   /**
    * Graceful stop: stop accepting, stop reading, wait (up to `drainMs`) for
    * every in-flight request to be answered, then end the connections.
-   * Returns whether everything drained in time.
+   * Returns whether everything drained in time. A second call waits for
+   * the first.
    */
-  async close(drainMs: number): Promise<boolean> {
-    if (this.#state === 'closing' || this.#state === 'closed') return true;
+  close(drainMs: number): Promise<boolean> {
+    this.#closing ??= this.#close(drainMs);
+    return this.#closing;
+  }
+
+  async #close(drainMs: number): Promise<boolean> {
+    if (this.#state === 'closed') return true;
     this.#state = 'closing';
     const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const c of this.#conns) c.stopReading();

@@ -10,7 +10,7 @@
  */
 import type { ControlMessage } from './envelope.js';
 import type { StateStore } from './state.js';
-import { emptyMap, trimFirstTurn, type DaemonState, type FirstTurnBounds, type Json } from './statedata.js';
+import { emptyMap, isJsonObject, trimFirstTurn, type DaemonState, type FirstTurnBounds, type Json } from './statedata.js';
 
 export type ControlReply = Record<string, unknown>;
 
@@ -58,10 +58,9 @@ function checkSeconds(msg: ControlMessage): Invalid | null {
 }
 
 /** The four counters `status` shows of a pending digest, with the original's defaults. */
-function digest(v: Json | undefined): ControlReply | null {
-  if (v === null || v === undefined || typeof v !== 'object' || Array.isArray(v)) return null;
-  const d = v as { readonly [key: string]: Json };
-  const pick = (key: string, fallback: Json): Json => (Object.hasOwn(d, key) ? (d[key] as Json) : fallback);
+function digest(d: Json | undefined): ControlReply | null {
+  if (!isJsonObject(d)) return null;
+  const pick = (key: string, fallback: Json): Json => (Object.hasOwn(d, key) ? (d[key] ?? null) : fallback);
   return {
     rem_cycles_completed: pick('rem_cycles_completed', 0),
     episodes_processed: pick('episodes_processed', 0),

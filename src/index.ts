@@ -16,6 +16,7 @@ export {
 export type { DispatchModule } from '../workers/runtime.js';
 export { Client, type ClientOptions } from './client.js';
 export { Daemon, type DaemonOptions } from './daemon.js';
+export type { DaemonState } from './statedata.js';
 export { resolveConfig, DEFAULTS, type Config, type ConfigInput } from './config.js';
 
 /** The signature of a dispatch function (SPEC §5): sync or async. */

@@ -77,6 +77,9 @@ const BAD = Symbol('wrong type');
 type Checked<T> = T | typeof BAD;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A JSON object (not an array, not null). */
+export const isJsonObject = (v: Json | undefined): v is { readonly [key: string]: Json } => isObject(v);
 const str = (v: unknown): Checked<string> => (typeof v === 'string' ? v : BAD);
 const bool = (v: unknown): Checked<boolean> => (typeof v === 'boolean' ? v : BAD);
 const json = (v: unknown): Checked<Json> => (v === undefined ? BAD : (v as Json));

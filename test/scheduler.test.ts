@@ -109,6 +109,8 @@ describe('transitions', () => {
       assert.deepEqual(await roundTrip(d.socket, { type: 'user_initiated_sleep', reason: 'night', ts: 't' }), { ok: true, state: 'TRANSITIONING' });
       await until('a cycle', async () => (await sched(d)).cycles === 1);
       await until('WAKE', () => disk(d).fsm_state === 'WAKE' && disk(d).user_sleep_request.pending === false);
+      // The sleep logs `awake` once its WAKE is on disk.
+      await until('awake logged', () => logs.some((l) => l.msg === 'awake'));
       assert.deepEqual(
         logs.filter((l) => l.msg === 'awake').map((l) => [l.why, l.woke_by]),
         [['user', 'done']],

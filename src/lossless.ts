@@ -10,6 +10,11 @@
 type Container = { readonly kind: 'array'; readonly value: unknown[] } | { readonly kind: 'object'; readonly value: Record<string, unknown>; key: string };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+/**
+ * Every integer of at most 15 digits is safe: without a run of 16 digits
+ * that starts an integer part (not after `.`), JSON.parse loses nothing.
+ */
+const LONG_INTEGER = /(?<![.\d])\d{16}/;
 
 /** Sets `key` as an own data property, even `__proto__`. */
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -19,6 +24,8 @@ function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void
 
 /** Parses one JSON text; throws a SyntaxError naming the position on bad input. */
 export function parseJson(text: string): unknown {
+  // The common reply: JSON.parse builds the same values (own `__proto__` keys included), faster.
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
   const n = text.length;
   const stack: Container[] = [];
   let i = 0;

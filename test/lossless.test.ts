@@ -20,22 +20,24 @@ test('integers outside the safe range are bigint, everything else as JSON.parse 
   assert.equal(Object.getPrototypeOf(dup), Object.prototype);
 });
 
-test('rejects what JSON.parse rejects', () => {
+test('rejects what JSON.parse rejects, on both paths', () => {
   for (const bad of ['', ' ', '[1,]', '{"a":1,}', '[', '{"a"}', '{"a" 1}', '01', '1.', '-', '.5', '"\\x"', '"a', 'tru', 'nul', '[1]x', '{,}', '[,1]', '{"a":1 "b":2}', '"\u0001"', "{'a':1}", 'NaN']) {
     assert.throws(() => JSON.parse(bad), SyntaxError, `JSON.parse accepts ${JSON.stringify(bad)}`);
     assert.throws(() => parseJson(bad), SyntaxError, JSON.stringify(bad));
+    assert.throws(() => parseJson(`[1234567890123456,${bad}]`), SyntaxError, `scanned: ${JSON.stringify(bad)}`);
   }
 });
 
 test('any depth, no recursion', () => {
   const depth = 100_000;
-  let v = parseJson(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+  let v = parseJson(`${'['.repeat(depth)}1234567890123456${']'.repeat(depth)}`);
   let n = 0;
   while (Array.isArray(v) && v.length > 0) {
     v = v[0];
     n++;
   }
-  assert.equal(n, depth - 1);
+  assert.equal(n, depth);
+  assert.equal(v, 1234567890123456);
 });
 
 test('property: the same values as JSON.parse for any JSON text', () => {
@@ -43,6 +45,9 @@ test('property: the same values as JSON.parse for any JSON text', () => {
     fc.property(fc.jsonValue(), (value) => {
       const text = JSON.stringify(value);
       assert.equal(asNumbers(parseJson(text)), JSON.stringify(JSON.parse(text)));
+      // A safe 16-digit integer in front sends the text down the scanning path.
+      const slow = `[1234567890123456,${text}]`;
+      assert.equal(asNumbers(parseJson(slow)), JSON.stringify(JSON.parse(slow)));
     }),
     { numRuns: 500 },
   );

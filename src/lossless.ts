@@ -4,7 +4,9 @@
  * every other number is a `number`, as `JSON.parse` gives it. Otherwise it
  * reads what `JSON.parse` reads and builds the same values: the last of
  * duplicate keys wins, and every key — `__proto__` included — is an own
- * property. One pass, linear in the text, no recursion (any depth).
+ * property. Text with no integer long enough to be unsafe goes to
+ * `JSON.parse`; the rest is scanned in one pass, linear in the text, with
+ * no recursion (any depth).
  */
 
 type Container = { readonly kind: 'array'; readonly value: unknown[] } | { readonly kind: 'object'; readonly value: Record<string, unknown>; key: string };

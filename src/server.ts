@@ -154,7 +154,7 @@ export class Server {
   }
 
   stats(): Record<string, number> {
-    return { active: this.#conns.size, accepted: this.#accepted, refused: this.#refused, max: this.#opts.maxConnections };
+    return { active: this.#conns.size, foreground: this.foregroundConnections, accepted: this.#accepted, refused: this.#refused, max: this.#opts.maxConnections };
   }
 
   /**

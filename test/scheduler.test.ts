@@ -83,7 +83,9 @@ describe('transitions', () => {
       const sleeps = logs.filter((l) => l.msg === 'entering sleep').length;
       await sleep(400); // four idle periods
       assert.equal(logs.filter((l) => l.msg === 'entering sleep').length, sleeps);
-      assert.equal((await sched(d)).waiting_for, 'connections active');
+      const st = await status(d);
+      assert.equal((st.scheduler as Sched).waiting_for, 'connections active');
+      assert.equal((st.connections as { foreground: number }).foreground, 1, 'the status probe itself is not foreground');
       assert.equal(disk(d).last_tick_skipped_reason, 'not_idle');
       c.close();
     } finally {

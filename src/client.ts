@@ -1,12 +1,15 @@
 /**
  * A small client for dispatchd (or any NDJSON JSON-RPC server on a unix
  * socket): connect with a timeout, match responses by id, and reject every
- * pending call with -32002 `daemon_unreachable` when the socket dies. After
- * a death, the next call makes one reconnect attempt.
+ * pending call with -32002 `daemon_unreachable` when the socket dies or the
+ * client is closed. After a death, the next call makes one reconnect
+ * attempt. Replies are parsed losslessly: an integer outside Number's safe
+ * range arrives as a `bigint` (see `lossless.ts`).
  */
 import { createConnection, type Socket } from 'node:net';
 import split2 from 'split2';
 import { DaemonUnreachableError, RpcError } from './errors.js';
+import { parseJson } from './lossless.js';
 
 export interface ClientOptions {
   readonly socket: string;
@@ -64,25 +67,33 @@ export class Client {
     const die = (why: string): void => {
       if (this.#socket !== s) return;
       this.#socket = null;
-      const err = (): Error => new DaemonUnreachableError(why);
-      for (const p of this.#calls.values()) p.reject(err());
-      this.#calls.clear();
-      for (const p of this.#controls) p.reject(err());
-      this.#controls = [];
+      this.#rejectAll(why);
     };
     s.on('error', (e) => die(`socket error: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
     s.on('close', () => die('connection closed by the daemon'));
   }
 
+  /** Every call and control request still waiting gets -32002. */
+  #rejectAll(why: string): void {
+    const err = (): Error => new DaemonUnreachableError(why);
+    const calls = [...this.#calls.values()];
+    const controls = this.#controls;
+    this.#calls.clear();
+    this.#controls = [];
+    for (const p of calls) p.reject(err());
+    for (const p of controls) p.reject(err());
+  }
+
   #onLine(line: string): void {
     if (line.trim() === '') return;
-    let msg: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      msg = JSON.parse(line) as Record<string, unknown>;
+      parsed = parseJson(line);
     } catch {
       return;
     }
-    if (msg === null || typeof msg !== 'object') return;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return;
+    const msg = parsed as Record<string, unknown>;
     if (!('jsonrpc' in msg)) {
       this.#controls.shift()?.resolve(msg);
       return;
@@ -90,9 +101,13 @@ export class Client {
     const p = typeof msg.id === 'number' ? this.#calls.get(msg.id) : undefined;
     if (p === undefined) return;
     this.#calls.delete(msg.id as number);
-    const error = msg.error as { code?: number; message?: string; data?: unknown } | undefined;
-    if (error) p.reject(new RpcError(error.code ?? -32001, error.message ?? 'error', error.data));
-    else p.resolve(msg.result);
+    const error = msg.error;
+    if (error !== null && typeof error === 'object') {
+      const e = error as { code?: unknown; message?: unknown; data?: unknown };
+      p.reject(new RpcError(typeof e.code === 'number' ? e.code : -32001, typeof e.message === 'string' ? e.message : 'error', e.data));
+    } else {
+      p.resolve(msg.result);
+    }
   }
 
   async #send(line: string): Promise<void> {
@@ -141,10 +156,11 @@ export class Client {
     return this.#withTimeout(reply, () => undefined);
   }
 
-  /** Closes the connection. Idempotent. */
+  /** Closes the connection; calls still waiting reject with -32002. Idempotent. */
   close(): void {
     this.#closed = true;
     this.#socket?.end();
     this.#socket = null;
+    this.#rejectAll('client is closed');
   }
 }

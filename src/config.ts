@@ -69,6 +69,8 @@ export interface Config {
   readonly firstTurnTtlMs: number;
   /** At most this many first_turn_pending entries are kept. */
   readonly firstTurnMax: number;
+  /** first_turn_pending never holds more than this many bytes of keys and times. */
+  readonly firstTurnMaxBytes: number;
   readonly logLevel: LogLevel;
   readonly pretty: boolean;
   /** Serve NDJSON on stdin/stdout instead of the socket. */
@@ -123,6 +125,7 @@ export const DEFAULTS = Object.freeze({
   sleepCycles: 1,
   firstTurnTtlMs: 86_400_000,
   firstTurnMax: 1000,
+  firstTurnMaxBytes: 128 * 1024,
   logLevel: 'info' as LogLevel,
   pretty: false,
   stdio: false,
@@ -161,6 +164,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   sleepCycles: { env: 'DISPATCHD_SLEEP_CYCLES', flag: '--sleep-cycles', kind: 'int', min: 1, help: 'maintenance cycles per sleep' },
   firstTurnTtlMs: { env: 'DISPATCHD_FIRST_TURN_TTL_MS', flag: '--first-turn-ttl-ms', kind: 'int', min: 0, help: 'first_turn_pending entries older than this are pruned (ms)' },
   firstTurnMax: { env: 'DISPATCHD_FIRST_TURN_MAX', flag: '--first-turn-max', kind: 'int', min: 1, help: 'most first_turn_pending entries kept' },
+  firstTurnMaxBytes: { env: 'DISPATCHD_FIRST_TURN_MAX_BYTES', flag: '--first-turn-max-bytes', kind: 'int', min: 1024, help: 'most bytes of session ids and times first_turn_pending keeps' },
   logLevel: { env: 'DISPATCHD_LOG_LEVEL', flag: '--log-level', kind: 'level', help: `log level (${LOG_LEVELS.join('|')})` },
   pretty: { env: 'DISPATCHD_PRETTY', flag: '--pretty', kind: 'bool', help: 'human-readable logs (default when stderr is a TTY)' },
   stdio: { env: 'DISPATCHD_STDIO', flag: '--stdio', kind: 'bool', help: 'serve NDJSON on stdin/stdout instead of the socket' },

@@ -33,6 +33,7 @@ export class Connection implements CallContext {
   #inFlight = 0;
   #readEnded = false;
   #closed = false;
+  #foreground = false;
   #controlChain: Promise<void> = Promise.resolve();
   #slowTimer: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
@@ -71,6 +72,15 @@ export class Connection implements CallContext {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether this connection has carried foreground work (SPEC §7), not only control messages. */
+  get foreground(): boolean {
+    return this.#foreground;
+  }
+
+  markForeground(): void {
+    this.#foreground = true;
   }
 
   #onFrame(frame: Frame): void {

@@ -3,16 +3,24 @@
  * control messages, sets flags in the state (persisted before answering),
  * and answers with the original daemon's plain objects. It never performs a
  * state-machine transition: the lifecycle scheduler consumes the flags.
+ *
+ * The original's rules: an optional field is absent only when its key is
+ * absent (`null` is a value of the wrong type); a missing string becomes
+ * `""`, never a value the daemon makes up.
  */
 import type { ControlMessage } from './envelope.js';
-import type { StateData, StateStore } from './state.js';
+import type { StateStore } from './state.js';
+import { emptyMap, isJsonObject, trimFirstTurn, type DaemonState, type FirstTurnBounds, type Json } from './statedata.js';
 
 export type ControlReply = Record<string, unknown>;
 
 /** Live metrics `status` adds under keys of its own. */
 export type MetricsSource = () => Record<string, unknown>;
 
-const SLEEPING = new Set(['SLEEP', 'DREAMING', 'TRANSITIONING']);
+const SLEEPING: ReadonlySet<string> = new Set(['SLEEP', 'DREAMING', 'TRANSITIONING']);
+
+/** Longest session id kept, in characters (code points, as the original counts them). */
+export const SESSION_ID_MAX = 128;
 
 /** Clips to `max` characters (code points, as the original counts them). */
 function clip(s: string, max: number): string {
@@ -20,45 +28,57 @@ function clip(s: string, max: number): string {
   return Array.from(s).slice(0, max).join('');
 }
 
-function invalid(error: string): ControlReply {
-  return { ok: false, reason: 'invalid_message', error };
+/** A validation failure, as the reply the client gets. */
+class Invalid {
+  readonly reply: ControlReply;
+  constructor(error: string) {
+    this.reply = { ok: false, reason: 'invalid_message', error };
+  }
 }
 
-function requireString(msg: ControlMessage, key: string): string | ControlReply {
+const has = (msg: ControlMessage, key: string): boolean => Object.hasOwn(msg, key);
+
+function requireString(msg: ControlMessage, key: string): string | Invalid {
+  const v = has(msg, key) ? msg[key] : undefined;
+  return typeof v === 'string' ? v : new Invalid(`${key} must be a string`);
+}
+
+/** An optional string: absent → `""`; present (even null) must be a string. */
+function optionalString(msg: ControlMessage, key: string): string | Invalid {
+  if (!has(msg, key)) return '';
   const v = msg[key];
-  return typeof v === 'string' ? v : invalid(`${key} must be a string`);
+  return typeof v === 'string' ? v : new Invalid(`${key} must be a string`);
 }
 
-function optionalString(msg: ControlMessage, key: string): string | null | ControlReply {
-  const v = msg[key];
-  if (v === undefined || v === null) return null;
-  return typeof v === 'string' ? v : invalid(`${key} must be a string`);
-}
-
-function optionalSeconds(msg: ControlMessage): ControlReply | null {
+/** Optional `seconds`: an integer, and JSON `true` / `null` are not integers. */
+function checkSeconds(msg: ControlMessage): Invalid | null {
+  if (!has(msg, 'seconds')) return null;
   const v = msg.seconds;
-  if (v === undefined || v === null) return null;
-  return typeof v === 'number' && Number.isInteger(v) ? null : invalid('seconds must be an integer');
+  return typeof v === 'number' && Number.isInteger(v) ? null : new Invalid('seconds must be an int');
 }
 
-/** Keeps the `max` newest entries of a map of ISO timestamps (a flood can't outgrow it between ticks). */
-function capOldest(map: Record<string, unknown>, max: number): Record<string, unknown> {
-  const keys = Object.keys(map);
-  if (keys.length <= max) return map;
-  const newest = keys.sort((a, b) => String(map[b]).localeCompare(String(map[a]))).slice(0, max);
-  return Object.fromEntries(newest.map((k) => [k, map[k]]));
+/** The four counters `status` shows of a pending digest, with the original's defaults. */
+function digest(d: Json | undefined): ControlReply | null {
+  if (!isJsonObject(d)) return null;
+  const pick = (key: string, fallback: Json): Json => (Object.hasOwn(d, key) ? (d[key] ?? null) : fallback);
+  return {
+    rem_cycles_completed: pick('rem_cycles_completed', 0),
+    episodes_processed: pick('episodes_processed', 0),
+    schemas_induced_tier0: pick('schemas_induced_tier0', 0),
+    claude_call_used: pick('claude_call_used', false),
+  };
 }
-
-const isReply = (v: unknown): v is ControlReply => v !== null && typeof v === 'object';
 
 export interface ControlPlaneDeps {
   readonly state: StateStore;
-  /** Most `first_turn_pending` entries kept (the scheduler also prunes by age). */
-  readonly firstTurnMax: number;
+  /** Bounds of `first_turn_pending`, applied on every insert (the scheduler also applies them each tick). */
+  readonly firstTurn: FirstTurnBounds;
   readonly version: string;
   readonly metrics: MetricsSource;
   readonly now?: () => Date;
 }
+
+const message = (err: unknown): string => String(err instanceof Error ? err.message : err).slice(0, 200);
 
 /** Answers control messages; every mutation is on disk before the reply. */
 export class ControlPlane {
@@ -73,32 +93,32 @@ export class ControlPlane {
   /** Handles one control message. Never throws. */
   async handle(msg: ControlMessage): Promise<ControlReply> {
     try {
-      return await this.#handle(msg);
+      const r = await this.#handle(msg);
+      return r instanceof Invalid ? r.reply : r;
     } catch (err) {
-      return { ok: false, reason: 'control_plane_error', error: String((err as Error)?.message ?? err).slice(0, 200) };
+      return { ok: false, reason: 'control_plane_error', error: message(err) };
     }
   }
 
-  async #mutate(fn: (s: StateData) => ControlReply): Promise<ControlReply> {
+  async #mutate(fn: (s: DaemonState) => ControlReply): Promise<ControlReply> {
     try {
       return await this.#deps.state.update(fn);
     } catch (err) {
-      return { ok: false, reason: 'state_write_failed', error: String((err as Error)?.message ?? err).slice(0, 200) };
+      return { ok: false, reason: 'state_write_failed', error: message(err) };
     }
   }
 
-  #handle(msg: ControlMessage): Promise<ControlReply> | ControlReply {
-    const now = this.#now().toISOString();
+  #handle(msg: ControlMessage): Promise<ControlReply> | ControlReply | Invalid {
     switch (msg.type) {
       case 'status':
         return this.status();
       case 'user_initiated_sleep': {
         const reason = requireString(msg, 'reason');
-        if (isReply(reason)) return reason;
+        if (reason instanceof Invalid) return reason;
         const ts = requireString(msg, 'ts');
-        if (isReply(ts)) return ts;
+        if (ts instanceof Invalid) return ts;
         return this.#mutate((s) => {
-          if (SLEEPING.has(String(s.fsm_state ?? 'WAKE'))) return { ok: false, reason: 'already_sleeping' };
+          if (SLEEPING.has(s.fsm_state ?? 'WAKE')) return { ok: false, reason: 'already_sleeping' };
           s.user_sleep_request = { reason: clip(reason, 500), ts, pending: true };
           return { ok: true, state: 'TRANSITIONING' };
         });
@@ -106,16 +126,21 @@ export class ControlPlane {
       case 'force_wake':
       case 'force_rem': {
         const ts = requireString(msg, 'ts');
-        if (isReply(ts)) return ts;
-        const wake = msg.type === 'force_wake';
+        if (ts instanceof Invalid) return ts;
+        if (msg.type === 'force_wake') {
+          return this.#mutate((s) => {
+            s.force_wake_request = { ts, pending: true };
+            return { ok: true, reason: 'wake_queued' };
+          });
+        }
         return this.#mutate((s) => {
-          s[wake ? 'force_wake_request' : 'force_rem_request'] = { ts, pending: true };
-          return { ok: true, reason: wake ? 'wake_queued' : 'rem_queued' };
+          s.force_rem_request = { ts, pending: true };
+          return { ok: true, reason: 'rem_queued' };
         });
       }
       case 'pause':
       case 'resume': {
-        const bad = optionalSeconds(msg);
+        const bad = checkSeconds(msg);
         if (bad) return bad;
         const paused = msg.type === 'pause';
         return this.#mutate((s) => {
@@ -125,42 +150,40 @@ export class ControlPlane {
       }
       case 'session_open': {
         const sid = optionalString(msg, 'session_id');
-        if (isReply(sid)) return sid;
+        if (sid instanceof Invalid) return sid;
         const ts = optionalString(msg, 'ts');
-        if (isReply(ts)) return ts;
-        const sessionId = sid === null ? null : clip(sid, 128);
-        const when = ts ?? now;
+        if (ts instanceof Invalid) return ts;
+        const sessionId = clip(sid, SESSION_ID_MAX);
+        const now = this.#now();
         return this.#mutate((s) => {
-          s.last_session_open = { session_id: sessionId, ts: when };
-          if (sessionId !== null) {
-            const pending = (s.first_turn_pending && typeof s.first_turn_pending === 'object' ? s.first_turn_pending : {}) as Record<string, unknown>;
-            pending[sessionId] = now;
-            s.first_turn_pending = capOldest(pending, this.#deps.firstTurnMax);
-          }
-          s.hippea_cascade_request = { session_id: sessionId, ts: when, pending: true };
+          s.last_session_open = { session_id: sessionId, ts };
+          const pending = s.first_turn_pending ?? emptyMap<string>();
+          pending[sessionId] = now.toISOString();
+          s.first_turn_pending = trimFirstTurn(pending, now.getTime(), this.#deps.firstTurn);
+          s.hippea_cascade_request = { session_id: sessionId, ts, pending: true };
           return { ok: true, reason: 'session_open_queued' };
         });
       }
       default:
-        return invalid(`unknown control type: ${String(msg.type)}`);
+        return new Invalid(`unknown control type: ${String(msg.type)}`);
     }
   }
 
   /** The `status` reply: the original's keys, then dispatchd's live metrics. */
   status(): ControlReply {
     const s = this.#deps.state.data;
-    const fsm = typeof s.fsm_state === 'string' ? s.fsm_state : 'WAKE';
-    const started = typeof s.daemon_started_at === 'string' ? s.daemon_started_at : null;
+    const fsm = s.fsm_state ?? 'WAKE';
+    const started = s.daemon_started_at ?? null;
     const startedMs = started === null ? Number.NaN : Date.parse(started);
     return {
       ok: true,
       state: fsm,
       fsm_state: fsm,
-      uptime_sec: Number.isNaN(startedMs) ? null : Math.max(0, Math.floor((this.#now().getTime() - startedMs) / 1000)),
+      uptime_sec: Number.isNaN(startedMs) ? null : Math.max(0, (this.#now().getTime() - startedMs) / 1000),
       version: this.#deps.version,
       last_tick_at: s.last_tick_at ?? null,
       quiet_window: s.quiet_window ?? null,
-      pending_digest: s.pending_digest ?? null,
+      pending_digest: digest(s.pending_digest),
       daemon_started_at: started,
       scheduler_paused: s.scheduler_paused === true,
       ...this.#deps.metrics(),

@@ -10,18 +10,26 @@
  * check and bind, or stdio) → daemon_started_at, written only once the start
  * has succeeded → READY=1 to systemd.
  *
- * Stop, in order (after STOPPING=1 to systemd and closing the metrics listener):
- *   1. stop accepting connections and stop reading requests;
+ * Stop: one sequence, two modes. `close()` is graceful, `destroy()` is
+ * immediate; both are idempotent and return the same promise, and a
+ * `destroy()` during a `close()` makes the running stop immediate. A failed
+ * start ends with the immediate mode too. In order (after STOPPING=1 to
+ * systemd and closing the metrics listener):
+ *   1. stop accepting connections and stop reading requests (immediate:
+ *      drop the connections now);
  *   2. wait for in-flight calls to finish and their responses to be written,
- *      up to the drain deadline;
+ *      up to the drain deadline (immediate: no wait);
  *   3. end the connections;
  *   4. stop the scheduler, letting a running maintenance cycle finish
- *      within the deadline;
+ *      within what is left of the deadline (immediate: no wait);
  *   5. destroy the pool;
- *   6. persist `daemon_stopped_at` (and `fsm_state` WAKE);
- *   7. unlink the socket we bound if it is still ours (same device and inode;
- *      never an activated one) — before the lock goes;
- *   8. release the lock.
+ *   6. persist `daemon_stopped_at` and `fsm_state` WAKE (graceful only);
+ *   7. close the state store: refuse further writes and wait for those under
+ *      way, so nothing writes state.json once the lock is gone;
+ *   8. unlink the socket we bound if it is still ours (same device and
+ *      inode; never an activated one) — before the lock goes, so a successor
+ *      can never lose its fresh socket to us;
+ *   9. release the lock.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +44,7 @@ import { Pool } from './pool.js';
 import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
+import { parseState } from './statedata.js';
 import { Scheduler } from './scheduler.js';
 import { launchdActivation, takeActivation, type Activation } from './activation.js';
 import { platformActivateSocket, type ActivateSocket } from './launchd.js';
@@ -79,8 +88,12 @@ export class Daemon {
   #server: Server | null = null;
   #metricsServer: MetricsServer | null = null;
   #stdio: Connection | null = null;
-  #lastActivity = Date.now();
-  #closing: Promise<boolean> | null = null;
+  #lastForeground = Date.now();
+  #stopping: Promise<boolean> | null = null;
+  #immediate = false;
+  /** Resolves when a stop turns immediate: every graceful wait ends then. */
+  readonly #hurried: Promise<void>;
+  #hurry!: () => void;
   /** Resolves when a stdio session reaches EOF and has answered everything. */
   readonly finished: Promise<void>;
   #finish!: () => void;
@@ -92,6 +105,7 @@ export class Daemon {
     this.#lock = lock;
     this.state = state;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
+    this.#hurried = new Promise((resolve) => (this.#hurry = resolve));
     this.pool = new Pool({
       dispatchUrl: config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href,
       threads: config.threads,
@@ -104,15 +118,14 @@ export class Daemon {
       slowNice: config.slowNice,
       inline: config.inline,
     });
-    this.control = new ControlPlane({ state, version: VERSION, firstTurnMax: config.firstTurnMax, metrics: () => this.metrics() });
+    this.control = new ControlPlane({ state, version: VERSION, firstTurn: config, metrics: () => this.metrics() });
     this.scheduler = new Scheduler(config, {
       state,
       pool: this.pool,
       log: log.child({ part: 'scheduler' }),
       activity: {
-        activeConnections: () => this.activeConnections,
-        lastActivity: () => this.#lastActivity,
-        accepted: () => this.#server?.accepted ?? 0,
+        foregroundConnections: () => this.#foregroundConnections(),
+        lastForeground: () => this.#lastForeground,
         calls: () => this.#calls,
       },
     });
@@ -140,7 +153,9 @@ export class Daemon {
       if (loaded.movedAside !== null) {
         log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
       }
-      const state = new StateStore(statePath, loaded.data);
+      const parsed = parseState(loaded.data);
+      if (parsed.reset.length > 0) log.warn({ keys: parsed.reset }, 'state file held values of the wrong type; reset them');
+      const state = new StateStore(statePath, parsed.state);
       daemon = new Daemon(config, log, lock, state, notifier);
       const loading = daemon.pool.start();
       loading.catch(() => {}); // a load that outlives its bound is abandoned below
@@ -163,13 +178,9 @@ export class Daemon {
       notifier.ready();
       return daemon;
     } catch (err) {
-      if (daemon !== undefined) {
-        await daemon.#metricsServer?.close();
-        daemon.#server?.destroy();
-        daemon.#server?.unlinkOwnPath();
-        await daemon.pool.destroy().catch(() => {});
-      }
-      lock.release();
+      // The one stop sequence, immediate: nothing is written to state.json, the lock goes last.
+      if (daemon !== undefined) await daemon.destroy();
+      else lock.release();
       throw err;
     }
   }
@@ -179,7 +190,7 @@ export class Daemon {
       {
         pool: this.pool,
         control: this.control,
-        onActivity: () => (this.#lastActivity = Date.now()),
+        onActivity: () => (this.#lastForeground = Date.now()),
         onCall: () => this.#calls++,
       },
       this.config,
@@ -220,7 +231,7 @@ export class Daemon {
       pool: this.pool.stats(),
       connections: server ? server.stats() : { active: this.#stdio && !this.#stdio.closed ? 1 : 0 },
       in_flight: server ? server.inFlight : (this.#stdio?.inFlight ?? 0),
-      last_activity_ts: new Date(this.#lastActivity).toISOString(),
+      last_activity_ts: new Date(this.#lastForeground).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
       event_loop: eventLoopHealth(),
@@ -233,50 +244,81 @@ export class Daemon {
     return this.#server?.activeConnections ?? (this.#stdio && !this.#stdio.closed ? 1 : 0);
   }
 
-  /** Graceful stop (steps in the header). Resolves true if everything drained. Idempotent. */
-  close(): Promise<boolean> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+  #foregroundConnections(): number {
+    return this.#server?.foregroundConnections ?? (this.#stdio && !this.#stdio.closed && this.#stdio.foreground ? 1 : 0);
   }
 
-  async #close(): Promise<boolean> {
+  /** Graceful stop (steps in the header). Resolves true if everything drained. Idempotent. */
+  close(): Promise<boolean> {
+    return this.#stop('graceful');
+  }
+
+  /** Immediate stop (steps in the header); also cuts short a graceful stop under way. Idempotent. */
+  async destroy(): Promise<void> {
+    await this.#stop('immediate');
+  }
+
+  #stop(mode: 'graceful' | 'immediate'): Promise<boolean> {
+    if (mode === 'immediate' && !this.#immediate) {
+      this.#immediate = true;
+      this.#hurry();
+      this.#server?.destroy();
+      this.#stdio?.destroy();
+    }
+    this.#stopping ??= this.#run();
+    return this.#stopping;
+  }
+
+  /** Waits for `p` up to `ms` or until the stop turns immediate; true if `p` settled. */
+  async #wait(p: Promise<unknown>, ms: number): Promise<boolean> {
+    let settled = false;
+    const tracked = p.then(
+      () => void (settled = true),
+      () => void (settled = true),
+    );
+    await within(Promise.race([tracked, this.#hurried]), this.#immediate ? 0 : ms);
+    return settled;
+  }
+
+  async #run(): Promise<boolean> {
     const { log, config } = this;
-    log.info({ drain_timeout_ms: config.drainTimeoutMs }, 'stopping');
+    log.info({ immediate: this.#immediate, drain_timeout_ms: config.drainTimeoutMs }, 'stopping');
     this.#notifier.stopping();
-    let drained = true;
+    const deadline = Date.now() + config.drainTimeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
     await this.#metricsServer?.close();
-    if (this.#server) drained = await this.#server.close(config.drainTimeoutMs);
+    // 1–3: connections.
+    let drained = true;
+    if (this.#server) drained = (await this.#wait(this.#server.close(config.drainTimeoutMs), config.drainTimeoutMs + 1000)) && !this.#immediate;
     if (this.#stdio) {
       this.#stdio.stopReading();
-      drained = await within(this.#stdio.idle(), config.drainTimeoutMs);
+      drained = (await this.#wait(this.#stdio.idle(), left())) && !this.#immediate;
     }
-    // A maintenance cycle in progress finishes first, within what is left of the deadline.
-    const cycleDone = await within(this.scheduler.stop(), drained ? config.drainTimeoutMs : 0);
-    if (!drained) log.warn('drain deadline passed with calls still running; stopping anyway');
-    if (!cycleDone) log.warn('drain deadline passed during a maintenance cycle; stopping anyway');
+    if (!drained) this.#server?.destroy();
+    // 4: a maintenance cycle in progress finishes first, within what is left of the deadline.
+    const cycleDone = await this.#wait(this.scheduler.stop(), drained ? left() : 0);
+    if (!drained) log.warn('stopping with calls still running');
+    if (!cycleDone) log.warn('stopping during a maintenance cycle');
+    // 5
     await this.pool.destroy();
-    await this.state
-      .update((s) => {
-        s.daemon_stopped_at = new Date().toISOString();
-        // No cycle runs past this point: what is on disk says so.
-        if (s.fsm_state !== undefined && s.fsm_state !== 'WAKE') s.fsm_state = 'WAKE';
-      })
-      .catch((err: Error) => log.error({ err }, 'could not persist daemon_stopped_at'));
-    // Only if it is still the socket we bound: libuv already unlinked it on close, unless a successor's sits there.
+    // 6
+    if (!this.#immediate) {
+      await this.state
+        .update((s) => {
+          s.daemon_stopped_at = new Date().toISOString();
+          // No cycle runs past this point: what is on disk says so.
+          if (s.fsm_state !== undefined && s.fsm_state !== 'WAKE') s.fsm_state = 'WAKE';
+        })
+        .catch((err: Error) => log.error({ err }, 'could not persist daemon_stopped_at'));
+    }
+    // 7
+    await this.state.close();
+    // 8: only if it is still the socket we bound (libuv may have unlinked it on close; a successor's may sit there).
     this.#server?.unlinkOwnPath();
+    // 9
     this.#lock.release();
     log.info({ drained }, 'stopped');
     return drained;
-  }
-
-  /** Immediate stop: drop connections and threads, release the lock. */
-  async destroy(): Promise<void> {
-    void this.#metricsServer?.close();
-    this.#server?.destroy();
-    this.#stdio?.destroy();
-    await this.pool.destroy();
-    this.#server?.unlinkOwnPath();
-    this.#lock.release();
   }
 }
 

@@ -29,6 +29,8 @@ export interface CallContext {
    * the state its predecessors left and the replies keep their order.
    */
   replyInOrder(run: () => Promise<string | null>): void;
+  /** This context carries foreground work (SPEC §7): a line that is not a control message. */
+  markForeground(): void;
   /** Calls this connection has queued, so they can be dropped if it leaves. */
   readonly tickets: Set<Ticket>;
   readonly log: Logger;
@@ -37,7 +39,7 @@ export interface CallContext {
 export interface RouterDeps {
   readonly pool: Pool;
   readonly control: ControlPlane;
-  /** Called for every line that reaches the router (SPEC §7 idle detection). */
+  /** Called for every line that is not a control message: foreground work (SPEC §7). */
   readonly onActivity: () => void;
   /** Called for every JSON-RPC request (the scheduler yields to them). */
   readonly onCall: () => void;
@@ -98,10 +100,13 @@ export class Router {
 
   /** Routes one frame; `ctx.reply` or `ctx.replyInOrder` is called exactly once. */
   route(frame: Frame, ctx: CallContext): void {
-    this.#deps.onActivity();
+    if (frame.kind !== 'line') this.#foreground(ctx);
     if (frame.kind === 'too_long') return ctx.reply(this.#tooLong);
     if (frame.kind === 'invalid_utf8') return ctx.reply(INVALID_UTF8);
     const parsed = parseLine(frame.text, this.#limits);
+    // Control messages (a monitoring `status`) are not foreground work (SPEC §7).
+    const control = parsed.kind === 'batch' ? parsed.items.length > 0 && parsed.items.every((m) => m.kind === 'control') : parsed.kind === 'control';
+    if (!control) this.#foreground(ctx);
     switch (parsed.kind) {
       case 'parse_error':
         return ctx.reply(errorLine(null, { code: ErrorCode.ParseError, message: parsed.message }));
@@ -120,6 +125,11 @@ export class Router {
 
   async #control(msg: ControlMessage): Promise<string> {
     return JSON.stringify(await this.#deps.control.handle(msg));
+  }
+
+  #foreground(ctx: CallContext): void {
+    ctx.markForeground();
+    this.#deps.onActivity();
   }
 
   #call(msg: Extract<Message, { kind: 'request' }>, ctx: CallContext, done: (line: string | null) => void): void {

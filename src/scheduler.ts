@@ -4,36 +4,36 @@
  * the flags the control plane sets and runs the dispatch module's
  * `maintain(ctx)` — one bounded cycle at a time, on a slow-lane thread —
  * only when the daemon is idle or when forced. Human first: before each
- * cycle it yields at once to a new connection, a JSON-RPC call, a
- * `force_wake` or a `pause`.
+ * cycle it yields at once to foreground work (a JSON-RPC call), a
+ * `force_wake` or a `pause`. Control messages are not foreground work: a
+ * monitoring `status` neither wakes a sleep nor keeps the daemon from idling.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Pool } from './pool.js';
-import type { StateData, StateStore } from './state.js';
+import { StateClosedError, type StateStore } from './state.js';
+import { trimFirstTurn, type CycleRecord, type DaemonState, type FsmState, type Json } from './statedata.js';
 
-export type FsmState = 'WAKE' | 'TRANSITIONING' | 'SLEEP' | 'DREAMING';
+export type { CycleRecord, FsmState } from './statedata.js';
 
 /** The scheduler's part of the config (meanings in config.ts). */
-export type SchedulerOptions = Pick<Config, 'tickMs' | 'idleMs' | 'sleepEveryMs' | 'sleepCycles' | 'firstTurnTtlMs' | 'firstTurnMax'>;
+export type SchedulerOptions = Pick<Config, 'tickMs' | 'idleMs' | 'sleepEveryMs' | 'sleepCycles' | 'firstTurnTtlMs' | 'firstTurnMax' | 'firstTurnMaxBytes'>;
 
-/** What the scheduler reads about foreground traffic. */
+/** What the scheduler reads about foreground work (SPEC §7): JSON-RPC requests and their connections. */
 export interface Activity {
-  readonly activeConnections: () => number;
-  readonly lastActivity: () => number;
-  /** Monotonic counters: connections accepted, JSON-RPC calls received. */
-  readonly accepted: () => number;
+  /** Open connections that have carried a JSON-RPC request. */
+  readonly foregroundConnections: () => number;
+  /** When (epoch ms) the last line other than a control message arrived. */
+  readonly lastForeground: () => number;
+  /** JSON-RPC requests received since start (monotonic). */
   readonly calls: () => number;
 }
 
-export interface CycleRecord {
-  readonly started_at: string;
-  readonly duration_ms: number;
-  readonly outcome: 'ok' | 'error' | 'skipped';
-  readonly detail?: unknown;
+/** What a sleep yields to, counted when it began. */
+interface Mark {
+  readonly calls: number;
+  readonly lastForeground: number;
 }
-
-const pending = (v: unknown): boolean => v !== null && typeof v === 'object' && (v as { pending?: unknown }).pending === true;
 
 export class Scheduler {
   readonly #opts: SchedulerOptions;
@@ -58,12 +58,16 @@ export class Scheduler {
   }
 
   start(): void {
-    if (this.#timer !== null) return;
+    if (this.#timer !== null || this.#stopping) return;
     this.#timer = setInterval(() => void this.tick(), this.#opts.tickMs);
     this.#timer.unref();
   }
 
-  /** Stops ticking; waits for a running cycle (the caller bounds the wait), then leaves WAKE on disk. */
+  /**
+   * Stops ticking for good, and asks a running sleep to end after its
+   * current cycle. Resolves when that sleep is over (the caller bounds the
+   * wait). Idempotent.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer !== null) clearInterval(this.#timer);
@@ -97,10 +101,10 @@ export class Scheduler {
   async #tick(): Promise<void> {
     const now = Date.now();
     const s = this.#state.data;
-    const fsm = (typeof s.fsm_state === 'string' ? s.fsm_state : 'WAKE') as FsmState;
-    const base = (d: StateData): void => {
+    const fsm: FsmState = s.fsm_state ?? 'WAKE';
+    const base = (d: DaemonState): void => {
       d.last_tick_at = new Date(now).toISOString();
-      this.#prune(d, now);
+      if (d.first_turn_pending) d.first_turn_pending = trimFirstTurn(d.first_turn_pending, now, this.#opts);
     };
     if (fsm !== 'WAKE') {
       // Only a running sleep holds a non-WAKE state, and none is running.
@@ -113,20 +117,20 @@ export class Scheduler {
       return;
     }
     if (s.scheduler_paused === true) return this.#skip('paused', base);
-    if (pending(s.force_wake_request)) {
+    if (s.force_wake_request?.pending === true) {
       // Already awake: the request is satisfied.
       return this.#skip('awake', (d) => {
         base(d);
-        (d.force_wake_request as Record<string, unknown>).pending = false;
+        if (d.force_wake_request) d.force_wake_request.pending = false;
       });
     }
-    const forced = pending(s.force_rem_request);
-    const asked = pending(s.user_sleep_request);
-    const idleFor = now - this.#activity.lastActivity();
-    const idle = this.#activity.activeConnections() === 0 && idleFor >= this.#opts.idleMs;
+    const forced = s.force_rem_request?.pending === true;
+    const asked = s.user_sleep_request?.pending === true;
     if (!forced && !asked) {
-      if (!idle) {
-        const reason = this.#activity.activeConnections() > 0 ? 'connections active' : `idle in ${Math.ceil((this.#opts.idleMs - idleFor) / 1000)} s`;
+      const busy = this.#activity.foregroundConnections();
+      const idleFor = now - this.#activity.lastForeground();
+      if (busy > 0 || idleFor < this.#opts.idleMs) {
+        const reason = busy > 0 ? 'connections active' : `idle in ${Math.ceil((this.#opts.idleMs - idleFor) / 1000)} s`;
         return this.#skip('not_idle', base, reason);
       }
       const due = this.#lastSleepEndedAt + this.#opts.sleepEveryMs - now;
@@ -135,7 +139,7 @@ export class Scheduler {
     await this.#sleep(forced ? 'force_rem' : asked ? 'user' : 'idle', base);
   }
 
-  #skip(reason: string, mutate: (d: StateData) => void, waitingFor = reason): Promise<void> {
+  #skip(reason: string, mutate: (d: DaemonState) => void, waitingFor = reason): Promise<void> {
     this.#waitingFor = waitingFor;
     return this.#write((d) => {
       mutate(d);
@@ -143,15 +147,17 @@ export class Scheduler {
     });
   }
 
-  async #write(mutate: (d: StateData) => void): Promise<void> {
+  async #write(mutate: (d: DaemonState) => void): Promise<void> {
     try {
       await this.#state.update(mutate);
     } catch (err) {
-      this.#log.error({ err }, 'scheduler could not persist state');
+      // After an immediate stop the store is closed while a cycle may still be unwinding.
+      if (err instanceof StateClosedError) this.#log.debug('state store closed; scheduler write dropped');
+      else this.#log.error({ err }, 'scheduler could not persist state');
     }
   }
 
-  #transition(to: FsmState, extra?: (d: StateData) => void): Promise<void> {
+  #transition(to: FsmState, extra?: (d: DaemonState) => void): Promise<void> {
     this.#log.info({ fsm_state: to }, 'transition');
     return this.#write((d) => {
       d.fsm_state = to;
@@ -159,42 +165,41 @@ export class Scheduler {
     });
   }
 
-  /** Why to stop sleeping now, or null. */
-  #interrupted(accepted: number, calls: number): string | null {
+  /** Why to stop sleeping now, or null. Control messages never count (SPEC §7). */
+  #interrupted(mark: Mark): string | null {
     const s = this.#state.data;
     if (this.#stopping) return 'stopping';
     if (s.scheduler_paused === true) return 'paused';
-    if (pending(s.force_wake_request)) return 'force_wake';
-    if (this.#activity.accepted() !== accepted) return 'connection';
-    if (this.#activity.calls() !== calls) return 'call';
+    if (s.force_wake_request?.pending === true) return 'force_wake';
+    if (this.#activity.calls() !== mark.calls) return 'call';
+    if (this.#activity.lastForeground() !== mark.lastForeground) return 'foreground';
     return null;
   }
 
-  async #sleep(why: 'force_rem' | 'user' | 'idle', base: (d: StateData) => void): Promise<void> {
-    const accepted = this.#activity.accepted();
-    const calls = this.#activity.calls();
+  async #sleep(why: 'force_rem' | 'user' | 'idle', base: (d: DaemonState) => void): Promise<void> {
+    const mark: Mark = { calls: this.#activity.calls(), lastForeground: this.#activity.lastForeground() };
     this.#waitingFor = 'sleeping';
     this.#log.info({ why }, 'entering sleep');
     await this.#transition('TRANSITIONING', (d) => {
       base(d);
       d.last_tick_skipped_reason = null;
       // Consume the flag that started this sleep.
-      if (why === 'force_rem') (d.force_rem_request as Record<string, unknown>).pending = false;
-      if (why === 'user') (d.user_sleep_request as Record<string, unknown>).pending = false;
+      if (why === 'force_rem' && d.force_rem_request) d.force_rem_request.pending = false;
+      if (why === 'user' && d.user_sleep_request) d.user_sleep_request.pending = false;
     });
     await this.#transition('SLEEP');
     const cycles = why === 'force_rem' ? 1 : this.#opts.sleepCycles;
     let woke: string | null = null;
     for (let i = 0; i < cycles; i++) {
       // A forced cycle runs even while busy; any other yields to people first.
-      woke = why === 'force_rem' ? (this.#stopping ? 'stopping' : null) : this.#interrupted(accepted, calls);
+      woke = why === 'force_rem' ? (this.#stopping ? 'stopping' : null) : this.#interrupted(mark);
       if (woke !== null) break;
       await this.#transition('DREAMING');
       await this.#cycle();
       await this.#transition('SLEEP');
     }
     await this.#transition('WAKE', (d) => {
-      if (woke === 'force_wake') (d.force_wake_request as Record<string, unknown>).pending = false;
+      if (woke === 'force_wake' && d.force_wake_request) d.force_wake_request.pending = false;
     });
     this.#lastSleepEndedAt = Date.now();
     this.#waitingFor = 'idle';
@@ -207,30 +212,18 @@ export class Scheduler {
     const outcome = await this.#pool.maintain({ cycle: this.#cycles + 1, started_at: startedAt.toISOString() });
     const duration = Math.round((performance.now() - t0) * 1000) / 1000;
     this.#cycles++;
-    this.#lastCycle =
+    const record = (o: CycleRecord['outcome'], detail: Json): CycleRecord => ({ started_at: startedAt.toISOString(), duration_ms: duration, outcome: o, detail });
+    const cycle =
       outcome === null
-        ? { started_at: startedAt.toISOString(), duration_ms: duration, outcome: 'skipped', detail: 'no thread could be spared from foreground calls' }
+        ? record('skipped', 'no thread could be spared from foreground calls')
         : outcome.ok
-          ? { started_at: startedAt.toISOString(), duration_ms: duration, outcome: 'ok', detail: JSON.parse(outcome.json) as unknown }
-          : { started_at: startedAt.toISOString(), duration_ms: duration, outcome: 'error', detail: outcome.error };
-    const log = this.#lastCycle.outcome === 'error' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
-    log({ cycle: this.#lastCycle }, 'maintenance cycle');
+          ? record('ok', JSON.parse(outcome.json) as Json)
+          : record('error', { code: outcome.error.code, message: outcome.error.message });
+    this.#lastCycle = cycle;
+    const log = cycle.outcome === 'error' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
+    log({ cycle }, 'maintenance cycle');
     await this.#write((d) => {
-      d.last_cycle = this.#lastCycle;
+      d.last_cycle = cycle;
     });
-  }
-
-  #prune(d: StateData, now: number): void {
-    const ftp = d.first_turn_pending;
-    if (ftp === null || typeof ftp !== 'object') return;
-    const entries = Object.entries(ftp as Record<string, unknown>)
-      .map(([k, v]) => [k, typeof v === 'string' ? Date.parse(v) : Number.NaN] as const)
-      .filter(([, t]) => Number.isFinite(t) && now - t <= this.#opts.firstTurnTtlMs)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, this.#opts.firstTurnMax);
-    if (entries.length !== Object.keys(ftp).length) {
-      const kept = new Set(entries.map(([k]) => k));
-      d.first_turn_pending = Object.fromEntries(Object.entries(ftp as Record<string, unknown>).filter(([k]) => kept.has(k)));
-    }
   }
 }

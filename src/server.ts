@@ -66,6 +66,7 @@ export class Server {
   #refused = 0;
   #served: string | undefined;
   #acceptErrors = 0;
+  #closing: Promise<boolean> | null = null;
 
   constructor(router: Router, opts: ServerOptions, log: Logger) {
     this.#router = router;
@@ -204,13 +205,15 @@ export class Server {
     log.info('connection opened');
   }
 
-  /** Connections accepted since start. */
-  get accepted(): number {
-    return this.#accepted;
-  }
-
   get activeConnections(): number {
     return this.#conns.size;
+  }
+
+  /** Open connections that have carried foreground work (SPEC §7). */
+  get foregroundConnections(): number {
+    let n = 0;
+    for (const c of this.#conns) if (c.foreground) n++;
+    return n;
   }
 
   /** Requests received on live connections and not yet answered. */
@@ -223,6 +226,7 @@ export class Server {
   stats(): Record<string, number | null> {
     return {
       active: this.#conns.size,
+      foreground: this.foregroundConnections,
       accepted: this.#accepted,
       refused: this.#refused,
       max: this.#maxConnections,
@@ -252,10 +256,16 @@ export class Server {
   /**
    * Graceful stop: stop accepting, stop reading, wait (up to `drainMs`) for
    * every in-flight request to be answered, then end the connections.
-   * Returns whether everything drained in time.
+   * Returns whether everything drained in time. A second call waits for
+   * the first.
    */
-  async close(drainMs: number): Promise<boolean> {
-    if (this.#state === 'closing' || this.#state === 'closed') return true;
+  close(drainMs: number): Promise<boolean> {
+    this.#closing ??= this.#close(drainMs);
+    return this.#closing;
+  }
+
+  async #close(drainMs: number): Promise<boolean> {
+    if (this.#state === 'closed') return true;
     this.#state = 'closing';
     const stopped = this.#stopListening();
     for (const c of this.#conns) c.stopReading();

@@ -8,7 +8,9 @@
  */
 import { renameSync } from 'node:fs';
 import { readRegularFile, writeFileAtomic } from './files.js';
+import { cloneState, serializeState, type DaemonState } from './statedata.js';
 
+/** The file's JSON object as read, before `parseState` gives it a type. */
 export type StateData = Record<string, unknown>;
 
 /** What `load` found: the data, and where a corrupt file was moved. */
@@ -61,7 +63,7 @@ export function writeAtomic(path: string, text: string): Promise<void> {
   return writeFileAtomic(path, text, 0o600);
 }
 
-type Mutator<R> = (draft: StateData) => R;
+type Mutator<R> = (draft: DaemonState) => R;
 
 interface Pending {
   readonly mutate: Mutator<unknown>;
@@ -69,43 +71,65 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
+/** The store was closed: nothing more is written (the lock may be gone). */
+export class StateClosedError extends Error {
+  override get name(): string {
+    return 'StateClosedError';
+  }
+}
+
 /** The in-memory state and its file. Only this class writes state.json. */
 export class StateStore {
   readonly path: string;
-  #data: StateData;
+  #data: DaemonState;
   #written: string;
   #pending: Pending[] = [];
   #flushing = false;
+  /** Settles when the running flush (if any) has written everything queued. */
+  #idle: Promise<void> = Promise.resolve();
+  #closed = false;
 
-  constructor(path: string, initial: StateData) {
+  constructor(path: string, initial: DaemonState) {
     this.path = path;
     this.#data = initial;
     this.#written = '';
   }
 
   /** The committed state (what is on disk). Do not mutate. */
-  get data(): Readonly<StateData> {
+  get data(): Readonly<DaemonState> {
     return this.#data;
   }
 
   /**
    * Applies `mutate` to a copy of the state, persists it, then commits it.
    * Resolves with what `mutate` returned; rejects (nothing committed) if the
-   * write failed.
+   * write failed or the store is closed.
    */
   update<R>(mutate: Mutator<R>): Promise<R> {
+    if (this.#closed) return Promise.reject(new StateClosedError('state store is closed'));
     return new Promise<R>((resolve, reject) => {
       this.#pending.push({ mutate, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.#flushing) void this.#flush();
+      if (this.#flushing) return;
+      this.#flushing = true;
+      this.#idle = this.#flush();
     });
   }
 
+  /**
+   * Refuses further updates and waits for the writes already accepted, so
+   * nothing touches the file once this resolves (the lock may go next).
+   * Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#idle;
+  }
+
   async #flush(): Promise<void> {
-    this.#flushing = true;
     while (this.#pending.length > 0) {
       const group = this.#pending;
       this.#pending = [];
-      const draft = structuredClone(this.#data);
+      const draft = cloneState(this.#data);
       const results: { ok: boolean; value: unknown }[] = [];
       for (const p of group) {
         try {
@@ -114,8 +138,8 @@ export class StateStore {
           results.push({ ok: false, value: err });
         }
       }
-      const text = `${JSON.stringify(draft, null, 2)}\n`;
       try {
+        const text = serializeState(draft);
         if (text !== this.#written) await writeAtomic(this.path, text);
         this.#data = draft;
         this.#written = text;

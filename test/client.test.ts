@@ -1,6 +1,8 @@
 /** The client library: ids matched, -32002 when the socket dies, one reconnect. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Client } from '../src/client.js';
 import { ErrorCode, RpcError } from '../src/errors.js';
 import { resolveConfig } from '../src/config.js';
@@ -43,4 +45,69 @@ test('pending calls reject with -32002 when the daemon goes; the next call recon
     await daemon.close();
     cleanup();
   }
+});
+
+test('close() rejects calls and control requests still waiting with -32002', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  t.after(() => daemon.close());
+  const client = new Client({ socket: config.socket });
+  await client.connect();
+  const unreachable = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
+  const call = client.call('sleep', { ms: 1000 });
+  const ctl = client.control({ type: 'status' });
+  client.close();
+  await assert.rejects(call, unreachable);
+  await assert.rejects(ctl, unreachable);
+  await assert.rejects(client.call('echo'), unreachable, 'a closed client makes no new calls');
+  client.close(); // idempotent
+});
+
+/** A one-shot NDJSON server that answers each request line with `reply(id)`. */
+async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id: number) => string): Promise<string> {
+  const { dir, cleanup } = tmpHome();
+  const path = join(dir, 'fake.sock');
+  const server = createServer((s) => {
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const { id } = JSON.parse(buf.slice(0, i)) as { id: number };
+        buf = buf.slice(i + 1);
+        s.write(`${reply(id)}\n`);
+      }
+    });
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  t.after(() => {
+    server.close();
+    cleanup();
+  });
+  return path;
+}
+
+test('results and errors are parsed losslessly: unsafe integers arrive as bigint, __proto__ as an own key', async (t) => {
+  const path = await fakeServer(t, (id) =>
+    id === 1
+      ? `{"jsonrpc":"2.0","id":1,"result":{"big":18446744073709551617,"neg":-9007199254740993,"safe":9007199254740991,"float":1.5,"exp":1e3,"__proto__":{"x":1},"list":[123456789012345678901234567890]}}`
+      : `{"jsonrpc":"2.0","id":${id},"error":{"code":-32001,"message":"boom","data":{"row":18446744073709551615}}}`,
+  );
+  const client = new Client({ socket: path });
+  t.after(() => client.close());
+  const r = (await client.call('any')) as Record<string, unknown>;
+  assert.equal(r.big, 18446744073709551617n);
+  assert.equal(r.neg, -9007199254740993n);
+  assert.equal(r.safe, 9007199254740991);
+  assert.equal(r.float, 1.5);
+  assert.equal(r.exp, 1000);
+  assert.deepEqual(r.list, [123456789012345678901234567890n]);
+  assert.ok(Object.hasOwn(r, '__proto__'));
+  assert.deepEqual(r['__proto__'], { x: 1 });
+  assert.equal(Object.getPrototypeOf(r), Object.prototype);
+  await assert.rejects(client.call('other'), (e: unknown) => e instanceof RpcError && e.code === -32001 && (e.data as { row: unknown }).row === 18446744073709551615n);
 });

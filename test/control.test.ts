@@ -8,6 +8,8 @@ import { Conn, roundTrip, startDaemon, tmpHome, type Running } from './helper.js
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 import { silent, FIXTURE } from './helper.js';
+import { ControlPlane } from '../src/control.js';
+import { StateStore } from '../src/state.js';
 
 let d: Running;
 before(async () => {
@@ -40,6 +42,59 @@ describe('status', () => {
     for (const k of ['threads', 'queue_size', 'utilization', 'completed', 'wait_ms', 'run_ms']) assert.ok(k in pool, k);
     assert.ok('connections' in r && 'in_flight' in r && 'last_activity_ts' in r);
     assert.equal((r.config as { home: string }).home, d.home, 'the resolved config is shown');
+  });
+});
+
+describe('status: pending_digest and uptime_sec', () => {
+  const digestOf = async (value: unknown): Promise<unknown> => {
+    const { dir, cleanup } = tmpHome();
+    try {
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ pending_digest: value }));
+      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+      const daemon = await Daemon.start(config, { log: silent, env: {} });
+      try {
+        return (await roundTrip(config.socket, { type: 'status' })).pending_digest;
+      } finally {
+        await daemon.close();
+      }
+    } finally {
+      cleanup();
+    }
+  };
+
+  test('an object in the state gives exactly the four counters, missing ones defaulted', async () => {
+    assert.deepEqual(await digestOf({}), { rem_cycles_completed: 0, episodes_processed: 0, schemas_induced_tier0: 0, claude_call_used: false });
+    assert.deepEqual(await digestOf({ rem_cycles_completed: 3, claude_call_used: true, secret: 'x', episodes: 9 }), {
+      rem_cycles_completed: 3,
+      episodes_processed: 0,
+      schemas_induced_tier0: 0,
+      claude_call_used: true,
+    });
+    assert.deepEqual(await digestOf({ rem_cycles_completed: 1, episodes_processed: 2, schemas_induced_tier0: 4, claude_call_used: false }), {
+      rem_cycles_completed: 1,
+      episodes_processed: 2,
+      schemas_induced_tier0: 4,
+      claude_call_used: false,
+    });
+  });
+
+  test('anything else is null', async () => {
+    for (const v of [null, 5, 'digest', [1, 2], true]) assert.equal(await digestOf(v), null, JSON.stringify(v));
+  });
+
+  test('uptime_sec is seconds as a number, fractions kept', async () => {
+    const started = '2026-01-01T00:00:00.000Z';
+    const path = join(d.home, 'unit-state.json');
+    const plane = new ControlPlane({
+      state: new StateStore(path, { others: {}, daemon_started_at: started }),
+      firstTurn: { firstTurnTtlMs: 1000, firstTurnMax: 10, firstTurnMaxBytes: 4096 },
+      version: 'v',
+      metrics: () => ({}),
+      now: () => new Date(Date.parse(started) + 1500),
+    });
+    const r = await plane.handle({ type: 'status' });
+    assert.equal(r.uptime_sec, 1.5);
+    assert.equal(typeof (await send({ type: 'status' })).uptime_sec, 'number');
   });
 });
 
@@ -80,10 +135,15 @@ describe('pause / resume', () => {
     assert.deepEqual(await send({ type: 'resume', seconds: 10 }), { ok: true, paused: false });
     assert.equal(disk().scheduler_paused, false);
   });
-  test('seconds must be an integer, not a bool', async () => {
-    invalid(await send({ type: 'pause', seconds: true }));
-    invalid(await send({ type: 'pause', seconds: 1.5 }));
-    invalid(await send({ type: 'resume', seconds: '3' }));
+  test('seconds must be an integer, not a bool, and null is not absent', async () => {
+    for (const seconds of [true, false, 1.5, '3', null, [], {}]) {
+      for (const type of ['pause', 'resume']) {
+        const r = await send({ type, seconds });
+        invalid(r);
+        assert.equal(r.error, 'seconds must be an int', `${type} ${JSON.stringify(seconds)}`);
+      }
+    }
+    assert.equal(disk().scheduler_paused, false, 'nothing was applied');
     assert.deepEqual(await send({ type: 'pause', seconds: 30 }), { ok: true, paused: true });
     await send({ type: 'resume' });
   });
@@ -98,6 +158,25 @@ describe('session_open', () => {
     assert.equal(typeof (s.first_turn_pending as Record<string, string>)['s'.repeat(128)], 'string');
     assert.deepEqual(s.hippea_cascade_request, { session_id: 's'.repeat(128), ts: 'T', pending: true });
   });
+  test('first_turn_pending is bounded in bytes on insert, newest kept', async () => {
+    const small = await startDaemon({ firstTurnMaxBytes: 1024 });
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(200)}`);
+      for (const id of ids) {
+        await roundTrip(small.socket, { type: 'session_open', session_id: id, ts: 't' });
+        await new Promise((r) => setTimeout(r, 2)); // distinct timestamps
+      }
+      const s = JSON.parse(readFileSync(join(small.home, 'state.json'), 'utf8'));
+      const kept = Object.keys(s.first_turn_pending);
+      const bytes = kept.reduce((n, k) => n + Buffer.byteLength(JSON.stringify(k)) + Buffer.byteLength(s.first_turn_pending[k]) + 4, 0);
+      assert.ok(bytes <= 1024, `${bytes} bytes kept`);
+      // 128 chars clipped: 130 bytes of JSON key + 24 of time + 4 = 158 per entry → 6 fit.
+      assert.deepEqual(kept, ids.slice(-6).map((id) => id.slice(0, 128)));
+    } finally {
+      await small.close();
+    }
+  });
+
   test('first_turn_pending is capped on insert, newest kept', async () => {
     const small = await startDaemon({ firstTurnMax: 3 });
     try {
@@ -112,10 +191,45 @@ describe('session_open', () => {
     }
   });
 
-  test('both fields are optional but must be strings', async () => {
-    assert.equal((await send({ type: 'session_open' })).ok, true);
-    invalid(await send({ type: 'session_open', session_id: 5 }));
-    invalid(await send({ type: 'session_open', ts: {} }));
+  test('both fields are optional but must be strings; null is a wrong type', async () => {
+    for (const [key, value] of [['session_id', 5], ['ts', {}], ['session_id', null], ['ts', null], ['session_id', true], ['ts', ['x']]] as const) {
+      const r = await send({ type: 'session_open', [key]: value });
+      invalid(r);
+      assert.equal(r.error, `${key} must be a string`);
+    }
+  });
+
+  test('a bare session_open stores "" for both fields, never a value the daemon made up', async () => {
+    const before = Date.now();
+    assert.deepEqual(await send({ type: 'session_open' }), { ok: true, reason: 'session_open_queued' });
+    const s = disk();
+    assert.deepEqual(s.last_session_open, { session_id: '', ts: '' });
+    assert.deepEqual(s.hippea_cascade_request, { session_id: '', ts: '', pending: true });
+    const at = (s.first_turn_pending as Record<string, string>)[''];
+    assert.equal(typeof at, 'string');
+    assert.match(at as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    assert.ok(Date.parse(at as string) >= before - 1000);
+    await send({ type: 'session_open', session_id: 'only-id' });
+    assert.deepEqual(disk().last_session_open, { session_id: 'only-id', ts: '' });
+    await send({ type: 'session_open', ts: 'only-ts' });
+    assert.deepEqual(disk().hippea_cascade_request, { session_id: '', ts: 'only-ts', pending: true });
+  });
+
+  test('session ids are clipped to 128 characters, counted as code points', async () => {
+    const sid = '😀'.repeat(130);
+    await send({ type: 'session_open', session_id: sid, ts: 'T' });
+    assert.equal((disk().last_session_open as { session_id: string }).session_id, '😀'.repeat(128));
+  });
+
+  test('any key is stored in the state maps: __proto__, constructor, toString', async () => {
+    for (const sid of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__defineGetter__']) {
+      assert.deepEqual(await send({ type: 'session_open', session_id: sid, ts: 'T' }), { ok: true, reason: 'session_open_queued' });
+      const s = disk();
+      assert.deepEqual(s.last_session_open, { session_id: sid, ts: 'T' });
+      const pending = s.first_turn_pending as Record<string, unknown>;
+      assert.ok(Object.hasOwn(pending, sid), sid);
+      assert.equal(typeof pending[sid], 'string', sid);
+    }
   });
 });
 
@@ -187,6 +301,54 @@ describe('state file at start', () => {
       assert.equal(typeof s.daemon_started_at, 'string');
       await daemon.close();
       assert.equal(typeof JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon_stopped_at, 'string');
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('any key survives persist and reload; unknown keys are kept; wrong types are reset with one warning', async () => {
+    const { dir, cleanup } = tmpHome();
+    try {
+      const now = new Date().toISOString();
+      writeFileSync(
+        join(dir, 'state.json'),
+        `{"__proto__":{"x":1},"custom":[1,{"constructor":2}],"first_turn_pending":{"__proto__":"${now}","constructor":"${now}"},` +
+          `"fsm_state":7,"scheduler_paused":"yes","last_session_open":{"session_id":null,"ts":"x"},"daemon_pid":"abc","quiet_window":{"from":"22:00"}}`,
+      );
+      const logs: Record<string, unknown>[] = [];
+      const { pino } = await import('pino');
+      const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
+      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+      let daemon = await Daemon.start(config, { log, env: {} });
+      const warnings = logs.filter((l) => Array.isArray(l.keys));
+      assert.equal(warnings.length, 1);
+      assert.deepEqual([...(warnings[0]?.keys as string[])].sort(), ['daemon_pid', 'fsm_state', 'last_session_open', 'scheduler_paused']);
+      const r = await roundTrip(config.socket, { type: 'status' });
+      assert.equal(r.fsm_state, 'WAKE');
+      assert.equal(r.scheduler_paused, false);
+      assert.deepEqual(r.quiet_window, { from: '22:00' });
+      const read = (): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Record<string, unknown>;
+      let s = read();
+      assert.ok(Object.hasOwn(s, '__proto__'), 'an unknown __proto__ key is written back');
+      assert.deepEqual(s['__proto__'], { x: 1 });
+      assert.deepEqual(s.custom, [1, { constructor: 2 }]);
+      assert.ok(!('fsm_state' in s) && !('scheduler_paused' in s) && !('last_session_open' in s));
+      assert.equal(s.daemon_pid, process.pid);
+      assert.deepEqual(Object.keys(s.first_turn_pending as object).sort(), ['__proto__', 'constructor']);
+      await roundTrip(config.socket, { type: 'session_open', session_id: '__proto__', ts: 'again' });
+      await daemon.close();
+      daemon = await Daemon.start(config, { log: silent, env: {} });
+      try {
+        const pending = daemon.state.data.first_turn_pending as Record<string, string>;
+        assert.ok(Object.hasOwn(pending, '__proto__') && Object.hasOwn(pending, 'constructor'), 'reloaded as own keys');
+        assert.equal(typeof pending['__proto__'], 'string');
+        assert.deepEqual(daemon.state.data.last_session_open, { session_id: '__proto__', ts: 'again' });
+        s = read();
+        assert.deepEqual(Object.keys(s.first_turn_pending as object).sort(), ['__proto__', 'constructor']);
+        assert.ok(Object.hasOwn(s, '__proto__'));
+      } finally {
+        await daemon.close();
+      }
     } finally {
       cleanup();
     }

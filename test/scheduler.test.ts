@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conn, FIXTURES, roundTrip, silent, startDaemon, sleep, tmpHome, type Running } from './helper.js';
+import { Conn, FIXTURES, roundTrip, rpc, silent, startDaemon, sleep, tmpHome, type Running } from './helper.js';
 import { resolveConfig, type ConfigInput } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 
@@ -24,13 +24,41 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 50
 
 const fastTicks: ConfigInput = { tickMs: 50, idleMs: 3_600_000, sleepEveryMs: 3_600_000 };
 
+/**
+ * A monitoring probe: `status` every `ms`, alternately on one long-lived
+ * connection and on a fresh one each time. Stop it with the returned function.
+ */
+function monitor(d: Running, ms = 10): () => Promise<number> {
+  let stop = false;
+  let sent = 0;
+  const run = (async () => {
+    const held = await Conn.open(d.socket);
+    try {
+      while (!stop) {
+        held.send({ type: 'status' });
+        await held.waitLines(++sent);
+        await roundTrip(d.socket, { type: 'status' });
+        await sleep(ms);
+      }
+    } finally {
+      held.close();
+    }
+    return sent;
+  })();
+  return async () => {
+    stop = true;
+    return run;
+  };
+}
+
 describe('transitions', () => {
   test('idle: WAKE → TRANSITIONING → SLEEP → DREAMING → SLEEP → WAKE, one cycle, each step on disk', async () => {
     const logs: Record<string, unknown>[] = [];
     const d = await startDaemon({ ...fastTicks, idleMs: 200 }, logs);
     try {
       await until('a cycle', () => logs.some((l) => l.msg === 'maintenance cycle'));
-      await until('WAKE again', () => transitions(logs).at(-1) === 'WAKE');
+      // `transition` is logged before its write; `awake` after WAKE is on disk.
+      await until('awake', () => logs.some((l) => l.msg === 'awake'));
       assert.deepEqual(transitions(logs).slice(0, 5), ['TRANSITIONING', 'SLEEP', 'DREAMING', 'SLEEP', 'WAKE']);
       const s = await sched(d);
       assert.equal(s.cycles, 1);
@@ -43,13 +71,21 @@ describe('transitions', () => {
     }
   });
 
-  test('not idle while a connection is open: ticks skip with a reason', async () => {
-    const d = await startDaemon({ ...fastTicks, idleMs: 100 });
+  test('not idle while a connection that carried a call is open: ticks skip with a reason', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon({ ...fastTicks, idleMs: 100 }, logs);
     try {
       const c = await Conn.open(d.socket);
-      await sleep(400);
-      const s = await sched(d);
-      assert.equal(s.cycles, 0);
+      c.send(rpc(1, 'echo', [1]));
+      await c.waitLines(1);
+      // (On a slow machine an idle sleep may have begun before the call arrived; from here on none may.)
+      await until('a tick that saw the connection', async () => (await sched(d)).waiting_for === 'connections active');
+      const sleeps = logs.filter((l) => l.msg === 'entering sleep').length;
+      await sleep(400); // four idle periods
+      assert.equal(logs.filter((l) => l.msg === 'entering sleep').length, sleeps);
+      const st = await status(d);
+      assert.equal((st.scheduler as Sched).waiting_for, 'connections active');
+      assert.equal((st.connections as { foreground: number }).foreground, 1, 'the status probe itself is not foreground');
       assert.equal(disk(d).last_tick_skipped_reason, 'not_idle');
       c.close();
     } finally {
@@ -57,30 +93,87 @@ describe('transitions', () => {
     }
   });
 
+  test('a monitor polling status does not keep the daemon from becoming idle (SPEC §7)', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon({ ...fastTicks, idleMs: 200 }, logs);
+    const stop = monitor(d);
+    try {
+      await until('an idle sleep with the monitor polling', () => logs.some((l) => l.msg === 'awake' && l.why === 'idle'));
+      assert.equal(logs.find((l) => l.msg === 'awake')?.woke_by, 'done', 'the monitor did not wake it');
+      assert.ok((await stop()) > 0);
+      assert.ok((await sched(d)).cycles >= 1);
+    } finally {
+      await stop();
+      await d.close();
+    }
+  });
+
   test('user_initiated_sleep: one sleep, the flag consumed', async () => {
-    const d = await startDaemon(fastTicks);
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon(fastTicks, logs);
     try {
       assert.deepEqual(await roundTrip(d.socket, { type: 'user_initiated_sleep', reason: 'night', ts: 't' }), { ok: true, state: 'TRANSITIONING' });
       await until('a cycle', async () => (await sched(d)).cycles === 1);
       await until('WAKE', () => disk(d).fsm_state === 'WAKE' && disk(d).user_sleep_request.pending === false);
+      // The sleep logs `awake` once its WAKE is on disk.
+      await until('awake logged', () => logs.some((l) => l.msg === 'awake'));
+      assert.deepEqual(
+        logs.filter((l) => l.msg === 'awake').map((l) => [l.why, l.woke_by]),
+        [['user', 'done']],
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a sleep the user asked for runs all its cycles while a monitor polls status', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon({ ...fastTicks, sleepCycles: 3 }, logs);
+    const stop = monitor(d, 5);
+    try {
+      await sleep(50);
+      await roundTrip(d.socket, { type: 'user_initiated_sleep', reason: 'night', ts: 't' });
+      await until('awake', () => logs.some((l) => l.msg === 'awake'));
+      const awake = logs.find((l) => l.msg === 'awake');
+      assert.deepEqual([awake?.why, awake?.woke_by], ['user', 'done']);
+      assert.equal((await sched(d)).cycles, 3);
+    } finally {
+      await stop();
+      await d.close();
+    }
+  });
+
+  test('a JSON-RPC call between cycles ends a user sleep early', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon({ ...fastTicks, dispatch: SLOW_MAINTAIN, sleepCycles: 3, threads: 2 }, logs);
+    try {
+      await roundTrip(d.socket, { type: 'user_initiated_sleep', reason: 'night', ts: 't' });
+      await until('dreaming', () => transitions(logs).includes('DREAMING'));
+      assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', ['hi']))).result, ['hi']);
+      await until('awake', () => logs.some((l) => l.msg === 'awake'), 10_000);
+      assert.equal(logs.find((l) => l.msg === 'awake')?.woke_by, 'call');
+      assert.equal((await sched(d)).cycles, 1);
     } finally {
       await d.close();
     }
   });
 
   test('force_rem while busy runs exactly one cycle, then WAKE', async () => {
-    const d = await startDaemon({ ...fastTicks, sleepCycles: 5 });
+    const logs: Record<string, unknown>[] = [];
+    const d = await startDaemon({ ...fastTicks, sleepCycles: 5 }, logs);
+    const stop = monitor(d);
     try {
       const busy = await Conn.open(d.socket);
       busy.send({ jsonrpc: '2.0', id: 1, method: 'echo' });
       assert.deepEqual(await roundTrip(d.socket, { type: 'force_rem', ts: 't' }), { ok: true, reason: 'rem_queued' });
-      await until('one cycle', async () => (await sched(d)).cycles === 1);
+      await until('awake', () => logs.some((l) => l.msg === 'awake'));
       await sleep(300);
       assert.equal((await sched(d)).cycles, 1, 'exactly one');
       assert.equal(disk(d).force_rem_request.pending, false);
       assert.equal(disk(d).fsm_state, 'WAKE');
       busy.close();
     } finally {
+      await stop();
       await d.close();
     }
   });
@@ -127,7 +220,7 @@ describe('human first', () => {
       assert.deepEqual(r.result, ['hi']);
       assert.ok(ms < 500, `foreground call took ${ms.toFixed(1)} ms during a cycle`);
       await until('awake', () => logs.some((l) => l.msg === 'awake'), 10_000);
-      assert.equal(logs.find((l) => l.msg === 'awake')?.woke_by, 'connection');
+      assert.equal(logs.find((l) => l.msg === 'awake')?.woke_by, 'call');
       assert.equal((await sched(d)).cycles, 1, 'it yielded before the second cycle');
     } finally {
       await d.close();

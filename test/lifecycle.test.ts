@@ -1,0 +1,127 @@
+/**
+ * The one stop sequence (SPEC §4): `close()` graceful, `destroy()` immediate,
+ * both idempotent, the scheduler stopped in both, and nothing written to
+ * state.json once the lock is released — for an embedded daemon too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, tmpHome } from './helper.js';
+import { resolveConfig } from '../src/config.js';
+import { Daemon } from '../src/daemon.js';
+import { Router } from '../src/router.js';
+import { Server } from '../src/server.js';
+
+/** The state file's identity: every atomic write renames a new inode into place. */
+const fileId = (path: string): string => {
+  const st = statSync(path);
+  return `${st.ino}:${st.mtimeMs}:${readFileSync(path, 'utf8')}`;
+};
+
+async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!fn()) {
+    assert.ok(Date.now() - t0 < ms, `timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('an embedded daemon that is destroyed never writes state.json again, even while ticking fast', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const fast = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 10, idleMs: 3_600_000 }, {});
+  const first = await Daemon.start(fast, { log: silent, env: {} });
+  const path = join(dir, 'state.json');
+  // It ticks: last_tick_at moves.
+  const t0 = readFileSync(path, 'utf8');
+  await until('a tick written', () => readFileSync(path, 'utf8') !== t0);
+  await first.destroy();
+  const second = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 60_000 }, {}), { log: silent, env: {} });
+  t.after(() => second.close());
+  const mine = fileId(path);
+  await sleep(300); // thirty of the first daemon's tick intervals
+  assert.equal(fileId(path), mine, 'the destroyed daemon wrote state.json after releasing its lock');
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).daemon_started_at, second.state.data.daemon_started_at);
+});
+
+test('destroy() during a maintenance cycle: the cycle ends unseen, nothing is written after the lock goes', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const logs: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
+  const config = resolveConfig({ home: dir, dispatch: join(FIXTURES, 'slow-maintain.js'), threads: 2, tickMs: 20, idleMs: 3_600_000 }, {});
+  const first = await Daemon.start(config, { log, env: {} });
+  assert.equal((await roundTrip(config.socket, { type: 'force_rem', ts: 't' })).ok, true);
+  await until('dreaming', () => logs.some((l) => l.msg === 'transition' && l.fsm_state === 'DREAMING'));
+  const t0 = performance.now();
+  await first.destroy();
+  assert.ok(performance.now() - t0 < 1000, 'destroy did not wait for the 1.5 s cycle');
+  const second = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 60_000 }, {}), { log: silent, env: {} });
+  t.after(() => second.close());
+  const path = join(dir, 'state.json');
+  const mine = fileId(path);
+  await sleep(1800); // past the end of the cycle the first daemon was running
+  assert.equal(fileId(path), mine);
+});
+
+test('close() twice is one stop; destroy() during close() cuts the drain short and both settle', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, drainTimeoutMs: 30_000 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const c = await Conn.open(config.socket);
+  c.send(rpc(1, 'sleep', { ms: 20_000 }));
+  await until('the call running', () => daemon.pool.stats().running === 1);
+  const t0 = performance.now();
+  const a = daemon.close();
+  assert.equal(daemon.close(), a, 'the same promise');
+  await sleep(100);
+  await daemon.destroy();
+  assert.equal(await a, false, 'not drained');
+  assert.ok(performance.now() - t0 < 5000, 'the 20 s call did not hold the stop');
+  await daemon.destroy(); // again: settles at once
+  assert.equal(await daemon.close(), false);
+  // The lock is free: a successor starts on the same home.
+  const next = await Daemon.start(config, { log: silent, env: {} });
+  assert.equal(await next.close(), true);
+  c.close();
+});
+
+test('destroy() first, then close(): one stop, and the scheduler no longer ticks', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 10 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  await Promise.all([daemon.destroy(), daemon.destroy(), daemon.close()]);
+  const before = (daemon.scheduler.snapshot().last_tick_skipped_reason as string | null) ?? 'none';
+  const path = join(dir, 'state.json');
+  const id = fileId(path);
+  await sleep(150);
+  assert.equal(fileId(path), id);
+  assert.equal((daemon.scheduler.snapshot().last_tick_skipped_reason as string | null) ?? 'none', before);
+  await assert.rejects(daemon.state.update(() => undefined), { name: 'StateClosedError' });
+});
+
+test('a second Server.close() waits for the drain like the first', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  t.after(() => daemon.close());
+  const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {} }, config);
+  const server = new Server(router, config, silent);
+  const path = join(dir, 'second.sock');
+  await server.listen({ kind: 'path', path });
+  const c = await Conn.open(path);
+  c.send(rpc(1, 'sleep', { ms: 400 }));
+  await until('the call running', () => server.inFlight === 1);
+  const first = server.close(5000);
+  const second = server.close(5000);
+  assert.equal(await second, true);
+  assert.equal(c.lines.length, 1, 'the second close resolved only after the call was answered');
+  assert.equal(await first, true);
+  assert.deepEqual(JSON.parse(c.lines[0] as string).result, { slept: 400 });
+  c.close();
+});

@@ -4,9 +4,8 @@
  * an exact count of what was sent, answered, failed and lost.
  */
 import { createConnection, type Socket } from 'node:net';
-import * as hdr from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
-import { clampToMax } from '../src/metrics.js';
+import { Latency } from '../src/metrics.js';
 
 export interface Percentiles {
   readonly count: number;
@@ -16,18 +15,8 @@ export interface Percentiles {
   readonly max: number;
 }
 
-/** Latencies in ms, stored as µs. */
-export class Histogram {
-  readonly #h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-  record(ms: number): void {
-    this.#h.recordValue(Math.max(1, Math.round(ms * 1000)));
-  }
-  summary(): Percentiles {
-    const h = this.#h;
-    const ms = (us: number): number => Math.round(us) / 1000;
-    return clampToMax({ count: h.totalCount, p50: ms(h.getValueAtPercentile(50)), p90: ms(h.getValueAtPercentile(90)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue) });
-  }
-}
+/** Latencies in ms: the daemon's own histogram (percentiles clamped to an exact max). */
+export { Latency as Histogram };
 
 /** One NDJSON connection that matches responses by id (and control replies in order). */
 export class LoadConn {
@@ -123,7 +112,7 @@ export async function closedLoop(
   opts: { connections: number; pipeline: number; ms: number; method: string; params?: unknown | (() => unknown); graceMs?: number; onTick?: (frac: number) => void },
 ): Promise<ClosedLoopResult> {
   const conns = await Promise.all(Array.from({ length: opts.connections }, () => LoadConn.open(path)));
-  const hist = new Histogram();
+  const hist = new Latency();
   let stop = false;
   let done = 0;
   const t0 = performance.now();

@@ -1,8 +1,10 @@
 /**
  * Latency histograms and counters the main thread keeps for `status` and
- * the logs. Recording is O(1) and allocation-free.
+ * the logs. Recording is O(1) and allocation-free. Node's own HDR histogram
+ * (perf_hooks) costs nothing to load, which matters for a daemon started on
+ * its first connection.
  */
-import * as hdr from 'hdr-histogram-js';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 /** Percentiles of one histogram, in milliseconds. */
 export interface LatencySummary {
@@ -25,25 +27,31 @@ export function clampToMax<T extends { p50: number; p90: number; p99: number; ma
 
 /** A latency histogram recording microseconds, reported in milliseconds. */
 export class Latency {
-  readonly #h = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
-
+  // Microseconds, 1 µs to one hour, two significant digits.
+  readonly #h: RecordableHistogram = createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 2 });
+  #count = 0;
   #sumUs = 0;
+  // Exact: the histogram's own max is its bucket's upper edge.
+  #maxUs = 0;
 
   record(ms: number): void {
-    const us = Math.max(1, Math.round(ms * 1000));
-    this.#h.recordValue(us);
+    const us = Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000)));
+    this.#h.record(us);
+    this.#count++;
     this.#sumUs += us;
+    if (us > this.#maxUs) this.#maxUs = us;
   }
 
   summary(): LatencySummary {
     const h = this.#h;
     const ms = (us: number): number => Math.round(us) / 1000;
+    if (this.#count === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, sum: 0 };
     return clampToMax({
-      count: h.totalCount,
-      p50: ms(h.getValueAtPercentile(50)),
-      p90: ms(h.getValueAtPercentile(90)),
-      p99: ms(h.getValueAtPercentile(99)),
-      max: ms(h.maxValue),
+      count: this.#count,
+      p50: ms(h.percentile(50)),
+      p90: ms(h.percentile(90)),
+      p99: ms(h.percentile(99)),
+      max: ms(this.#maxUs),
       sum: ms(this.#sumUs),
     });
   }

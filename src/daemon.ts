@@ -90,6 +90,7 @@ export class Daemon {
   #stdio: Connection | null = null;
   #lastForeground = Date.now();
   #stopping: Promise<boolean> | null = null;
+  #snapshot: Record<string, unknown> | null = null;
   #immediate = false;
   /** Resolves when a stop turns immediate: every graceful wait ends then. */
   readonly #hurried: Promise<void>;
@@ -223,8 +224,20 @@ export class Daemon {
     );
   }
 
-  /** The live metrics `status` carries (SPEC §8). */
+  /**
+   * The live metrics `status` carries (SPEC §8). Taken once per turn of the
+   * event loop: a batch of a thousand `status` messages shares one snapshot
+   * instead of costing the main thread a thousand.
+   */
   metrics(): Record<string, unknown> {
+    if (this.#snapshot === null) {
+      this.#snapshot = this.#measure();
+      setImmediate(() => (this.#snapshot = null));
+    }
+    return this.#snapshot;
+  }
+
+  #measure(): Record<string, unknown> {
     const server = this.#server;
     return {
       pid: process.pid,

@@ -108,8 +108,8 @@ export function describeListenFd(fd: number): string | null {
   return null;
 }
 
-/** The /proc/net/unix row of socket inode `ino`: its flags and type. */
-function readUnixRow(ino: number): { flags: number; type: string } | null | 'unavailable' {
+/** The /proc/net/unix row of socket inode `ino`: its flags, type and path ('' when unnamed or abstract). */
+function readUnixRow(ino: number): { flags: number; type: string; path: string } | null | 'unavailable' {
   let text: string;
   try {
     text = readFileSync('/proc/net/unix', 'utf8');
@@ -119,7 +119,26 @@ function readUnixRow(ino: number): { flags: number; type: string } | null | 'una
   // Num RefCount Protocol Flags Type St Inode [Path]
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f[6] !== undefined && Number(f[6]) === ino) return { flags: Number.parseInt(f[3] ?? '0', 16), type: f[4] ?? '' };
+    if (f[6] !== undefined && Number(f[6]) === ino) {
+      const path = f[7] ?? '';
+      return { flags: Number.parseInt(f[3] ?? '0', 16), type: f[4] ?? '', path: path.startsWith('@') ? '' : path };
+    }
   }
   return null;
+}
+
+/**
+ * The path of a listening unix socket we were handed as an fd, so `status`
+ * can show what is really served. Node's pipe handles have no getsockname(),
+ * so on Linux the fd's inode is looked up in /proc/net/unix; elsewhere (or
+ * for an unnamed socket, or with /proc hidden) the answer is `fd:N`.
+ */
+export function activatedSocketName(fd: number): string {
+  try {
+    const row = readUnixRow(fstatSync(fd).ino);
+    if (row !== null && row !== 'unavailable' && row.path !== '') return row.path;
+  } catch {
+    // the fd is gone: fall through
+  }
+  return `fd:${fd}`;
 }

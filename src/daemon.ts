@@ -28,7 +28,7 @@ import type { Config } from './config.js';
 import { ControlPlane } from './control.js';
 import { Connection } from './connection.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { Pool } from './pool.js';
+import { createPool, type Pool } from './pool-setup.js';
 import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
@@ -79,18 +79,7 @@ export class Daemon {
     this.#lock = lock;
     this.state = state;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
-    this.pool = new Pool({
-      dispatchUrl: config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href,
-      threads: config.threads,
-      fastThreads: config.fastThreads,
-      maxQueue: config.maxQueue,
-      maxBatch: config.maxBatch,
-      laneThresholdMs: config.laneThresholdMs,
-      deadlineMs: config.callDeadlineMs,
-      workerHeapMb: config.workerHeapMb,
-      slowNice: config.slowNice,
-      inline: config.inline,
-    });
+    this.pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
     this.control = new ControlPlane({ state, version: VERSION, firstTurnMax: config.firstTurnMax, metrics: () => this.metrics() });
     this.scheduler = new Scheduler(config, {
       state,
@@ -129,7 +118,7 @@ export class Daemon {
           delete s.daemon_stopped_at;
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
-      await daemon.pool.start();
+      await daemon.pool.ready;
       await daemon.#startTransport(opts, activation);
       daemon.scheduler.start();
       return daemon;

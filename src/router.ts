@@ -11,7 +11,7 @@ import { ErrorCode } from './errors.js';
 import type { Frame } from './framing.js';
 import type { Pool, Ticket } from './pool.js';
 import { errorLine, resultLine } from './response.js';
-import type { Outcome } from '../workers/runtime.js';
+import type { Outcome } from './contract.js';
 
 /** What the router needs from whoever carries the bytes. */
 export interface CallContext {
@@ -82,7 +82,7 @@ export class Router {
       case 'request': {
         this.#deps.onCall();
         const { id, method } = msg;
-        const ticket: Ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
+        const ticket: Ticket = this.#deps.pool.submit(method, JSON.stringify(msg.params), (outcome: Outcome, waitMs: number) => {
           ctx.tickets.delete(ticket);
           if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
             // The daemon's or the dispatch module's fault, not the caller's: worth a line.

@@ -1,0 +1,88 @@
+/**
+ * The contract between the main thread and the workers: what a task carries,
+ * what comes back, and the layout of a batch's shared progress record. Both
+ * sides import this module (and `errors.ts`) and nothing else of each other,
+ * so folders import in one direction: `workers/` → `src/contract`.
+ *
+ * Holds only types and the few constants that define the shared layout.
+ */
+import type { WireError } from './errors.js';
+
+/** The shape of a dispatch module (SPEC §5), as a worker holds it once loaded. */
+export interface DispatchModule {
+  readonly dispatch: (method: string, params: unknown) => unknown;
+  readonly maintain?: (ctx: unknown) => unknown;
+  readonly lanes: Readonly<Record<string, 'fast' | 'slow'>>;
+}
+
+/** One call as it travels to a worker. */
+export interface Call {
+  readonly method: string;
+  /** The params as JSON source text; parsed in the worker, inside the call's own fate. */
+  readonly params: string;
+  /** Measure this call's CPU time (slow calls only: it costs a /proc read). */
+  readonly measure: boolean;
+}
+
+export type Task =
+  /**
+   * Calls run in order. `progress` is the batch's shared record (see
+   * `Slot`/`progressBytes`); each result is posted as a `CallResult` as soon
+   * as its call finishes.
+   */
+  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[]; readonly progress: SharedArrayBuffer; readonly maxResultBytes: number }
+  | { readonly op: 'maintain'; readonly ctx: unknown; readonly maxResultBytes: number }
+  /** Loads the module (if not yet) and reports its declared lanes. */
+  | { readonly op: 'ping' };
+
+/**
+ * The result of one call. A result is already JSON text, serialised (and
+ * bounded) in the worker, so the main thread only concatenates it into the
+ * response line. `cpuMs` is present when the call was measured and the
+ * platform tells a thread's CPU time.
+ */
+export type Outcome =
+  | { readonly ok: true; readonly json: string; readonly runMs: number; readonly cpuMs?: number }
+  | { readonly ok: false; readonly error: WireError; readonly runMs: number; readonly cpuMs?: number };
+
+/** A finished call of batch `batch`, posted by the worker on its parentPort. */
+export interface CallResult {
+  readonly batch: number;
+  readonly index: number;
+  readonly outcome: Outcome;
+}
+
+/** What a ping answers: the lanes the module declares. */
+export interface PingReply {
+  readonly lanes: Readonly<Record<string, 'fast' | 'slow'>>;
+}
+
+/**
+ * States of one call in a batch's progress record. Every change is a
+ * compare-and-swap, so exactly one side wins each race:
+ *   Queued → Running (worker, as it starts the call)
+ *   Queued → Withdrawn (main: the call is taken back and may run elsewhere)
+ *   Running → Done (worker, before it posts the result)
+ *   Running → Killed (main: deadline passed or worker lost; the result, if any, is dropped)
+ */
+export const Slot = {
+  Queued: 0,
+  Running: 1,
+  Done: 2,
+  Killed: 3,
+  Withdrawn: 4,
+} as const;
+
+/**
+ * Progress record layout for n calls: n Int32 states, padded to 8 bytes,
+ * then n Float64 start times (ms since the epoch, performance.timeOrigin +
+ * performance.now(), written before the state turns Running).
+ */
+export function progressBytes(n: number): number {
+  return statesBytes(n) + n * 8;
+}
+
+/** Bytes of the state array, padded so the start times are 8-aligned. */
+export function statesBytes(n: number): number {
+  return Math.ceil((n * 4) / 8) * 8;
+}

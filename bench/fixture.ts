@@ -4,10 +4,11 @@
  *   sleep {ms}      blocks its thread for ms (not CPU)
  *   spin {ms}       burns CPU for ms of wall-clock time
  *   cpu {iterations} fixed work, so work/s is comparable across thread counts
+ *   poison {exit|loop}  kills its worker, or never ends (the poison scenario's attacker)
  */
 import { MethodNotFoundError, requireParam } from '../src/errors.js';
 
-export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow' } as const;
+export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow', poison: 'fast' } as const;
 
 export function dispatch(method: string, params: unknown): unknown {
   switch (method) {
@@ -27,6 +28,9 @@ export function dispatch(method: string, params: unknown): unknown {
       for (let i = 0; i < n; i++) h = Math.imul(h ^ i, 0x01000193);
       return h >>> 0;
     }
+    case 'poison':
+      if ((params as { exit?: boolean }).exit === true) process.exit(1);
+      for (;;);
     default:
       throw new MethodNotFoundError(method);
   }

@@ -265,7 +265,8 @@ export class Pool {
       // batches than CPU slots (they are CPU work).
       const reserveFree = fastThreads - this.#fastUsed;
       const fastCap = Math.max(fastThreads, cpuThreads);
-      if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || ((fastThreads === 0 || fastLive >= maxBatch) && slowUsed + this.#fastUsed - fastThreads < threads))) {
+      const spill = fastThreads === 0 || fastLive >= maxBatch || this.#fastWaitedMs() >= this.#opts.laneThresholdMs;
+      if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowUsed + this.#fastUsed - fastThreads < threads))) {
         const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(free, fastCap - this.#fastUsed));
         this.#start(this.#take(this.#fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast');
         continue;
@@ -279,6 +280,12 @@ export class Pool {
       if (next === undefined) break;
       this.#start(this.#take(next.kind === 'cpu' ? this.#cpu : this.#wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait');
     }
+  }
+
+  /** How long the oldest fast call has waited (ms). */
+  #fastWaitedMs(): number {
+    const head = this.#fast.peek();
+    return head === undefined ? 0 : performance.now() - head.enqueuedAt;
   }
 
   #take(q: Fifo<Job>, n: number): Job[] {
@@ -314,7 +321,7 @@ export class Pool {
         () => this.#settle(batch, null),
         (err: RunFailure) => this.#settle(batch, err),
       );
-    if (this.#opts.deadlineMs > 0 || jobs.length > 1) this.#startWatch();
+    if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#startWatch();
   }
 
   #used(slot: 'fast' | 'cpu' | 'wait', d: number): void {
@@ -415,7 +422,7 @@ export class Pool {
     let watched = 0;
     for (const batch of this.#batches.values()) {
       if (batch.settled) continue;
-      if (deadlineMs === 0 && batch.jobs.length === 1) continue;
+      if (deadlineMs === 0 && batch.slot !== 'fast') continue;
       watched++;
       for (let i = 0; i < batch.jobs.length; i++) {
         if (batch.state(i) !== Slot.Running) continue;
@@ -429,6 +436,8 @@ export class Pool {
       clearInterval(this.#watch);
       this.#watch = undefined;
     }
+    // Fast calls that have waited past the threshold may now spill onto idle slow threads.
+    if (this.#fast.live > 0) this.#pump();
   }
 
   /** Stops call i of `batch` for its deadline: it alone gets -32004; its batch mates not started run elsewhere. */

@@ -82,7 +82,14 @@ export class Router {
       case 'request': {
         this.#deps.onCall();
         const { id, method } = msg;
-        const ticket: Ticket = this.#deps.pool.submit(method, JSON.stringify(msg.params), (outcome: Outcome, waitMs: number) => {
+        // The pool takes params as JSON text (parsed in the worker, in the call's own fate).
+        let params: string;
+        try {
+          params = JSON.stringify(msg.params);
+        } catch {
+          return done(errorLine(id, { code: ErrorCode.InvalidRequest, message: 'params nested too deeply' }));
+        }
+        const ticket: Ticket = this.#deps.pool.submit(method, params, (outcome: Outcome, waitMs: number) => {
           ctx.tickets.delete(ticket);
           if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
             // The daemon's or the dispatch module's fault, not the caller's: worth a line.

@@ -1,6 +1,7 @@
 /**
  * The bench's dispatch module: methods of known cost.
  *   echo            returns its params
+ *   fresh           returns its params; no lane declared (a method the pool must learn)
  *   sleep {ms}      blocks its thread for ms (not CPU)
  *   spin {ms}       burns CPU for ms of wall-clock time
  *   cpu {iterations} fixed work, so work/s is comparable across thread counts
@@ -13,6 +14,7 @@ export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow', p
 export function dispatch(method: string, params: unknown): unknown {
   switch (method) {
     case 'echo':
+    case 'fresh':
       return params;
     case 'sleep':
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(requireParam(params, 'ms')));

@@ -8,6 +8,7 @@ import type { HolResult, ScalingRow, StartupResult, ThroughputRow } from './scen
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
+import type { PoolBenchResults } from './pool-bench.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -19,6 +20,7 @@ export interface Results {
   abuse?: AbuseResult;
   store?: StoreResult;
   maintenance?: MaintenanceResult;
+  pool?: PoolBenchResults;
   headlines?: Headline[];
 }
 

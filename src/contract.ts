@@ -38,8 +38,8 @@ export type Task =
 /**
  * The result of one call. A result is already JSON text, serialised (and
  * bounded) in the worker, so the main thread only concatenates it into the
- * response line. `cpuMs` is present when the call was measured and the
- * platform tells a thread's CPU time.
+ * response line. `cpuMs` (time on a CPU or runnable and waiting for one) is
+ * present when the call was measured and the platform tells it.
  */
 export type Outcome =
   | { readonly ok: true; readonly json: string; readonly runMs: number; readonly cpuMs?: number }

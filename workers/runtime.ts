@@ -67,10 +67,17 @@ export function failingModule(err: unknown): DispatchModule {
   };
 }
 
-/** This thread's CPU time in ms (Linux: first field of schedstat, ns), or undefined elsewhere. */
+/**
+ * This thread's CPU demand so far in ms: time on a CPU plus time runnable but
+ * waiting for one (Linux schedstat, first two fields, ns), or undefined
+ * elsewhere. Counting the run-queue wait keeps a CPU-bound call on a busy
+ * machine from looking like a call that waits.
+ */
 function threadCpuMs(): number | undefined {
   try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 1)[0]) / 1e6;
+    const [onCpu, runnable] = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 2);
+    const ms = (Number(onCpu) + Number(runnable)) / 1e6;
+    return Number.isFinite(ms) ? ms : undefined;
   } catch {
     return undefined;
   }

@@ -94,8 +94,8 @@ export class Pool {
   readonly #fast = new Fifo<Job>();
   readonly #cpu = new Fifo<Job>();
   readonly #wait = new Fifo<Job>();
-  /** First-burst calls of methods being probed, by method. */
-  readonly #held = new Map<string, Job[]>();
+  /** Methods being probed: the probe call and the first-burst calls waiting for its verdict. */
+  readonly #held = new Map<string, { readonly probe: Job; readonly jobs: Job[] }>();
   #heldCount = 0;
   readonly #batches = new Map<number, Batch>();
   #batchSeq = 0;
@@ -206,18 +206,32 @@ export class Pool {
       const held = this.#held.get(job.method);
       if (held !== undefined) {
         job.state = 'held';
-        held.push(job);
+        held.jobs.push(job);
         this.#heldCount++;
         return;
       }
-      this.#held.set(job.method, []);
+      this.#held.set(job.method, { probe: job, jobs: [] });
       job.probe = true;
       job.kind = 'wait';
-      // A method that has not answered within the lane threshold is slow: its held calls need not wait longer.
-      setTimeout(() => this.#release(job.method), Math.max(1, this.#opts.laneThresholdMs)).unref();
+      this.#holdCheck(job);
     }
     job.state = 'queued';
     this.#queueOf(job).push(job);
+  }
+
+  /**
+   * A probe that has RUN longer than the lane threshold says its method is
+   * slow: the held calls need not wait for it to end. Time spent waiting
+   * for a thread or in transit says nothing, so it is not counted.
+   */
+  #holdCheck(probe: Job): void {
+    setTimeout(() => {
+      if (probe.state === 'finished' || probe.state === 'cancelled' || this.#stopped) return this.#release(probe.method);
+      const batch = probe.batch;
+      const ran = batch !== undefined && batch.state(probe.index) === Slot.Running ? performance.timeOrigin + performance.now() - batch.startedAtMs(probe.index) : 0;
+      if (ran >= this.#opts.laneThresholdMs) this.#release(probe.method);
+      else this.#holdCheck(probe);
+    }, Math.max(1, this.#opts.laneThresholdMs / 2)).unref();
   }
 
   /** Ends the hold of a new method's first burst: its calls go to the queue its verdict (or lack of one) says. */
@@ -227,7 +241,7 @@ export class Pool {
     this.#held.delete(method);
     let kind = this.#table.kindOf(method);
     if (kind === 'new') kind = 'wait';
-    for (const job of held) {
+    for (const job of held.jobs) {
       if (job.state !== 'held') continue;
       this.#heldCount--;
       job.kind = kind;
@@ -542,7 +556,7 @@ export class Pool {
       for (const q of [this.#early, this.#fast, this.#cpu, this.#wait]) {
         for (let job = q.shift(); job !== undefined; job = q.shift()) this.#finish(job, stop, false);
       }
-      for (const held of this.#held.values()) for (const job of held) if (job.state === 'held') this.#finish(job, stop, false);
+      for (const held of this.#held.values()) for (const job of held.jobs) if (job.state === 'held') this.#finish(job, stop, false);
       this.#heldCount = 0;
       this.#held.clear();
     }

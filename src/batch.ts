@@ -3,7 +3,7 @@
  * thread with its shared progress record (layout in `contract.ts`). Only
  * the main-thread side of the compare-and-swap rules lives here.
  */
-import { Slot, progressBytes, statesBytes, type Outcome } from './contract.js';
+import { Slot, slotWord, type Outcome } from './contract.js';
 import type { Kind, Lane } from './lanes.js';
 
 export type Done = (outcome: Outcome, waitMs: number) => void;
@@ -29,45 +29,61 @@ export interface Job extends Ticket {
   index: number;
 }
 
+/** The main thread's view of the pool's progress record (layout in `contract.ts`). */
+export interface ProgressViews {
+  readonly states: Int32Array;
+  readonly starts: Float64Array;
+}
+
 export class Batch {
   readonly id: number;
   readonly jobs: readonly Job[];
   readonly lane: Lane;
   /** The kind of slot it holds: fast, or a slow call's cpu/wait. */
   readonly slot: 'fast' | 'cpu' | 'wait';
-  readonly progress: SharedArrayBuffer;
-  readonly #states: Int32Array;
-  readonly #starts: Float64Array;
-  readonly abort = new AbortController();
+  /** Its calls' first slot in the progress record, and the generation tagging them. */
+  readonly base: number;
+  readonly gen: number;
+  readonly #views: ProgressViews;
+  /** Present when calls have a deadline: aborting it stops the thread. */
+  readonly abort: AbortController | undefined;
   readonly startedAt = performance.now();
   /** Calls this batch still owes an answer (running here, not finished or taken back). */
   open: number;
   /** The task has ended (the thread is free or gone). */
   settled = false;
 
-  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: 'fast' | 'cpu' | 'wait') {
+  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: 'fast' | 'cpu' | 'wait', stoppable: boolean, views: ProgressViews, base: number) {
     this.id = id;
     this.jobs = jobs;
     this.lane = lane;
     this.slot = slot;
     this.open = jobs.length;
-    this.progress = new SharedArrayBuffer(progressBytes(jobs.length));
-    this.#states = new Int32Array(this.progress, 0, jobs.length);
-    this.#starts = new Float64Array(this.progress, statesBytes(jobs.length), jobs.length);
+    this.abort = stoppable ? new AbortController() : undefined;
+    this.#views = views;
+    this.base = base;
+    this.gen = id & 0x0fffffff;
+    const queued = slotWord(this.gen, Slot.Queued);
+    for (let i = 0; i < jobs.length; i++) {
+      views.starts[base + i] = 0;
+      Atomics.store(views.states, base + i, queued);
+    }
   }
 
+  /** The Slot state of call i. */
   state(i: number): number {
-    return Atomics.load(this.#states, i);
+    return Atomics.load(this.#views.states, this.base + i) & 7;
   }
 
-  /** When call i started running (ms since the epoch). Valid once its state is Running. */
+  /** When call i started running (ms since the epoch); 0 if the worker has not written it yet. */
   startedAtMs(i: number): number {
-    return this.#starts[i] as number;
+    return this.#views.starts[this.base + i] as number;
   }
 
   /** Main thread's move: one of the CAS rules. True if it won. */
   swap(i: number, from: number, to: number): boolean {
-    return Atomics.compareExchange(this.#states, i, from, to) === from;
+    const expect = slotWord(this.gen, from);
+    return Atomics.compareExchange(this.#views.states, this.base + i, expect, slotWord(this.gen, to)) === expect;
   }
 
   /** Takes back every call not yet started; returns their jobs in order. */

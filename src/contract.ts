@@ -26,14 +26,28 @@ export interface Call {
 
 export type Task =
   /**
-   * Calls run in order. `progress` is the batch's shared record (see
-   * `Slot`/`progressBytes`); each result is posted as a `CallResult` as soon
-   * as its call finishes.
+   * Calls run in order. Call i's progress is slot `base + i` of the pool's
+   * shared record (`Progress`), tagged with generation `gen`; each result is
+   * posted as a `CallResult` as soon as its call finishes, except the last,
+   * which is the task's value.
    */
-  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[]; readonly progress: SharedArrayBuffer; readonly maxResultBytes: number }
+  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[]; readonly base: number; readonly gen: number; readonly maxResultBytes: number }
   | { readonly op: 'maintain'; readonly ctx: unknown; readonly maxResultBytes: number }
   /** Loads the module (if not yet) and reports its declared lanes. */
   | { readonly op: 'ping' };
+
+/**
+ * The pool's progress record, shared with every worker once (at its start),
+ * so no task carries shared memory. One slot per call in flight:
+ * `states[k]` is `gen << 3 | Slot`, `starts[k]` the call's start time (ms
+ * since the epoch, performance.timeOrigin + performance.now(), written by the
+ * worker after it wins Queued → Running; 0 until then). The generation tag
+ * means a thread stopped late can never touch a slot reused by a later batch.
+ */
+export interface Progress {
+  readonly states: SharedArrayBuffer;
+  readonly starts: SharedArrayBuffer;
+}
 
 /**
  * The result of one call. A result is already JSON text, serialised (and
@@ -58,7 +72,7 @@ export interface PingReply {
 }
 
 /**
- * States of one call in a batch's progress record. Every change is a
+ * States of one call in the progress record. Every change is a
  * compare-and-swap, so exactly one side wins each race:
  *   Queued → Running (worker, as it starts the call)
  *   Queued → Withdrawn (main: the call is taken back and may run elsewhere)
@@ -73,16 +87,7 @@ export const Slot = {
   Withdrawn: 4,
 } as const;
 
-/**
- * Progress record layout for n calls: n Int32 states, padded to 8 bytes,
- * then n Float64 start times (ms since the epoch, performance.timeOrigin +
- * performance.now(), written before the state turns Running).
- */
-export function progressBytes(n: number): number {
-  return statesBytes(n) + n * 8;
-}
-
-/** Bytes of the state array, padded so the start times are 8-aligned. */
-export function statesBytes(n: number): number {
-  return Math.ceil((n * 4) / 8) * 8;
+/** A slot's state word: the batch's generation and the state. */
+export function slotWord(gen: number, state: number): number {
+  return ((gen & 0x0fffffff) << 3) | state;
 }

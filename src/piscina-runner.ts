@@ -11,7 +11,7 @@
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
-import type { CallResult, Outcome, PingReply, Task } from './contract.js';
+import type { CallResult, Outcome, PingReply, Progress, Task } from './contract.js';
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
@@ -51,8 +51,11 @@ export class PiscinaRunner implements Runner {
   readonly #opts: PiscinaRunnerOptions;
   #destroyed: Promise<void> | undefined;
 
-  constructor(opts: PiscinaRunnerOptions, sink: ResultSink) {
+  readonly #progress: Progress;
+
+  constructor(opts: PiscinaRunnerOptions, sink: ResultSink, progress: Progress) {
     this.#opts = opts;
+    this.#progress = progress;
     const shared = opts.slowNice === 0;
     const total = opts.threads + opts.fastThreads;
     this.#fast = this.#piscina(shared ? total : Math.max(1, opts.fastThreads), 0, Math.min(opts.minThreads, total), sink);
@@ -64,7 +67,7 @@ export class PiscinaRunner implements Runner {
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {
     const p = new Piscina({
       filename: WORKER_URL.href,
-      workerData: { dispatchUrl: this.#opts.dispatchUrl },
+      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress },
       minThreads: Math.min(min, max),
       maxThreads: max,
       idleTimeout: this.#opts.idleMs,
@@ -86,9 +89,10 @@ export class PiscinaRunner implements Runner {
     return reply;
   }
 
-  async run(task: CallsTask, lane: Lane, signal: AbortSignal): Promise<void> {
+  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
     try {
-      await (lane === 'fast' ? this.#fast : this.#slow).run(task, { signal });
+      const p = lane === 'fast' ? this.#fast : this.#slow;
+      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
     } catch (err) {
       throw failureOf(err);
     }

@@ -30,9 +30,9 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
       maxMethods: MAX_METHODS,
       maxMethodTableBytes: MAX_METHOD_TABLE_BYTES,
     },
-    (sink) =>
+    (sink, progress) =>
       config.inline
-        ? new InlineRunner(dispatchUrl, sink)
+        ? new InlineRunner(dispatchUrl, sink, progress)
         : new PiscinaRunner(
             {
               dispatchUrl,
@@ -44,6 +44,7 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               idleMs: config.threadIdleMs,
             },
             sink,
+            progress,
           ),
   );
 }

@@ -20,8 +20,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
-import { Slot, type CallResult, type Outcome } from './contract.js';
-import { Batch, type Done, type Job, type Ticket } from './batch.js';
+import { Slot, type CallResult, type Outcome, type Progress } from './contract.js';
+import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
 import { Fifo } from './fifo.js';
 import { MethodTable, type Kind } from './lanes.js';
 import { Latency, type LatencySummary } from './metrics.js';
@@ -98,6 +98,10 @@ export class Pool {
   readonly #held = new Map<string, { readonly probe: Job; readonly jobs: Job[] }>();
   #heldCount = 0;
   readonly #batches = new Map<number, Batch>();
+  /** The progress record shared with the threads: one region of maxBatch slots per thread. */
+  readonly #views: ProgressViews;
+  /** Regions not held by a running task. */
+  readonly #freeRegions: number[];
   #batchSeq = 0;
   #fastUsed = 0;
   #cpuUsed = 0;
@@ -121,7 +125,12 @@ export class Pool {
   constructor(opts: PoolOptions, makeRunner: RunnerFactory) {
     this.#opts = opts;
     this.#table = this.#newTable({});
-    this.#runner = makeRunner((r) => this.#onResult(r));
+    const regions = opts.threads + opts.fastThreads;
+    const slots = regions * opts.maxBatch;
+    const progress: Progress = { states: new SharedArrayBuffer(slots * 4), starts: new SharedArrayBuffer(slots * 8) };
+    this.#views = { states: new Int32Array(progress.states), starts: new Float64Array(progress.starts) };
+    this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
+    this.#runner = makeRunner((r) => this.#onResult(r), progress);
     this.ready = this.#runner.ready.then(
       (reply) => {
         this.#table = this.#newTable(reply.lanes);
@@ -228,7 +237,8 @@ export class Pool {
     setTimeout(() => {
       if (probe.state === 'finished' || probe.state === 'cancelled' || this.#stopped) return this.#release(probe.method);
       const batch = probe.batch;
-      const ran = batch !== undefined && batch.state(probe.index) === Slot.Running ? performance.timeOrigin + performance.now() - batch.startedAtMs(probe.index) : 0;
+      const started = batch !== undefined && batch.state(probe.index) === Slot.Running ? batch.startedAtMs(probe.index) : 0;
+      const ran = started > 0 ? performance.timeOrigin + performance.now() - started : 0;
       if (ran >= this.#opts.laneThresholdMs) this.#release(probe.method);
       else this.#holdCheck(probe);
     }, Math.max(1, this.#opts.laneThresholdMs / 2)).unref();
@@ -314,7 +324,9 @@ export class Pool {
 
   #start(jobs: Job[], slot: 'fast' | 'cpu' | 'wait'): void {
     if (jobs.length === 0) return;
-    const batch = new Batch(++this.#batchSeq, jobs, slot === 'fast' ? 'fast' : 'slow', slot);
+    // A task per thread at most, so a region is always free here.
+    const region = this.#freeRegions.pop() as number;
+    const batch = new Batch(++this.#batchSeq, jobs, slot === 'fast' ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
     const now = batch.startedAt;
     jobs.forEach((job, i) => {
       job.state = 'running';
@@ -330,9 +342,12 @@ export class Pool {
     this.#batchedCalls += jobs.length;
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
     this.#runner
-      .run({ op: 'calls', batch: batch.id, calls, progress: batch.progress, maxResultBytes: this.#opts.maxResultBytes }, batch.lane, batch.abort.signal)
+      .run({ op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, maxResultBytes: this.#opts.maxResultBytes }, batch.lane, batch.abort?.signal)
       .then(
-        () => this.#settle(batch, null),
+        (last) => {
+          if (last !== null) this.#onResult(last);
+          this.#settle(batch, null);
+        },
         (err: RunFailure) => this.#settle(batch, err),
       );
     if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#startWatch();
@@ -394,6 +409,8 @@ export class Pool {
   #settle(batch: Batch, err: RunFailure | null): void {
     batch.settled = true;
     this.#used(batch.slot, -1);
+    // The region is free once every call's state is read below: a thread stopped late only holds an old generation.
+    const release = (): void => void this.#freeRegions.push(batch.base / this.#opts.maxBatch);
     this.#busyMs += performance.now() - batch.startedAt;
     const lost = err === null ? null : err.error;
     const back: Job[] = [];
@@ -406,6 +423,7 @@ export class Pool {
         this.#answer(batch, job, failure(ErrorCode.Internal, message), false);
       } else trailing = true; // Done: its result is on its way
     });
+    release();
     if (this.#stopped) {
       for (const job of back) this.#answer(batch, job, failure(ErrorCode.Internal, 'pool is stopped'), false);
     } else this.#requeue(batch, back);
@@ -440,7 +458,9 @@ export class Pool {
       watched++;
       for (let i = 0; i < batch.jobs.length; i++) {
         if (batch.state(i) !== Slot.Running) continue;
-        const ran = now - batch.startedAtMs(i);
+        const started = batch.startedAtMs(i);
+        if (started === 0) break; // just won the slot; its start time is being written
+        const ran = now - started;
         if (deadlineMs > 0 && ran > deadlineMs) this.#kill(batch, i);
         else if (ran > laneThresholdMs && i + 1 < batch.jobs.length) this.#requeue(batch, batch.withdrawFrom(i + 1));
         break;
@@ -461,7 +481,7 @@ export class Pool {
     this.#kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
     this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
-    batch.abort.abort();
+    batch.abort?.abort();
   }
 
   /**

@@ -4,7 +4,7 @@
  * for the bench's comparison, or a fake in unit tests).
  */
 import type { WireError } from './errors.js';
-import type { CallResult, Outcome, PingReply, Task } from './contract.js';
+import type { CallResult, Outcome, PingReply, Progress, Task } from './contract.js';
 import type { Lane } from './lanes.js';
 
 export type CallsTask = Extract<Task, { op: 'calls' }>;
@@ -36,11 +36,12 @@ export interface Runner {
    */
   readonly ready: Promise<PingReply>;
   /**
-   * Runs a batch on a thread of `lane`. Results go to the sink; the promise
-   * settles when the task ends, rejecting with a RunFailure if the thread
-   * was lost (or the signal aborted it, which stops the thread).
+   * Runs a batch on a thread of `lane`. Results go to the sink as calls
+   * finish, except the last call's, which may come back as the task's value;
+   * the promise settles when the task ends, rejecting with a RunFailure if
+   * the thread was lost (or the signal aborted it, which stops the thread).
    */
-  run(task: CallsTask, lane: Lane, signal: AbortSignal): Promise<void>;
+  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null>;
   /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
   maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
   stats(): RunnerStats;
@@ -48,4 +49,5 @@ export interface Runner {
   destroy(): Promise<void>;
 }
 
-export type RunnerFactory = (sink: ResultSink) => Runner;
+/** Builds a runner that delivers results to `sink` and shares `progress` with its threads. */
+export type RunnerFactory = (sink: ResultSink, progress: Progress) => Runner;

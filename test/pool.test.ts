@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool, type PoolOptions } from '../src/pool.js';
 import { ErrorCode } from '../src/errors.js';
-import { Slot, statesBytes, type Outcome, type PingReply } from '../src/contract.js';
+import { Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from '../src/runner.js';
 import type { Lane } from '../src/lanes.js';
 
@@ -24,17 +24,22 @@ class FakeRunner implements Runner {
   readonly ready: Promise<PingReply>;
   readonly sent: Sent[] = [];
   readonly #sink: ResultSink;
+  readonly #states: Int32Array;
+  readonly #starts: Float64Array;
   maintained = 0;
 
-  constructor(sink: ResultSink, lanes: PingReply['lanes'] | Error) {
+  constructor(sink: ResultSink, progress: Progress, lanes: PingReply['lanes'] | Error) {
     this.#sink = sink;
+    this.#states = new Int32Array(progress.states);
+    this.#starts = new Float64Array(progress.starts);
     this.ready = lanes instanceof Error ? Promise.reject(lanes) : Promise.resolve({ lanes });
   }
 
-  run(task: CallsTask, lane: Lane, signal: AbortSignal): Promise<void> {
+  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
     return new Promise((ok, fail) => {
-      this.sent.push({ task, lane, signal, ok, fail, methods: task.calls.map((c) => c.method) });
-      signal.addEventListener('abort', () => fail(new RunFailure({ code: ErrorCode.DeadlineExceeded, message: 'aborted' })));
+      const stop = signal ?? new AbortController().signal;
+      this.sent.push({ task, lane, signal: stop, ok: () => ok(null), fail, methods: task.calls.map((c) => c.method) });
+      stop.addEventListener('abort', () => fail(new RunFailure({ code: ErrorCode.DeadlineExceeded, message: 'aborted' })));
     });
   }
 
@@ -49,24 +54,25 @@ class FakeRunner implements Runner {
 
   async destroy(): Promise<void> {}
 
-  #views(s: Sent): { states: Int32Array; starts: Float64Array } {
-    const n = s.task.calls.length;
-    return { states: new Int32Array(s.task.progress, 0, n), starts: new Float64Array(s.task.progress, statesBytes(n), n) };
-  }
-
   /** The worker starts call i (as if `agoMs` ago); false if it was taken back. */
   start(s: Sent, i: number, agoMs = 0): boolean {
-    const { states, starts } = this.#views(s);
-    starts[i] = performance.timeOrigin + performance.now() - agoMs;
-    return Atomics.compareExchange(states, i, Slot.Queued, Slot.Running) === Slot.Queued;
+    const k = s.task.base + i;
+    const won = Atomics.compareExchange(this.#states, k, slotWord(s.task.gen, Slot.Queued), slotWord(s.task.gen, Slot.Running)) === slotWord(s.task.gen, Slot.Queued);
+    if (won) this.#starts[k] = performance.timeOrigin + performance.now() - agoMs;
+    return won;
   }
 
   /** The worker finishes call i and posts its result (unless it was stopped). */
   finish(s: Sent, i: number, json = '"ok"', runMs = 0.01, cpuMs?: number): boolean {
-    const { states } = this.#views(s);
-    if (Atomics.compareExchange(states, i, Slot.Running, Slot.Done) !== Slot.Running) return false;
+    const k = s.task.base + i;
+    if (Atomics.compareExchange(this.#states, k, slotWord(s.task.gen, Slot.Running), slotWord(s.task.gen, Slot.Done)) !== slotWord(s.task.gen, Slot.Running)) return false;
     this.#sink({ batch: s.task.batch, index: i, outcome: { ok: true, json, runMs, ...(cpuMs === undefined ? {} : { cpuMs }) } });
     return true;
+  }
+
+  /** Marks call i Done without posting its result (a result still in transit). */
+  doneSilently(s: Sent, i: number): void {
+    Atomics.store(this.#states, s.task.base + i, slotWord(s.task.gen, Slot.Done));
   }
 
   /** Runs every call of a task to the end. */
@@ -93,7 +99,7 @@ const LANES = { echo: 'fast', sleep: 'slow', spin: 'slow' } as const;
 
 function make(opts: Partial<PoolOptions> = {}, lanes: PingReply['lanes'] | Error = LANES): { pool: Pool; fake: FakeRunner } {
   let fake: FakeRunner | undefined;
-  const pool = new Pool({ ...OPTS, ...opts }, (sink) => (fake = new FakeRunner(sink, lanes)));
+  const pool = new Pool({ ...OPTS, ...opts }, (sink, progress) => (fake = new FakeRunner(sink, progress, lanes)));
   return { pool, fake: fake as FakeRunner };
 }
 
@@ -277,6 +283,23 @@ describe('pool: every call its own fate', () => {
     await pool.destroy();
   });
 
+  test('a thread stopped late can never start a call of the batch that reuses its slots', async () => {
+    const { pool, fake } = make({ threads: 1, fastThreads: 0 });
+    await pool.ready;
+    call(pool, 'echo', { n: 1 });
+    call(pool, 'echo', { n: 2 });
+    await tick();
+    const first = fake.sent[0] as Sent;
+    first.fail(new RunFailure({ code: ErrorCode.Internal, message: 'worker exited' }));
+    await tick();
+    const second = fake.sent[1] as Sent;
+    assert.equal(second.task.base, first.task.base, 'the same slots, reused');
+    assert.notEqual(second.task.gen, first.task.gen);
+    assert.equal(fake.start(first, 0), false, 'the old generation loses');
+    assert.equal(fake.start(second, 0), true);
+    await pool.destroy();
+  });
+
   test('a result that trails its task is still delivered', async () => {
     const { pool, fake } = make();
     await pool.ready;
@@ -285,8 +308,7 @@ describe('pool: every call its own fate', () => {
     const s = fake.sent[0] as Sent;
     fake.start(s, 0);
     // Done in the record, task over, message not yet processed: the pool waits for it.
-    const states = new Int32Array(s.task.progress, 0, 1);
-    Atomics.store(states, 0, Slot.Done);
+    fake.doneSilently(s, 0);
     s.fail(new RunFailure({ code: ErrorCode.Internal, message: 'worker exited' }));
     await tick();
     assert.equal(a.answers.length, 0);

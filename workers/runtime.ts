@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, toWire, type WireError } from '../src/errors.js';
-import { Slot, statesBytes, type Call, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
+import { Slot, slotWord, type Call, type Progress, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
 export type { DispatchModule } from '../src/contract.js';
@@ -140,24 +140,31 @@ function runCall(mod: DispatchModule, call: Call, maxBytes: number): Outcome | P
 /**
  * Runs the calls of a batch in order, posting each result as it finishes
  * (see the header for the progress-record rules). A result that cannot be
- * posted fails its own call.
+ * posted fails its own call. The last call's result is returned instead of
+ * posted: it travels with the task's end (one message, not two).
  */
-export async function runCalls(mod: DispatchModule, task: Extract<Task, { op: 'calls' }>, post: (r: CallResult) => void): Promise<void> {
+export async function runCalls(mod: DispatchModule, task: Extract<Task, { op: 'calls' }>, progress: Progress, post: (r: CallResult) => void): Promise<CallResult | null> {
   const n = task.calls.length;
-  const states = new Int32Array(task.progress, 0, n);
-  const starts = new Float64Array(task.progress, statesBytes(n), n);
+  const states = new Int32Array(progress.states);
+  const starts = new Float64Array(progress.starts);
+  const queued = slotWord(task.gen, Slot.Queued);
+  const running = slotWord(task.gen, Slot.Running);
+  const done = slotWord(task.gen, Slot.Done);
   for (let i = 0; i < n; i++) {
-    starts[i] = performance.timeOrigin + performance.now();
-    if (Atomics.compareExchange(states, i, Slot.Queued, Slot.Running) !== Slot.Queued) continue;
+    const k = task.base + i;
+    if (Atomics.compareExchange(states, k, queued, running) !== queued) continue;
+    starts[k] = performance.timeOrigin + performance.now();
     const r = runCall(mod, task.calls[i] as Call, task.maxResultBytes);
     const outcome = r instanceof Promise ? await r : r;
-    if (Atomics.compareExchange(states, i, Slot.Running, Slot.Done) !== Slot.Running) continue;
+    if (Atomics.compareExchange(states, k, running, done) !== running) continue;
+    if (i === n - 1) return { batch: task.batch, index: i, outcome };
     try {
       post({ batch: task.batch, index: i, outcome });
     } catch (err) {
       post({ batch: task.batch, index: i, outcome: failed(err, performance.now() - outcome.runMs, task.maxResultBytes) });
     }
   }
+  return null;
 }
 
 /** Runs a maintenance cycle. */

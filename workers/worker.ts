@@ -9,10 +9,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/errors.js';
-import type { CallResult, Outcome, PingReply, Task } from '../src/contract.js';
+import type { CallResult, Outcome, PingReply, Progress, Task } from '../src/contract.js';
 import { failingModule, loadDispatch, ping, runCalls, runMaintain, type DispatchModule } from './runtime.js';
 
-const { dispatchUrl } = workerData as { dispatchUrl: string };
+const { dispatchUrl, progress } = workerData as { dispatchUrl: string; progress: Progress };
 
 let loadError: unknown;
 const loaded: Promise<DispatchModule> = loadDispatch(dispatchUrl).catch((err: unknown) => {
@@ -24,7 +24,7 @@ function post(r: CallResult): void {
   parentPort?.postMessage(r);
 }
 
-export default async function run(task: Task): Promise<Outcome | PingReply | null> {
+export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | null> {
   const mod = await loaded;
   switch (task.op) {
     case 'ping':
@@ -36,7 +36,6 @@ export default async function run(task: Task): Promise<Outcome | PingReply | nul
     case 'maintain':
       return runMaintain(mod, task.ctx, task.maxResultBytes);
     case 'calls':
-      await runCalls(mod, task, post);
-      return null;
+      return runCalls(mod, task, progress, post);
   }
 }

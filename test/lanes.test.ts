@@ -1,4 +1,4 @@
-/** Lanes and batching (docs/lanes.md), against the real server. */
+/** Lanes and batching (docs/pool.md), against the real server. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';

@@ -91,3 +91,18 @@ export const Slot = {
 export function slotWord(gen: number, state: number): number {
   return ((gen & 0x0fffffff) << 3) | state;
 }
+
+/** Where the runtime installs the running call's claim: a worker-global, so a module need not import the runtime. */
+export const CLAIM = Symbol.for('dispatchd.claimCompletion');
+
+/**
+ * For dispatch modules with side effects: call it right before making the
+ * call's effect permanent (a COMMIT). True: the call has claimed completion
+ * — it can no longer be stopped for its deadline and its result will be
+ * answered — so commit. False: the call was already stopped (its caller got
+ * -32004), so roll back. Outside a pooled call it returns true.
+ */
+export function claimCompletion(): boolean {
+  const claim = (globalThis as Record<symbol, unknown>)[CLAIM];
+  return typeof claim === 'function' ? (claim as () => boolean)() : true;
+}

@@ -13,7 +13,7 @@ export {
   requireParam,
   type WireError,
 } from './errors.js';
-export type { DispatchModule } from './contract.js';
+export { claimCompletion, type DispatchModule } from './contract.js';
 export { Client, type ClientOptions } from './client.js';
 export { Daemon, type DaemonOptions } from './daemon.js';
 export { resolveConfig, DEFAULTS, type Config, type ConfigInput } from './config.js';

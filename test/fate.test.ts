@@ -118,6 +118,52 @@ describe('deadline per call', () => {
   });
 });
 
+describe('side effects and deadlines', () => {
+  test('a call answered -32004 never made its effect permanent; one answered ok always did', async () => {
+    const dir = mkdtempSync('/tmp/dd-commit-');
+    const file = join(dir, 'commits.log');
+    const d = await startDaemon({ threads: 16, callDeadlineMs: 100 });
+    try {
+      const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(d.socket)));
+      // Run times around the deadline, so stops race commits.
+      conns.forEach((c, k) => c.send(Array.from({ length: 6 }, (_, i) => rpc(`${k}-${i}`, 'commit', { tag: `${k}-${i}`, file, ms: 60 + 15 * ((k + i) % 6) })).join('')));
+      const replies = (await Promise.all(conns.map((c) => c.waitLines(6, 20_000)))).flatMap(parse);
+      for (const c of conns) c.close();
+      let committed: string[] = [];
+      try {
+        committed = readFileSync(file, 'utf8').trim().split('\n');
+      } catch {
+        // nothing committed
+      }
+      for (const r of replies) {
+        const n = committed.filter((t) => t === r.id).length;
+        if (r.error?.code === ErrorCode.DeadlineExceeded) assert.equal(n, 0, `${r.id} answered -32004 but committed`);
+        else assert.equal(n, 1, `${r.id} answered ${JSON.stringify(r.result ?? r.error)} and committed ${n} times`);
+      }
+      assert.ok(replies.some((r) => r.error?.code === ErrorCode.DeadlineExceeded), 'some calls did overrun');
+    } finally {
+      await d.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('store captures answered -32004 are never stored', async () => {
+    const d = await startDaemon({ dispatch: null, threads: 2, callDeadlineMs: 60 });
+    try {
+      const c = await Conn.open(d.socket);
+      c.send(Array.from({ length: 64 }, (_, i) => rpc(`c${i}`, 'memory_capture', { text: `capture number ${i} of the deadline test` })).join(''));
+      const replies = parse(await c.waitLines(64, 20_000));
+      const ok = replies.filter((r) => r.result !== undefined).length;
+      c.send(rpc('stats', 'memory_stats'));
+      const stats = parse(await c.waitLines(65, 10_000))[64] as unknown as { result: { count: number } };
+      c.close();
+      assert.equal(stats.result.count, ok, 'stored exactly the captures answered ok');
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 describe('result size', () => {
   test('a result over --max-result-bytes is -32001 "result too large"; one under it passes', async () => {
     const d = await startDaemon({ maxResultBytes: 100_000 });

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, toWire, type WireError } from '../src/errors.js';
-import { Slot, slotWord, type Call, type Progress, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
+import { CLAIM, Slot, slotWord, type Call, type Progress, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
 export type { DispatchModule } from '../src/contract.js';
@@ -154,9 +154,18 @@ export async function runCalls(mod: DispatchModule, task: Extract<Task, { op: 'c
     const k = task.base + i;
     if (Atomics.compareExchange(states, k, queued, running) !== queued) continue;
     starts[k] = performance.timeOrigin + performance.now();
-    const r = runCall(mod, task.calls[i] as Call, task.maxResultBytes);
-    const outcome = r instanceof Promise ? await r : r;
-    if (Atomics.compareExchange(states, k, running, done) !== running) continue;
+    // A module may claim completion early (before a COMMIT): Running → Done then, not after.
+    let claimed = false;
+    const claim = (): boolean => claimed || (claimed = Atomics.compareExchange(states, k, running, done) === running);
+    (globalThis as Record<symbol, unknown>)[CLAIM] = claim;
+    let outcome: Outcome;
+    try {
+      const r = runCall(mod, task.calls[i] as Call, task.maxResultBytes);
+      outcome = r instanceof Promise ? await r : r;
+    } finally {
+      (globalThis as Record<symbol, unknown>)[CLAIM] = undefined;
+    }
+    if (!claim()) continue;
     if (i === n - 1) return { batch: task.batch, index: i, outcome };
     try {
       post({ batch: task.batch, index: i, outcome });

@@ -22,12 +22,14 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
 import { Slot, type CallResult, type Outcome, type Progress } from './contract.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
-import { Fifo } from './fifo.js';
+import type { Fifo } from './fifo.js';
+import { Queues } from './queues.js';
 import { MethodTable, type Kind } from './lanes.js';
-import { Latency, type LatencySummary } from './metrics.js';
+import { PoolCounters, type PoolStats } from './pool-stats.js';
 import type { Runner, RunnerFactory, RunFailure } from './runner.js';
 
 export type { Ticket, Done } from './batch.js';
+export type { PoolStats } from './pool-stats.js';
 
 export interface PoolOptions {
   /** Threads slow calls may occupy (blocking calls up to this many at once). */
@@ -47,32 +49,6 @@ export interface PoolOptions {
   readonly maxMethodTableBytes: number;
 }
 
-export interface PoolStats {
-  readonly threads: number;
-  readonly threads_started: number;
-  readonly slow_threads: number;
-  readonly fast_threads: number;
-  readonly cpu_threads: number;
-  readonly running: number;
-  readonly running_cpu: number;
-  readonly running_wait: number;
-  readonly queue_size: number;
-  readonly queued_fast: number;
-  readonly queued_slow: number;
-  readonly held_new: number;
-  readonly max_queue: number;
-  readonly utilization: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly rejected: number;
-  readonly requeued: number;
-  readonly deadline_kills: number;
-  readonly batches: number;
-  readonly avg_batch: number;
-  readonly wait_ms: LatencySummary;
-  readonly run_ms: LatencySummary;
-  readonly lanes: Record<string, unknown>;
-}
 
 /** A Done call's result message may trail its task's end (another port); this long at most. */
 const RESULT_GRACE_MS = 2000;
@@ -90,13 +66,7 @@ export class Pool {
   #loaded = false;
   #loadError: string | undefined;
   #stopped = false;
-  readonly #early = new Fifo<Job>();
-  readonly #fast = new Fifo<Job>();
-  readonly #cpu = new Fifo<Job>();
-  readonly #wait = new Fifo<Job>();
-  /** Methods being probed: the probe call and the first-burst calls waiting for its verdict. */
-  readonly #held = new Map<string, { readonly probe: Job; readonly jobs: Job[] }>();
-  #heldCount = 0;
+  readonly #q = new Queues();
   readonly #batches = new Map<number, Batch>();
   /** The progress record shared with the threads: one region of maxBatch slots per thread. */
   readonly #views: ProgressViews;
@@ -109,17 +79,7 @@ export class Pool {
   #running = 0;
   #pumpScheduled = false;
   #watch: NodeJS.Timeout | undefined;
-  #completed = 0;
-  #failed = 0;
-  #rejected = 0;
-  #requeued = 0;
-  #kills = 0;
-  #batchCount = 0;
-  #batchedCalls = 0;
-  #busyMs = 0;
-  readonly #startedAt = performance.now();
-  readonly #waitLat = new Latency();
-  readonly #runLat = new Latency();
+  readonly #n = new PoolCounters();
   #idle: (() => void)[] = [];
 
   constructor(opts: PoolOptions, makeRunner: RunnerFactory) {
@@ -135,12 +95,12 @@ export class Pool {
       (reply) => {
         this.#table = this.#newTable(reply.lanes);
         this.#loaded = true;
-        for (let job = this.#early.shift(); job !== undefined; job = this.#early.shift()) this.#route(job);
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#route(job);
         this.#schedulePump();
       },
       (err: unknown) => {
         this.#loadError = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-        for (let job = this.#early.shift(); job !== undefined; job = this.#early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError), false);
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError), false);
         throw err;
       },
     );
@@ -169,7 +129,7 @@ export class Pool {
       waitMs: 0,
       batch: undefined,
       index: 0,
-      cancel: () => this.#cancel(job),
+      cancel: () => this.#q.cancel(job, this.#loaded),
     };
     const refuse = this.#stopped
       ? failure(ErrorCode.Internal, 'pool is stopped')
@@ -179,53 +139,22 @@ export class Pool {
           ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 })
           : null;
     if (refuse !== null) {
-      if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#rejected++;
+      if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#n.rejected++;
       job.state = 'finished';
       // Never re-entrant: callers get `done` after `submit` has returned.
       queueMicrotask(() => done(refuse, 0));
       return job;
     }
     if (this.#loaded) this.#route(job);
-    else this.#early.push(job);
+    else this.#q.early.push(job);
     this.#schedulePump();
     return job;
   }
 
-  #cancel(job: Job): boolean {
-    if (job.state === 'held') {
-      this.#heldCount--;
-    } else if (job.state === 'queued') {
-      this.#queueOf(job).live--;
-    } else {
-      return false;
-    }
-    job.state = 'cancelled';
-    return true;
-  }
-
-  #queueOf(job: Job): Fifo<Job> {
-    if (!this.#loaded) return this.#early;
-    return job.kind === 'fast' ? this.#fast : job.kind === 'cpu' ? this.#cpu : this.#wait;
-  }
-
   /** Puts a call in the queue of its kind; the first burst of a new method waits for one probe. */
   #route(job: Job): void {
-    job.kind = this.#table.kindOf(job.method);
-    if (job.kind === 'new') {
-      const held = this.#held.get(job.method);
-      if (held !== undefined) {
-        job.state = 'held';
-        held.jobs.push(job);
-        this.#heldCount++;
-        return;
-      }
-      this.#held.set(job.method, { probe: job, jobs: [] });
-      job.probe = true;
-      job.kind = 'wait';
-      this.#holdCheck(job);
-    }
-    job.state = 'queued';
-    this.#queueOf(job).push(job);
+    const probe = this.#q.add(job, this.#table.kindOf(job.method));
+    if (probe !== null) this.#holdCheck(probe);
   }
 
   /**
@@ -246,18 +175,8 @@ export class Pool {
 
   /** Ends the hold of a new method's first burst: its calls go to the queue its verdict (or lack of one) says. */
   #release(method: string): void {
-    const held = this.#held.get(method);
-    if (held === undefined) return;
-    this.#held.delete(method);
-    let kind = this.#table.kindOf(method);
-    if (kind === 'new') kind = 'wait';
-    for (const job of held.jobs) {
-      if (job.state !== 'held') continue;
-      this.#heldCount--;
-      job.kind = kind;
-      job.state = 'queued';
-      this.#queueOf(job).push(job);
-    }
+    const kind = this.#table.kindOf(method);
+    this.#q.release(method, kind === 'new' ? 'wait' : kind);
     this.#schedulePump();
   }
 
@@ -283,7 +202,7 @@ export class Pool {
       const free = capacity - this.#total;
       if (free <= 0) break;
       const slowUsed = this.#cpuUsed + this.#waitUsed;
-      const fastLive = this.#fast.live;
+      const fastLive = this.#q.fast.live;
       // Fast calls run on the reserve, and spill onto idle slow threads only
       // when there is no reserve or a full batch waits; never more fast
       // batches than CPU slots (they are CPU work).
@@ -292,23 +211,23 @@ export class Pool {
       const spill = fastThreads === 0 || fastLive >= maxBatch || this.#fastWaitedMs() >= this.#opts.laneThresholdMs;
       if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowUsed + this.#fastUsed - fastThreads < threads))) {
         const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(free, fastCap - this.#fastUsed));
-        this.#start(this.#take(this.#fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast');
+        this.#start(this.#take(this.#q.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast');
         continue;
       }
       if (slowUsed >= threads || free - Math.max(0, fastThreads - this.#fastUsed) <= 0) break;
       const cpuOk = this.#cpuUsed < Math.min(cpuThreads, threads);
-      const cpuHead = cpuOk ? this.#cpu.peek() : undefined;
-      const waitHead = this.#wait.peek();
+      const cpuHead = cpuOk ? this.#q.cpu.peek() : undefined;
+      const waitHead = this.#q.wait.peek();
       // Slow calls of both kinds keep their arrival order where both may start.
       const next = cpuHead === undefined ? waitHead : waitHead === undefined || cpuHead.enqueuedAt <= waitHead.enqueuedAt ? cpuHead : waitHead;
       if (next === undefined) break;
-      this.#start(this.#take(next.kind === 'cpu' ? this.#cpu : this.#wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait');
+      this.#start(this.#take(next.kind === 'cpu' ? this.#q.cpu : this.#q.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait');
     }
   }
 
   /** How long the oldest fast call has waited (ms). */
   #fastWaitedMs(): number {
-    const head = this.#fast.peek();
+    const head = this.#q.fast.peek();
     return head === undefined ? 0 : performance.now() - head.enqueuedAt;
   }
 
@@ -333,13 +252,12 @@ export class Pool {
       job.batch = batch;
       job.index = i;
       job.waitMs = now - job.enqueuedAt;
-      this.#waitLat.record(job.waitMs);
+      this.#n.wait.record(job.waitMs);
     });
     this.#batches.set(batch.id, batch);
     this.#used(slot, +1);
     this.#running += jobs.length;
-    this.#batchCount++;
-    this.#batchedCalls += jobs.length;
+    this.#n.batch(jobs.length);
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
     this.#runner
       .run({ op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, maxResultBytes: this.#opts.maxResultBytes }, batch.lane, batch.abort?.signal)
@@ -377,9 +295,9 @@ export class Pool {
     if (job.state === 'running') this.#running--;
     job.state = 'finished';
     job.batch = undefined;
-    this.#completed++;
-    if (!outcome.ok) this.#failed++;
-    this.#runLat.record(outcome.runMs);
+    this.#n.completed++;
+    if (!outcome.ok) this.#n.failed++;
+    this.#n.run.record(outcome.runMs);
     if (learn) this.#table.record(job.method, outcome.runMs, outcome.cpuMs);
     if (job.probe) this.#release(job.method);
     job.done(outcome, job.waitMs);
@@ -390,18 +308,9 @@ export class Pool {
     if (jobs.length === 0) return;
     batch.open -= jobs.length;
     this.#running -= jobs.length;
-    this.#requeued += jobs.length;
-    for (const job of jobs) {
-      job.state = 'queued';
-      job.batch = undefined;
-    }
-    for (const [q, kind] of [
-      [this.#fast, 'fast'],
-      [this.#cpu, 'cpu'],
-      [this.#wait, 'wait'],
-    ] as const) {
-      q.unshift(jobs.filter((j) => (j.kind === 'new' ? 'wait' : j.kind) === kind));
-    }
+    this.#n.requeued += jobs.length;
+    for (const job of jobs) job.batch = undefined;
+    this.#q.putBack(jobs);
     if (batch.settled && batch.open === 0) this.#batches.delete(batch.id);
     this.#schedulePump();
   }
@@ -411,7 +320,7 @@ export class Pool {
     this.#used(batch.slot, -1);
     // The region is free once every call's state is read below: a thread stopped late only holds an old generation.
     const release = (): void => void this.#freeRegions.push(batch.base / this.#opts.maxBatch);
-    this.#busyMs += performance.now() - batch.startedAt;
+    this.#n.busy(performance.now() - batch.startedAt);
     const lost = err === null ? null : err.error;
     const back: Job[] = [];
     let trailing = false;
@@ -471,14 +380,14 @@ export class Pool {
       this.#watch = undefined;
     }
     // Fast calls that have waited past the threshold may now spill onto idle slow threads.
-    if (this.#fast.live > 0) this.#pump();
+    if (this.#q.fast.live > 0) this.#pump();
   }
 
   /** Stops call i of `batch` for its deadline: it alone gets -32004; its batch mates not started run elsewhere. */
   #kill(batch: Batch, i: number): void {
     const job = batch.jobs[i] as Job;
     if (!batch.swap(i, Slot.Running, Slot.Killed)) return; // it finished first: its result stands
-    this.#kills++;
+    this.#n.kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
     this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
     batch.abort?.abort();
@@ -499,7 +408,7 @@ export class Pool {
       return await this.#runner.maintain(ctx, this.#opts.maxResultBytes);
     } finally {
       this.#cpuUsed--;
-      this.#busyMs += performance.now() - started;
+      this.#n.busy(performance.now() - started);
       this.#pump();
       this.#checkIdle();
     }
@@ -507,11 +416,10 @@ export class Pool {
 
   /** Calls waiting for a thread (or for their method's probe). */
   get queued(): number {
-    return this.#early.live + this.#fast.live + this.#cpu.live + this.#wait.live + this.#heldCount;
+    return this.#q.size;
   }
 
   stats(): PoolStats {
-    const elapsed = performance.now() - this.#startedAt;
     const { threads, fastThreads, cpuThreads, maxQueue } = this.#opts;
     const runner = this.#runner.stats();
     const capacity = threads + fastThreads;
@@ -525,26 +433,17 @@ export class Pool {
       running_cpu: this.#cpuUsed,
       running_wait: this.#waitUsed,
       queue_size: this.queued,
-      queued_fast: this.#fast.live,
-      queued_slow: this.#cpu.live + this.#wait.live,
-      held_new: this.#heldCount,
+      queued_fast: this.#q.fast.live,
+      queued_slow: this.#q.cpu.live + this.#q.wait.live,
+      held_new: this.#q.held,
       max_queue: maxQueue,
-      utilization: elapsed > 0 ? Math.round((this.#busyMs / (elapsed * capacity)) * 1000) / 1000 : 0,
-      completed: this.#completed,
-      failed: this.#failed,
-      rejected: this.#rejected,
-      requeued: this.#requeued,
-      deadline_kills: this.#kills,
-      batches: this.#batchCount,
-      avg_batch: this.#batchCount > 0 ? Math.round((this.#batchedCalls / this.#batchCount) * 100) / 100 : 0,
-      wait_ms: this.#waitLat.summary(),
-      run_ms: this.#runLat.summary(),
+      ...this.#n.summary(capacity),
       lanes: this.#table.snapshot(),
     };
   }
 
   #checkIdle(): void {
-    if (this.#total > 0 || this.#batches.size > 0) return;
+    if (this.#total > 0 || this.#batches.size > 0 || this.queued > 0) return;
     const waiters = this.#idle;
     this.#idle = [];
     for (const w of waiters) w();
@@ -573,12 +472,7 @@ export class Pool {
       this.#stopped = true;
       if (this.#watch !== undefined) clearInterval(this.#watch);
       const stop = failure(ErrorCode.Internal, 'pool is stopped');
-      for (const q of [this.#early, this.#fast, this.#cpu, this.#wait]) {
-        for (let job = q.shift(); job !== undefined; job = q.shift()) this.#finish(job, stop, false);
-      }
-      for (const held of this.#held.values()) for (const job of held.jobs) if (job.state === 'held') this.#finish(job, stop, false);
-      this.#heldCount = 0;
-      this.#held.clear();
+      for (const job of this.#q.drain()) this.#finish(job, stop, false);
     }
     await this.#runner.destroy();
     const idle = this.#idle;

@@ -4,10 +4,11 @@
  * JSON-RPC errors. Threads start on demand up to the maximum and retire
  * after `idleMs` without work; `minThreads` start at once, in parallel.
  *
- * With `slowNice` 0 (the default) one piscina pool serves both lanes (the
- * pool's scheduler keeps the fast reserve); a positive `slowNice` gives slow
- * calls their own pool whose threads lower their priority with piscina's
- * `niceIncrement` (Linux, via @napi-rs/nice).
+ * Two piscina pools: the fast reserve (`fastThreads` threads, kept warm:
+ * fast batches always find the same hot threads) and the slow threads,
+ * which fast batches may also spill onto. With `slowNice` > 0 the slow
+ * threads lower their priority with piscina's own `niceIncrement` (Linux,
+ * via @napi-rs/nice).
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
@@ -56,12 +57,11 @@ export class PiscinaRunner implements Runner {
   constructor(opts: PiscinaRunnerOptions, sink: ResultSink, progress: Progress) {
     this.#opts = opts;
     this.#progress = progress;
-    const shared = opts.slowNice === 0;
-    const total = opts.threads + opts.fastThreads;
-    this.#fast = this.#piscina(shared ? total : Math.max(1, opts.fastThreads), 0, Math.min(opts.minThreads, total), sink);
-    this.#slow = shared ? this.#fast : this.#piscina(opts.threads, opts.slowNice, 1, sink);
-    this.ready = this.#ping(this.#fast);
-    if (!shared) this.ready = Promise.all([this.ready, this.#ping(this.#slow)]).then(([r]) => r);
+    const reserve = Math.min(opts.fastThreads, opts.minThreads);
+    this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.minThreads - reserve), sink);
+    this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
+    // Ready once the module has loaded in one thread; the others load in parallel.
+    this.ready = this.#ping(this.#slow);
   }
 
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {

@@ -74,6 +74,8 @@ export class Pool {
   readonly #freeRegions: number[];
   #batchSeq = 0;
   #fastUsed = 0;
+  /** Fast batches on the reserve threads (the others spilled onto slow threads). */
+  #onReserve = 0;
   #cpuUsed = 0;
   #waitUsed = 0;
   #running = 0;
@@ -197,31 +199,30 @@ export class Pool {
   #pump(): void {
     if (!this.#loaded || this.#stopped) return;
     const { threads, fastThreads, cpuThreads, maxBatch } = this.#opts;
-    const capacity = threads + fastThreads;
     for (;;) {
-      const free = capacity - this.#total;
-      if (free <= 0) break;
-      const slowUsed = this.#cpuUsed + this.#waitUsed;
+      // Slow threads in use: slow calls and fast batches that spilled onto them.
+      const slowBusy = this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
       const fastLive = this.#q.fast.live;
       // Fast calls run on the reserve, and spill onto idle slow threads only
-      // when there is no reserve or a full batch waits; never more fast
-      // batches than CPU slots (they are CPU work).
-      const reserveFree = fastThreads - this.#fastUsed;
+      // when there is no reserve, a full batch waits, or the oldest has
+      // waited past the lane threshold; never more fast batches than CPU
+      // slots (they are CPU work).
+      const reserveFree = fastThreads - this.#onReserve;
       const fastCap = Math.max(fastThreads, cpuThreads);
       const spill = fastThreads === 0 || fastLive >= maxBatch || this.#fastWaitedMs() >= this.#opts.laneThresholdMs;
-      if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowUsed + this.#fastUsed - fastThreads < threads))) {
-        const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(free, fastCap - this.#fastUsed));
-        this.#start(this.#take(this.#q.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast');
+      if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowBusy < threads))) {
+        const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(threads - slowBusy, fastCap - this.#fastUsed));
+        this.#start(this.#take(this.#q.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast', reserveFree > 0);
         continue;
       }
-      if (slowUsed >= threads || free - Math.max(0, fastThreads - this.#fastUsed) <= 0) break;
+      if (slowBusy >= threads) break;
       const cpuOk = this.#cpuUsed < Math.min(cpuThreads, threads);
       const cpuHead = cpuOk ? this.#q.cpu.peek() : undefined;
       const waitHead = this.#q.wait.peek();
       // Slow calls of both kinds keep their arrival order where both may start.
       const next = cpuHead === undefined ? waitHead : waitHead === undefined || cpuHead.enqueuedAt <= waitHead.enqueuedAt ? cpuHead : waitHead;
       if (next === undefined) break;
-      this.#start(this.#take(next.kind === 'cpu' ? this.#q.cpu : this.#q.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait');
+      this.#start(this.#take(next.kind === 'cpu' ? this.#q.cpu : this.#q.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait', false);
     }
   }
 
@@ -241,11 +242,13 @@ export class Pool {
     return jobs;
   }
 
-  #start(jobs: Job[], slot: 'fast' | 'cpu' | 'wait'): void {
+  /** Starts a batch; `onReserve`: a fast batch on the reserve threads (else on slow threads). */
+  #start(jobs: Job[], slot: 'fast' | 'cpu' | 'wait', onReserve: boolean): void {
     if (jobs.length === 0) return;
     // A task per thread at most, so a region is always free here.
     const region = this.#freeRegions.pop() as number;
-    const batch = new Batch(++this.#batchSeq, jobs, slot === 'fast' ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
+    const batch = new Batch(++this.#batchSeq, jobs, onReserve ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
+    if (onReserve) this.#onReserve++;
     const now = batch.startedAt;
     jobs.forEach((job, i) => {
       job.state = 'running';
@@ -318,6 +321,7 @@ export class Pool {
   #settle(batch: Batch, err: RunFailure | null): void {
     batch.settled = true;
     this.#used(batch.slot, -1);
+    if (batch.slot === 'fast' && batch.lane === 'fast') this.#onReserve--;
     // The region is free once every call's state is read below: a thread stopped late only holds an old generation.
     const release = (): void => void this.#freeRegions.push(batch.base / this.#opts.maxBatch);
     this.#n.busy(performance.now() - batch.startedAt);
@@ -401,7 +405,8 @@ export class Pool {
   async maintain(ctx: unknown): Promise<Outcome | null> {
     const { threads, fastThreads, cpuThreads } = this.#opts;
     if (!this.#loaded || this.#stopped || this.queued > 0) return null;
-    if (this.#cpuUsed + this.#waitUsed >= threads || this.#cpuUsed >= Math.min(cpuThreads, threads) || threads + fastThreads - this.#total < 2) return null;
+    const slowFree = threads - (this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve);
+    if (slowFree < 1 || this.#cpuUsed >= Math.min(cpuThreads, threads) || slowFree + fastThreads - this.#onReserve < 2) return null;
     this.#cpuUsed++;
     const started = performance.now();
     try {

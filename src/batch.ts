@@ -3,7 +3,7 @@
  * thread with its shared progress record (layout in `contract.ts`). Only
  * the main-thread side of the compare-and-swap rules lives here.
  */
-import { Slot, slotWord, type Outcome } from './contract.js';
+import { RESULT_FIELDS, Slot, UNPUBLISHED, slotWord, type Outcome } from './contract.js';
 import type { Kind, Lane } from './lanes.js';
 
 export type Done = (outcome: Outcome, waitMs: number) => void;
@@ -33,6 +33,9 @@ export interface Job extends Ticket {
 export interface ProgressViews {
   readonly states: Int32Array;
   readonly starts: Float64Array;
+  readonly results: Float64Array;
+  readonly lengths: Int32Array;
+  readonly arena: Buffer;
 }
 
 export class Batch {
@@ -66,6 +69,7 @@ export class Batch {
     const queued = slotWord(this.gen, Slot.Queued);
     for (let i = 0; i < jobs.length; i++) {
       views.starts[base + i] = 0;
+      Atomics.store(views.lengths, base + i, UNPUBLISHED);
       Atomics.store(views.states, base + i, queued);
     }
   }
@@ -84,6 +88,16 @@ export class Batch {
   swap(i: number, from: number, to: number): boolean {
     const expect = slotWord(this.gen, from);
     return Atomics.compareExchange(this.#views.states, this.base + i, expect, slotWord(this.gen, to)) === expect;
+  }
+
+  /** Call i's result if it finished and its result lies in the arena (else undefined). */
+  arenaResult(i: number): Outcome | undefined {
+    if (this.state(i) !== Slot.Done) return undefined;
+    const len = Atomics.load(this.#views.lengths, this.base + i);
+    if (len < 0) return undefined;
+    const r = (this.base + i) * RESULT_FIELDS;
+    const off = this.#views.results[r] as number;
+    return { ok: true, json: this.#views.arena.toString('utf8', off, off + len), runMs: this.#views.results[r + 1] as number };
   }
 
   /** Takes back every call not yet started; returns their jobs in order. */

@@ -31,7 +31,16 @@ export type Task =
    * posted as a `CallResult` as soon as its call finishes, except the last,
    * which is the task's value.
    */
-  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[]; readonly base: number; readonly gen: number; readonly maxResultBytes: number }
+  | {
+      readonly op: 'calls';
+      readonly batch: number;
+      readonly calls: readonly Call[];
+      readonly base: number;
+      readonly gen: number;
+      /** The batch's byte range of the results arena: [start, end). */
+      readonly arena: readonly [number, number];
+      readonly maxResultBytes: number;
+    }
   | { readonly op: 'maintain'; readonly ctx: unknown; readonly maxResultBytes: number }
   /** Loads the module (if not yet) and reports its declared lanes. */
   | { readonly op: 'ping' };
@@ -47,6 +56,35 @@ export type Task =
 export interface Progress {
   readonly states: SharedArrayBuffer;
   readonly starts: SharedArrayBuffer;
+  /**
+   * Per slot, two Float64: where a result's JSON starts in the arena, and
+   * the call's run time.
+   */
+  readonly results: SharedArrayBuffer;
+  /**
+   * Per slot, one Int32, published with Atomics.store after the state turned
+   * Done and the bytes were written: the result's length in the arena; -1:
+   * it travels as a message; -2: not published yet.
+   */
+  readonly lengths: SharedArrayBuffer;
+  /** Results of calls that finished, as UTF-8 JSON, so none is lost with its thread. */
+  readonly arena: SharedArrayBuffer;
+}
+
+/** Float64 entries per slot in `Progress.results`. */
+export const RESULT_FIELDS = 2;
+/** `Progress.lengths` values that are not lengths. */
+export const BY_MESSAGE = -1;
+export const UNPUBLISHED = -2;
+
+/**
+ * Tells the main thread that results of `batch` are waiting in the arena
+ * (sent at most every fraction of a millisecond, so results travel in
+ * groups); the results themselves never depend on this message arriving.
+ */
+export interface Flush {
+  readonly batch: number;
+  readonly flush: true;
 }
 
 /**

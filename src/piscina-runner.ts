@@ -12,7 +12,7 @@
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
-import type { CallResult, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
@@ -79,7 +79,7 @@ export class PiscinaRunner implements Runner {
     // A worker that dies is replaced by piscina; its task is rejected and
     // handled by the pool. Nothing else must reach the process as an error.
     p.on('error', () => {});
-    p.on('message', (m: CallResult) => sink(m));
+    p.on('message', (m: CallResult | Flush) => sink(m));
     return p;
   }
 

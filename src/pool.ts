@@ -20,7 +20,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
-import { Slot, type CallResult, type Outcome, type Progress } from './contract.js';
+import { RESULT_FIELDS, Slot, type CallResult, type Flush, type Outcome, type Progress } from './contract.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
@@ -50,6 +50,8 @@ export interface PoolOptions {
 }
 
 
+/** Bytes of the results arena per thread: finished calls' results wait here until read (larger ones travel as messages). */
+const ARENA_BYTES = 64 * 1024;
 /** A Done call's result message may trail its task's end (another port); this long at most. */
 const RESULT_GRACE_MS = 2000;
 
@@ -89,8 +91,20 @@ export class Pool {
     this.#table = this.#newTable({});
     const regions = opts.threads + opts.fastThreads;
     const slots = regions * opts.maxBatch;
-    const progress: Progress = { states: new SharedArrayBuffer(slots * 4), starts: new SharedArrayBuffer(slots * 8) };
-    this.#views = { states: new Int32Array(progress.states), starts: new Float64Array(progress.starts) };
+    const progress: Progress = {
+      states: new SharedArrayBuffer(slots * 4),
+      starts: new SharedArrayBuffer(slots * 8),
+      results: new SharedArrayBuffer(slots * RESULT_FIELDS * 8),
+      lengths: new SharedArrayBuffer(slots * 4),
+      arena: new SharedArrayBuffer(regions * ARENA_BYTES),
+    };
+    this.#views = {
+      states: new Int32Array(progress.states),
+      starts: new Float64Array(progress.starts),
+      results: new Float64Array(progress.results),
+      lengths: new Int32Array(progress.lengths),
+      arena: Buffer.from(progress.arena),
+    };
     this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
     this.#runner = makeRunner((r) => this.#onResult(r), progress);
     this.ready = this.#runner.ready.then(
@@ -263,9 +277,14 @@ export class Pool {
     this.#n.batch(jobs.length);
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
     this.#runner
-      .run({ op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, maxResultBytes: this.#opts.maxResultBytes }, batch.lane, batch.abort?.signal)
+      .run(
+        { op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes },
+        batch.lane,
+        batch.abort?.signal,
+      )
       .then(
         (last) => {
+          this.#readArena(batch);
           if (last !== null) this.#onResult(last);
           this.#settle(batch, null);
         },
@@ -280,11 +299,26 @@ export class Pool {
     else this.#waitUsed += d;
   }
 
-  #onResult(r: CallResult): void {
+  #onResult(r: CallResult | Flush): void {
+    if ('flush' in r) {
+      const batch = this.#batches.get(r.batch);
+      if (batch !== undefined) this.#readArena(batch);
+      return;
+    }
     const batch = this.#batches.get(r.batch);
     const job = batch?.jobs[r.index];
     if (batch === undefined || job === undefined || job.batch !== batch || job.state !== 'running') return;
     this.#answer(batch, job, r.outcome, true);
+  }
+
+  /** Answers the calls of `batch` whose results wait in the arena. */
+  #readArena(batch: Batch): void {
+    for (let i = 0; i < batch.jobs.length; i++) {
+      const job = batch.jobs[i] as Job;
+      if (job.batch !== batch || job.state !== 'running') continue;
+      const outcome = batch.arenaResult(i);
+      if (outcome !== undefined) this.#answer(batch, job, outcome, true);
+    }
   }
 
   /** A call of `batch` is answered. */
@@ -319,6 +353,8 @@ export class Pool {
   }
 
   #settle(batch: Batch, err: RunFailure | null): void {
+    // Results of calls that finished are in the arena even if the thread is gone.
+    this.#readArena(batch);
     batch.settled = true;
     this.#used(batch.slot, -1);
     if (batch.slot === 'fast' && batch.lane === 'fast') this.#onReserve--;
@@ -369,6 +405,8 @@ export class Pool {
       if (batch.settled) continue;
       if (deadlineMs === 0 && batch.slot !== 'fast') continue;
       watched++;
+      // Results of a batch held up by a slow call are read while it runs.
+      if (batch.jobs.length > 1) this.#readArena(batch);
       for (let i = 0; i < batch.jobs.length; i++) {
         if (batch.state(i) !== Slot.Running) continue;
         const started = batch.startedAtMs(i);

@@ -4,13 +4,13 @@
  * for the bench's comparison, or a fake in unit tests).
  */
 import type { WireError } from './errors.js';
-import type { CallResult, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
 import type { Lane } from './lanes.js';
 
 export type CallsTask = Extract<Task, { op: 'calls' }>;
 
-/** Where a runner delivers each finished call (as it finishes, not at the end of its batch). */
-export type ResultSink = (r: CallResult) => void;
+/** Where a runner delivers what threads say as calls finish: a result, or that results wait in the arena. */
+export type ResultSink = (r: CallResult | Flush) => void;
 
 /** Why a task did not complete: already a JSON-RPC error, turned into one by the runner. */
 export class RunFailure extends Error {

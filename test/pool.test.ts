@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pool, type PoolOptions } from '../src/pool.js';
 import { ErrorCode } from '../src/errors.js';
-import { Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract.js';
+import { RESULT_FIELDS, Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from '../src/runner.js';
 import type { Lane } from '../src/lanes.js';
 
@@ -26,12 +26,14 @@ class FakeRunner implements Runner {
   readonly #sink: ResultSink;
   readonly #states: Int32Array;
   readonly #starts: Float64Array;
+  readonly #progress: Progress;
   maintained = 0;
 
   constructor(sink: ResultSink, progress: Progress, lanes: PingReply['lanes'] | Error) {
     this.#sink = sink;
     this.#states = new Int32Array(progress.states);
     this.#starts = new Float64Array(progress.starts);
+    this.#progress = progress;
     this.ready = lanes instanceof Error ? Promise.reject(lanes) : Promise.resolve({ lanes });
   }
 
@@ -67,6 +69,17 @@ class FakeRunner implements Runner {
     const k = s.task.base + i;
     if (Atomics.compareExchange(this.#states, k, slotWord(s.task.gen, Slot.Running), slotWord(s.task.gen, Slot.Done)) !== slotWord(s.task.gen, Slot.Running)) return false;
     this.#sink({ batch: s.task.batch, index: i, outcome: { ok: true, json, runMs, ...(cpuMs === undefined ? {} : { cpuMs }) } });
+    return true;
+  }
+
+  /** The worker finishes call i, leaves its result in the arena, posts nothing (and then dies, say). */
+  finishInArena(s: Sent, i: number, json: string): boolean {
+    const k = s.task.base + i;
+    if (Atomics.compareExchange(this.#states, k, slotWord(s.task.gen, Slot.Running), slotWord(s.task.gen, Slot.Done)) !== slotWord(s.task.gen, Slot.Running)) return false;
+    const at = s.task.arena[0] + 100 * i;
+    const written = Buffer.from(this.#progress.arena).write(json, at, 'utf8');
+    new Float64Array(this.#progress.results)[k * RESULT_FIELDS] = at;
+    Atomics.store(new Int32Array(this.#progress.lengths), k, written);
     return true;
   }
 
@@ -297,6 +310,27 @@ describe('pool: every call its own fate', () => {
     assert.notEqual(second.task.gen, first.task.gen);
     assert.equal(fake.start(first, 0), false, 'the old generation loses');
     assert.equal(fake.start(second, 0), true);
+    await pool.destroy();
+  });
+
+  test('results left in the arena by a thread that died are delivered', async () => {
+    const { pool, fake } = make();
+    await pool.ready;
+    const calls = ['a', 'b', 'c'].map((tag) => call(pool, 'echo', { tag }));
+    await tick();
+    const s = fake.sent[0] as Sent;
+    for (const i of [0, 1]) {
+      fake.start(s, i);
+      fake.finishInArena(s, i, JSON.stringify({ tag: 'abc'[i] }));
+    }
+    fake.start(s, 2);
+    s.fail(new RunFailure({ code: ErrorCode.Internal, message: 'worker exited' }));
+    await tick();
+    assert.deepEqual(calls.slice(0, 2).map((c) => c.answers[0]?.outcome), [
+      { ok: true, json: '{"tag":"a"}', runMs: 0 },
+      { ok: true, json: '{"tag":"b"}', runMs: 0 },
+    ]);
+    assert.equal(codeOf(calls[2]?.answers[0]), ErrorCode.Internal);
     await pool.destroy();
   });
 

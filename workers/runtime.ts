@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, toWire, type WireError } from '../src/errors.js';
-import { CLAIM, Slot, slotWord, type Call, type Progress, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
+import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type DispatchModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
 export type { DispatchModule } from '../src/contract.js';
@@ -137,19 +137,35 @@ function runCall(mod: DispatchModule, call: Call, maxBytes: number): Outcome | P
   return r instanceof Promise ? r.then((o) => withCpu(o, cpuBefore)) : withCpu(r, cpuBefore);
 }
 
+/** Results wait in the arena at most this long before the main thread is told (ms). */
+const FLUSH_AFTER_MS = 0.2;
+const encoder = new TextEncoder();
+
 /**
- * Runs the calls of a batch in order, posting each result as it finishes
- * (see the header for the progress-record rules). A result that cannot be
- * posted fails its own call. The last call's result is returned instead of
- * posted: it travels with the task's end (one message, not two).
+ * Runs the calls of a batch in order (see the header for the progress-record
+ * rules). A successful result goes into the shared arena (when it fits)
+ * before its call is marked Done, so the main thread can read it even if
+ * this thread dies next; a `Flush` tells it, at most every 0.2 ms. Other
+ * results are posted after Done. A result that cannot be posted fails its
+ * own call. The last call's result is the return value.
  */
-export async function runCalls(mod: DispatchModule, task: Extract<Task, { op: 'calls' }>, progress: Progress, post: (r: CallResult) => void): Promise<CallResult | null> {
+export async function runCalls(
+  mod: DispatchModule,
+  task: Extract<Task, { op: 'calls' }>,
+  progress: Progress,
+  post: (r: CallResult | Flush) => void,
+): Promise<CallResult | null> {
   const n = task.calls.length;
   const states = new Int32Array(progress.states);
   const starts = new Float64Array(progress.starts);
+  const results = new Float64Array(progress.results);
+  const lengths = new Int32Array(progress.lengths);
+  const arena = new Uint8Array(progress.arena);
   const queued = slotWord(task.gen, Slot.Queued);
   const running = slotWord(task.gen, Slot.Running);
   const done = slotWord(task.gen, Slot.Done);
+  let at = task.arena[0];
+  let lastFlush = performance.now();
   for (let i = 0; i < n; i++) {
     const k = task.base + i;
     if (Atomics.compareExchange(states, k, queued, running) !== queued) continue;
@@ -165,14 +181,37 @@ export async function runCalls(mod: DispatchModule, task: Extract<Task, { op: 'c
     } finally {
       (globalThis as Record<symbol, unknown>)[CLAIM] = undefined;
     }
+    // Done first: from here the call cannot be stopped, and a thread that lost the slot never writes the arena.
     if (!claim()) continue;
-    if (i === n - 1) return { batch: task.batch, index: i, outcome };
+    const last = i === n - 1;
+    let inArena = false;
+    if (outcome.ok && !last && outcome.cpuMs === undefined) {
+      const { read, written } = encoder.encodeInto(outcome.json, arena.subarray(at, task.arena[1]));
+      if (read === outcome.json.length) {
+        results[k * RESULT_FIELDS] = at;
+        results[k * RESULT_FIELDS + 1] = outcome.runMs;
+        Atomics.store(lengths, k, written);
+        at += written;
+        inArena = true;
+      }
+    }
+    if (!inArena) Atomics.store(lengths, k, BY_MESSAGE);
+    if (last) return { batch: task.batch, index: i, outcome };
+    if (inArena) {
+      const now = performance.now();
+      if (now - lastFlush >= FLUSH_AFTER_MS) {
+        post({ batch: task.batch, flush: true });
+        lastFlush = now;
+      }
+      continue;
+    }
     try {
       post({ batch: task.batch, index: i, outcome });
     } catch (err) {
       post({ batch: task.batch, index: i, outcome: failed(err, performance.now() - outcome.runMs, task.maxResultBytes) });
     }
   }
+  // The task's end tells the main thread to read the rest of the arena.
   return null;
 }
 

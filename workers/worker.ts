@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/errors.js';
-import type { CallResult, Outcome, PingReply, Progress, Task } from '../src/contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from '../src/contract.js';
 import { failingModule, loadDispatch, ping, runCalls, runMaintain, type DispatchModule } from './runtime.js';
 
 const { dispatchUrl, progress } = workerData as { dispatchUrl: string; progress: Progress };
@@ -20,7 +20,7 @@ const loaded: Promise<DispatchModule> = loadDispatch(dispatchUrl).catch((err: un
   return failingModule(err);
 });
 
-function post(r: CallResult): void {
+function post(r: CallResult | Flush): void {
   parentPort?.postMessage(r);
 }
 

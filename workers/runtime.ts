@@ -140,6 +140,26 @@ function runCall(mod: DispatchModule, call: Call, maxBytes: number): Outcome | P
 /** Results wait in the arena at most this long before the main thread is told (ms). */
 const FLUSH_AFTER_MS = 0.2;
 const encoder = new TextEncoder();
+/** This thread's clock origin: constant, read once. */
+const ORIGIN = performance.timeOrigin;
+
+interface Views {
+  readonly states: Int32Array;
+  readonly starts: Float64Array;
+  readonly results: Float64Array;
+  readonly lengths: Int32Array;
+  readonly arena: Uint8Array;
+}
+// The record is shared once per thread: its views are made once.
+const viewsOf = new WeakMap<Progress, Views>();
+function views(p: Progress): Views {
+  let v = viewsOf.get(p);
+  if (v === undefined) {
+    v = { states: new Int32Array(p.states), starts: new Float64Array(p.starts), results: new Float64Array(p.results), lengths: new Int32Array(p.lengths), arena: new Uint8Array(p.arena) };
+    viewsOf.set(p, v);
+  }
+  return v;
+}
 
 /**
  * Runs the calls of a batch in order (see the header for the progress-record
@@ -156,11 +176,7 @@ export async function runCalls(
   post: (r: CallResult | Flush) => void,
 ): Promise<CallResult | null> {
   const n = task.calls.length;
-  const states = new Int32Array(progress.states);
-  const starts = new Float64Array(progress.starts);
-  const results = new Float64Array(progress.results);
-  const lengths = new Int32Array(progress.lengths);
-  const arena = new Uint8Array(progress.arena);
+  const { states, starts, results, lengths, arena } = views(progress);
   const queued = slotWord(task.gen, Slot.Queued);
   const running = slotWord(task.gen, Slot.Running);
   const done = slotWord(task.gen, Slot.Done);
@@ -169,7 +185,7 @@ export async function runCalls(
   for (let i = 0; i < n; i++) {
     const k = task.base + i;
     if (Atomics.compareExchange(states, k, queued, running) !== queued) continue;
-    starts[k] = performance.timeOrigin + performance.now();
+    starts[k] = ORIGIN + performance.now();
     // A module may claim completion early (before a COMMIT): Running → Done then, not after.
     let claimed = false;
     const claim = (): boolean => claimed || (claimed = Atomics.compareExchange(states, k, running, done) === running);

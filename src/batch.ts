@@ -74,9 +74,10 @@ export class Batch {
     }
   }
 
-  /** The Slot state of call i. */
+  /** The Slot state of call i, or -1 once its slot belongs to a later batch. */
   state(i: number): number {
-    return Atomics.load(this.#views.states, this.base + i) & 7;
+    const word = Atomics.load(this.#views.states, this.base + i);
+    return word >>> 3 === this.gen ? word & 7 : -1;
   }
 
   /** When call i started running (ms since the epoch); 0 if the worker has not written it yet. */

@@ -311,8 +311,9 @@ export class Pool {
     this.#answer(batch, job, r.outcome, true);
   }
 
-  /** Answers the calls of `batch` whose results wait in the arena. */
+  /** Answers the calls of `batch` whose results wait in the arena (while it holds its slots). */
   #readArena(batch: Batch): void {
+    if (batch.settled) return; // its slots and arena may belong to a later batch now
     for (let i = 0; i < batch.jobs.length; i++) {
       const job = batch.jobs[i] as Job;
       if (job.batch !== batch || job.state !== 'running') continue;

@@ -83,6 +83,11 @@ class FakeRunner implements Runner {
     return true;
   }
 
+  /** Tells the pool that results of `s` wait in the arena. */
+  flush(s: Sent): void {
+    this.#sink({ batch: s.task.batch, flush: true });
+  }
+
   /** Marks call i Done without posting its result (a result still in transit). */
   doneSilently(s: Sent, i: number): void {
     Atomics.store(this.#states, s.task.base + i, slotWord(s.task.gen, Slot.Done));
@@ -310,6 +315,29 @@ describe('pool: every call its own fate', () => {
     assert.notEqual(second.task.gen, first.task.gen);
     assert.equal(fake.start(first, 0), false, 'the old generation loses');
     assert.equal(fake.start(second, 0), true);
+    await pool.destroy();
+  });
+
+  test('a batch waiting for a trailing result never takes the results of the batch that reuses its slots', async () => {
+    const { pool, fake } = make({ threads: 1, fastThreads: 0 });
+    await pool.ready;
+    const a = call(pool, 'echo', { n: 'a' });
+    const b = call(pool, 'echo', { n: 'b' });
+    await tick();
+    const first = fake.sent[0] as Sent;
+    fake.start(first, 0);
+    fake.doneSilently(first, 0); // a's result is still on its way as a message
+    first.fail(new RunFailure({ code: ErrorCode.Internal, message: 'worker exited' }));
+    await tick();
+    const second = fake.sent[1] as Sent;
+    assert.equal(second.task.base, first.task.base);
+    fake.start(second, 0);
+    fake.finishInArena(second, 0, '"for b"');
+    fake.flush(first);
+    fake.flush(second);
+    await tick();
+    assert.equal(a.answers.length, 0, "a waits for its own result, not b's");
+    assert.deepEqual(b.answers[0]?.outcome, { ok: true, json: '"for b"', runMs: 0 });
     await pool.destroy();
   });
 

@@ -1,17 +1,20 @@
 /**
  * The bench's dispatch module: methods of known cost.
  *   echo            returns its params
+ *   fresh           returns its params; no lane declared (a method the pool must learn)
  *   sleep {ms}      blocks its thread for ms (not CPU)
  *   spin {ms}       burns CPU for ms of wall-clock time
  *   cpu {iterations} fixed work, so work/s is comparable across thread counts
+ *   poison {exit|loop}  kills its worker, or never ends (the poison scenario's attacker)
  */
 import { MethodNotFoundError, requireParam } from '../src/errors.js';
 
-export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow' } as const;
+export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow', poison: 'fast' } as const;
 
 export function dispatch(method: string, params: unknown): unknown {
   switch (method) {
     case 'echo':
+    case 'fresh':
       return params;
     case 'sleep':
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(requireParam(params, 'ms')));
@@ -27,6 +30,9 @@ export function dispatch(method: string, params: unknown): unknown {
       for (let i = 0; i < n; i++) h = Math.imul(h ^ i, 0x01000193);
       return h >>> 0;
     }
+    case 'poison':
+      if ((params as { exit?: boolean }).exit === true) process.exit(1);
+      for (;;);
     default:
       throw new MethodNotFoundError(method);
   }

@@ -13,6 +13,7 @@ import { clampToMax } from '../src/metrics.js';
 import { holSvg, scalingSvg } from './charts.js';
 
 export { holSvg, scalingSvg };
+import type { PoolBenchResults } from './pool-bench.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -24,6 +25,7 @@ export interface Results {
   abuse?: AbuseResult;
   store?: StoreResult;
   maintenance?: MaintenanceResult;
+  pool?: PoolBenchResults;
   headlines?: Headline[];
 }
 

@@ -4,7 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
+import { rssMiB, startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
+import { havePython, startBaseline } from './pool-bench.js';
 
 export type Progress = (label: string, frac: number) => void;
 
@@ -65,7 +66,8 @@ export async function hol(o: HolOptions & { socket?: string; threads?: number; v
   if (o.socket) return [await holAgainst(o.socket, 'external', o, progress)];
   const out: HolResult[] = [];
   for (const variant of o.variants) {
-    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : [];
+    const nice = /^pool-nice-(\d+)$/.exec(variant);
+    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
     const started = startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
     out.push(await withProc(started, (d) => holAgainst(d.socket, variant, o, progress)));
   }
@@ -88,6 +90,8 @@ export async function throughput(
     ? [['external', async () => ({ socket: o.socket as string, pid: 0, stop: async () => {} })]]
     : [['dispatchd', () => startDispatchd()]];
   if (o.ceiling) targets.push(['inline-echo', () => startEchoServer()]);
+  // The original's shape, measured in the same run.
+  if (o.ceiling && havePython()) targets.push(['asyncio-to_thread', () => startBaseline()]);
   for (const [target, start] of targets) {
     await withProc(start(), async (p) => {
       for (const [c, pl] of o.settings) {

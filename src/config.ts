@@ -17,15 +17,21 @@ export interface Config {
   readonly socket: string;
   /** Absolute path of the dispatch module, or null for the built-in one. */
   readonly dispatch: string | null;
-  /** Worker threads slow calls may occupy. */
+  /** Worker threads slow calls may occupy (calls that block may use them all). */
   readonly threads: number;
+  /** Slow CPU-bound calls at once (so they never oversubscribe the cores). */
+  readonly cpuThreads: number;
+  /** Largest result a call may return, in bytes of JSON, before -32001. */
+  readonly maxResultBytes: number;
+  /** A worker thread idle this long retires (ms). */
+  readonly threadIdleMs: number;
   /** Extra worker threads kept for fast calls (0: no reserve). */
   readonly fastThreads: number;
   /** Run time (ms) above which an undeclared method counts as slow. */
   readonly laneThresholdMs: number;
   /** Most fast calls sent to a worker in one hop. */
   readonly maxBatch: number;
-  /** CPU niceness of slow-lane threads (Linux), so they yield to the main thread and fast lane. */
+  /** CPU niceness of slow-call threads (Linux, piscina's niceIncrement); 0 = same priority as the rest of the machine. */
   readonly slowNice: number;
   /** Calls waiting for a thread, across all connections, before -32003. */
   readonly maxQueue: number;
@@ -99,11 +105,15 @@ export const DEFAULTS = Object.freeze({
   home: join(homedir(), '.dispatchd'),
   socket: '', // derived: <home>/daemon.sock
   dispatch: null as string | null,
-  threads: Math.max(2, cores),
+  // Blocking calls side by side like asyncio.to_thread (min(32, cores + 4)), and at least 16.
+  threads: Math.min(32, Math.max(16, cores + 4)),
+  cpuThreads: cores,
+  maxResultBytes: 8 * 1024 * 1024,
+  threadIdleMs: 30_000,
   fastThreads: 1,
   laneThresholdMs: 10,
   maxBatch: 64,
-  slowNice: 19,
+  slowNice: 0,
   maxQueue: 4096,
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
@@ -138,11 +148,14 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   home: { env: 'DISPATCHD_HOME', flag: '--home', kind: 'path', help: 'home directory (lock, state, socket, store)' },
   socket: { env: 'DISPATCHD_SOCKET', flag: '--socket', kind: 'path', help: 'unix socket path (default <home>/daemon.sock)' },
   dispatch: { env: 'DISPATCHD_DISPATCH', flag: '--dispatch', kind: 'path', help: 'dispatch module (default: built-in)' },
-  threads: { env: 'DISPATCHD_THREADS', flag: '--threads', kind: 'int', min: 1, help: 'worker threads slow calls may occupy' },
+  threads: { env: 'DISPATCHD_THREADS', flag: '--threads', kind: 'int', min: 1, help: 'worker threads slow calls may occupy (blocking calls may use them all)' },
+  cpuThreads: { env: 'DISPATCHD_CPU_THREADS', flag: '--cpu-threads', kind: 'int', min: 1, help: 'slow CPU-bound calls at once (default: cores)' },
+  maxResultBytes: { env: 'DISPATCHD_MAX_RESULT_BYTES', flag: '--max-result-bytes', kind: 'int', min: 16, help: 'largest result in bytes of JSON before -32001' },
+  threadIdleMs: { env: 'DISPATCHD_THREAD_IDLE_MS', flag: '--thread-idle-ms', kind: 'int', min: 1, help: 'ms an idle worker thread waits before it retires' },
   fastThreads: { env: 'DISPATCHD_FAST_THREADS', flag: '--fast-threads', kind: 'int', min: 0, help: 'extra threads kept for fast calls (0 = no reserve)' },
   laneThresholdMs: { env: 'DISPATCHD_LANE_THRESHOLD_MS', flag: '--lane-threshold-ms', kind: 'int', min: 0, help: 'average run time (ms) above which an undeclared method is slow' },
   maxBatch: { env: 'DISPATCHD_MAX_BATCH', flag: '--max-batch', kind: 'int', min: 1, help: 'most fast calls sent to a worker in one hop' },
-  slowNice: { env: 'DISPATCHD_SLOW_NICE', flag: '--slow-nice', kind: 'int', min: 0, help: 'CPU niceness of slow-lane threads, Linux (0 = normal priority)' },
+  slowNice: { env: 'DISPATCHD_SLOW_NICE', flag: '--slow-nice', kind: 'int', min: 0, help: 'CPU niceness of slow-call threads, Linux (0 = normal priority, the default)' },
   maxQueue: { env: 'DISPATCHD_MAX_QUEUE', flag: '--max-queue', kind: 'int', min: 1, help: 'calls waiting for a thread before -32003' },
   maxInFlight: { env: 'DISPATCHD_MAX_IN_FLIGHT', flag: '--max-in-flight', kind: 'int', min: 1, help: 'requests in flight per connection' },
   maxLineBytes: { env: 'DISPATCHD_MAX_LINE_BYTES', flag: '--max-line-bytes', kind: 'int', min: 64, help: 'longest request line in bytes' },

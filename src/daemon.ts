@@ -40,7 +40,7 @@ import { Connection } from './connection.js';
 import { refuseSymlinks, removeLeftoverTemps } from './files.js';
 import { prepareHome } from './home.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { Pool } from './pool.js';
+import { createPool, type Pool } from './pool-setup.js';
 import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
@@ -53,6 +53,9 @@ import { MetricsServer } from './metrics-server.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
 import { eventLoopHealth } from './loophealth.js';
+
+/** How long a failed start waits for the answers of calls it had already received. */
+const FAILED_START_DRAIN_MS = 500;
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
 
@@ -91,6 +94,9 @@ export class Daemon {
   #lastForeground = Date.now();
   #stopping: Promise<boolean> | null = null;
   #snapshot: Record<string, unknown> | null = null;
+  /** Set once the start has succeeded: only then does a stop record `daemon_stopped_at`. */
+  #started = false;
+  #drainMs: number;
   #immediate = false;
   /** Resolves when a stop turns immediate: every graceful wait ends then. */
   readonly #hurried: Promise<void>;
@@ -102,23 +108,13 @@ export class Daemon {
   private constructor(config: Config, log: Logger, lock: HeldLock, state: StateStore, notifier: Notifier) {
     this.config = config;
     this.#notifier = notifier;
+    this.#drainMs = config.drainTimeoutMs;
     this.log = log;
     this.#lock = lock;
     this.state = state;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#hurried = new Promise((resolve) => (this.#hurry = resolve));
-    this.pool = new Pool({
-      dispatchUrl: config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href,
-      threads: config.threads,
-      fastThreads: config.fastThreads,
-      maxQueue: config.maxQueue,
-      maxBatch: config.maxBatch,
-      laneThresholdMs: config.laneThresholdMs,
-      deadlineMs: config.callDeadlineMs,
-      workerHeapMb: config.workerHeapMb,
-      slowNice: config.slowNice,
-      inline: config.inline,
-    });
+    this.pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
     this.control = new ControlPlane({ state, version: VERSION, firstTurn: config, metrics: () => this.metrics() });
     this.scheduler = new Scheduler(config, {
       state,
@@ -158,15 +154,17 @@ export class Daemon {
       if (parsed.reset.length > 0) log.warn({ keys: parsed.reset }, 'state file held values of the wrong type; reset them');
       const state = new StateStore(statePath, parsed.state);
       daemon = new Daemon(config, log, lock, state, notifier);
-      const loading = daemon.pool.start();
-      loading.catch(() => {}); // a load that outlives its bound is abandoned below
-      if (!(await within(loading, config.dispatchLoadTimeoutMs))) {
-        throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
-      }
-      await loading;
+      // Reachable before the pool is warm: under socket activation the start is the first
+      // caller's latency. Control messages are answered at once; calls wait for their thread.
       const control = daemon.control;
       if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
       await daemon.#startTransport(opts, activation);
+      const ready = daemon.pool.ready;
+      ready.catch(() => {}); // a load that outlives its bound is abandoned below
+      if (!(await within(ready, config.dispatchLoadTimeoutMs))) {
+        throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
+      }
+      await ready; // the module's own load error, if it failed
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
       await state
         .update((s) => {
@@ -175,13 +173,20 @@ export class Daemon {
           delete s.daemon_stopped_at;
         })
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
+      daemon.#started = true;
       daemon.scheduler.start();
       notifier.ready();
       return daemon;
     } catch (err) {
-      // The one stop sequence, immediate: nothing is written to state.json, the lock goes last.
-      if (daemon !== undefined) await daemon.destroy();
-      else lock.release();
+      // The one stop sequence. Calls that arrived while the module was loading are answered
+      // (a module that failed to load answers them -32001 with its error) within a short
+      // drain; nothing is written to state.json; the lock goes last.
+      if (daemon !== undefined) {
+        daemon.#drainMs = Math.min(FAILED_START_DRAIN_MS, config.drainTimeoutMs);
+        await daemon.close();
+      } else {
+        lock.release();
+      }
       throw err;
     }
   }
@@ -294,15 +299,16 @@ export class Daemon {
   }
 
   async #run(): Promise<boolean> {
-    const { log, config } = this;
-    log.info({ immediate: this.#immediate, drain_timeout_ms: config.drainTimeoutMs }, 'stopping');
+    const { log } = this;
+    const drainMs = this.#drainMs;
+    log.info({ immediate: this.#immediate, drain_timeout_ms: drainMs }, 'stopping');
     this.#notifier.stopping();
-    const deadline = Date.now() + config.drainTimeoutMs;
+    const deadline = Date.now() + drainMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#metricsServer?.close();
     // 1–3: connections.
     let drained = true;
-    if (this.#server) drained = (await this.#wait(this.#server.close(config.drainTimeoutMs), config.drainTimeoutMs + 1000)) && !this.#immediate;
+    if (this.#server) drained = (await this.#wait(this.#server.close(drainMs), drainMs + 1000)) && !this.#immediate;
     if (this.#stdio) {
       this.#stdio.stopReading();
       drained = (await this.#wait(this.#stdio.idle(), left())) && !this.#immediate;
@@ -314,8 +320,8 @@ export class Daemon {
     if (!cycleDone) log.warn('stopping during a maintenance cycle');
     // 5
     await this.pool.destroy();
-    // 6
-    if (!this.#immediate) {
+    // 6: a start that failed leaves state.json as it was.
+    if (this.#started && !this.#immediate) {
       await this.state
         .update((s) => {
           s.daemon_stopped_at = new Date().toISOString();

@@ -20,9 +20,32 @@ export class Fifo<T extends { state: string }> {
     this.live++;
   }
 
+  /** Puts items back at the head, in the order given (calls taken back from a worker keep their turn). */
+  unshift(jobs: readonly T[]): void {
+    if (jobs.length === 0) return;
+    if (this.#head >= jobs.length) {
+      this.#head -= jobs.length;
+      for (let i = 0; i < jobs.length; i++) this.#items[this.#head + i] = jobs[i] as T;
+    } else {
+      this.#items = [...jobs, ...this.#items.slice(this.#head)];
+      this.#head = 0;
+    }
+    this.live += jobs.length;
+  }
+
   /** Items held, live or cancelled (for tests). */
   get held(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** The next live item, left in place. */
+  peek(): T | undefined {
+    while (this.#head < this.#items.length) {
+      const job = this.#items[this.#head] as T;
+      if (job.state === 'queued') return job;
+      this.#head++;
+    }
+    return undefined;
   }
 
   shift(): T | undefined {
@@ -40,4 +63,3 @@ export class Fifo<T extends { state: string }> {
     return undefined;
   }
 }
-

@@ -1,75 +1,137 @@
 /**
- * Which lane a method runs in. A dispatch module may declare lanes
- * (`export const lanes = { reindex: 'slow', lookup: 'fast' }`); any other
- * method is classified by its observed run time: an exponentially weighted
- * average against a threshold, so the class follows the method as it
- * changes. A method never seen runs in the slow lane until it has run once,
- * so an unknown method can never occupy the threads kept for fast calls.
+ * The one place that learns per-method timing, and what the pool decides
+ * from it. Each method is one of:
+ *   fast — average run time at most the threshold (or declared `fast`):
+ *          calls travel to a worker in batches;
+ *   cpu  — slow and mostly on CPU (CPU time ≥ half of wall time): at most
+ *          `cpuThreads` at once, so CPU-bound work never oversubscribes the cores;
+ *   wait — slow and mostly waiting (sleep, I/O, a lock): may use every slow
+ *          thread, like `asyncio.to_thread`;
+ *   new  — never seen: one call probes it, the rest of its first burst waits
+ *          briefly for the verdict instead of running one by one.
+ * A module may declare lanes (`export const lanes = {m: 'fast' | 'slow'}`);
+ * a declared slow method is still measured to tell cpu from wait.
+ *
+ * Bounded in entries and in bytes of method names (SPEC §6): the least
+ * recently used method is forgotten first. `snapshot()` is bounded too.
  */
 
 export type Lane = 'fast' | 'slow';
+export type Kind = 'fast' | 'cpu' | 'wait' | 'new';
 
-interface Observed {
-  ewmaMs: number;
+interface Entry {
+  /** Exponentially weighted average run time (ms). */
+  runMs: number;
+  /** Weighted average of CPU time ÷ wall time over measured calls; null until one is measured. */
+  cpuShare: number | null;
   calls: number;
 }
 
-/** Weight of the newest run time in the average. */
+/** Weight of the newest sample in the averages. */
 const ALPHA = 0.2;
+/** A slow method at or above this CPU share counts as CPU-bound. */
+const CPU_BOUND = 0.5;
+/** Calls shorter than this say little about CPU share (timer and /proc noise). */
+const MEASURABLE_MS = 2;
+/** Method names shown by `status` are clipped to this many characters. */
+const SHOWN_NAME = 64;
 
-export class LaneClassifier {
+export interface MethodTableOptions {
+  readonly declared: Readonly<Record<string, Lane>>;
+  readonly thresholdMs: number;
+  readonly maxMethods: number;
+  /** Sum of remembered method-name lengths (UTF-16 units ×2 ≈ bytes). */
+  readonly maxBytes: number;
+}
+
+export class MethodTable {
   readonly #declared: ReadonlyMap<string, Lane>;
-  readonly #thresholdMs: number;
-  readonly #maxMethods: number;
-  readonly #observed = new Map<string, Observed>();
+  readonly #opts: MethodTableOptions;
+  readonly #seen = new Map<string, Entry>();
+  #bytes = 0;
 
-  constructor(declared: Readonly<Record<string, Lane>>, thresholdMs: number, maxMethods = 4096) {
-    this.#declared = new Map(Object.entries(declared));
-    this.#thresholdMs = thresholdMs;
-    this.#maxMethods = maxMethods;
+  constructor(opts: MethodTableOptions) {
+    this.#opts = opts;
+    this.#declared = new Map(Object.entries(opts.declared));
   }
 
-  laneOf(method: string): Lane {
+  kindOf(method: string): Kind {
     const declared = this.#declared.get(method);
-    if (declared !== undefined) return declared;
-    const seen = this.#observed.get(method);
-    return seen !== undefined && seen.ewmaMs <= this.#thresholdMs ? 'fast' : 'slow';
+    const e = this.#seen.get(method);
+    if (declared === 'fast') return 'fast';
+    if (declared === undefined) {
+      if (e === undefined) return 'new';
+      if (e.runMs <= this.#opts.thresholdMs) return 'fast';
+    }
+    // Slow: unmeasured methods are assumed to wait (blocking I/O is the common slow call).
+    return e !== undefined && e.cpuShare !== null && e.cpuShare >= CPU_BOUND ? 'cpu' : 'wait';
+  }
+
+  /** Whether the next call of `method` should have its CPU time measured. */
+  measure(method: string): boolean {
+    return this.kindOf(method) !== 'fast';
   }
 
   /** Learns from one finished call. */
-  record(method: string, runMs: number): void {
-    let seen = this.#observed.get(method);
-    if (seen === undefined) {
-      // Bounded: random method names from a client can't grow this forever.
-      if (this.#observed.size >= this.#maxMethods) {
-        const oldest = this.#observed.keys().next().value as string;
-        this.#observed.delete(oldest);
+  record(method: string, runMs: number, cpuMs: number | undefined): void {
+    let e = this.#seen.get(method);
+    if (e === undefined) {
+      const bytes = 2 * method.length + 64;
+      while (this.#seen.size > 0 && (this.#seen.size >= this.#opts.maxMethods || this.#bytes + bytes > this.#opts.maxBytes)) {
+        const oldest = this.#seen.keys().next().value as string;
+        this.#seen.delete(oldest);
+        this.#bytes -= 2 * oldest.length + 64;
       }
-      seen = { ewmaMs: runMs, calls: 0 };
-      this.#observed.set(method, seen);
+      if (bytes > this.#opts.maxBytes) return;
+      e = { runMs, cpuShare: null, calls: 0 };
+      this.#bytes += bytes;
+    } else {
+      this.#seen.delete(method); // re-inserted below: most recently used last
+      e.runMs += ALPHA * (runMs - e.runMs);
     }
-    seen.calls++;
-    seen.ewmaMs = seen.calls === 1 ? runMs : seen.ewmaMs + ALPHA * (runMs - seen.ewmaMs);
+    this.#seen.set(method, e);
+    e.calls++;
+    if (cpuMs !== undefined && runMs >= MEASURABLE_MS) {
+      const share = Math.min(1, Math.max(0, cpuMs / runMs));
+      e.cpuShare = e.cpuShare === null ? share : e.cpuShare + ALPHA * (share - e.cpuShare);
+    }
   }
 
-  /** For `status`: the threshold, the declared lanes, and the busiest observed methods. */
-  snapshot(limit = 32): Record<string, unknown> {
-    const methods = [...this.#observed.entries()]
-      .sort((a, b) => b[1].calls - a[1].calls)
-      .slice(0, limit)
-      .map(([method, o]) => ({ method, lane: this.laneOf(method), avg_run_ms: Math.round(o.ewmaMs * 1000) / 1000, calls: o.calls }));
-    return { threshold_ms: this.#thresholdMs, declared: Object.fromEntries(this.#declared), methods };
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** For `status`: what the pool decided per method and why; at most `limit` methods, names clipped. */
+  snapshot(limit = 16): Record<string, unknown> {
+    const top = [...this.#seen.entries()].sort((a, b) => b[1].calls - a[1].calls).slice(0, limit);
+    const declared = [...this.#declared.entries()].slice(0, limit).map(([m, lane]) => [m.slice(0, SHOWN_NAME), lane]);
+    return {
+      threshold_ms: this.#opts.thresholdMs,
+      cpu_bound_share: CPU_BOUND,
+      declared: Object.fromEntries(declared),
+      methods_known: this.#seen.size,
+      methods: top.map(([method, e]) => ({
+        method: method.slice(0, SHOWN_NAME),
+        kind: this.kindOf(method),
+        lane: this.kindOf(method) === 'fast' ? 'fast' : 'slow',
+        why: this.#why(method, e),
+        avg_run_ms: round(e.runMs),
+        cpu_share: e.cpuShare === null ? null : round(e.cpuShare),
+        calls: e.calls,
+      })),
+    };
+  }
+
+  #why(method: string, e: Entry): string {
+    const declared = this.#declared.get(method);
+    if (declared === 'fast') return 'declared fast';
+    const slow = declared === 'slow' ? 'declared slow' : e.runMs <= this.#opts.thresholdMs ? null : `avg run > ${this.#opts.thresholdMs} ms`;
+    if (slow === null) return `avg run ≤ ${this.#opts.thresholdMs} ms`;
+    if (e.cpuShare === null) return `${slow}; CPU share not measured yet: may use every slow thread`;
+    return e.cpuShare >= CPU_BOUND ? `${slow}; CPU-bound: shares the CPU slots` : `${slow}; mostly waiting: may use every slow thread`;
   }
 }
 
-/** Validates a module's `lanes` export; anything malformed is an error naming the method. */
-export function parseLanes(value: unknown): Record<string, Lane> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('lanes export must be an object of method → "fast" | "slow"');
-  const out: Record<string, Lane> = {};
-  for (const [method, lane] of Object.entries(value)) {
-    if (lane !== 'fast' && lane !== 'slow') throw new TypeError(`lanes.${method} must be "fast" or "slow", got ${JSON.stringify(lane)}`);
-    out[method] = lane;
-  }
-  return out;
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }

@@ -1,376 +1,526 @@
 /**
- * The worker pool: two bounded FIFO lanes of calls in front of piscina.
+ * The pool: bounded queues of calls in front of a runner (what runs a batch:
+ * piscina threads, or the main thread for the bench). It decides what runs
+ * where and when (docs/pool.md):
  *
- * - Lanes: two piscina pools. Slow calls run only on the `threads` slow
- *   threads, which run at a lower CPU priority (nice); `fastThreads` more
- *   threads serve only fast calls, so a fast call never waits behind slow
- *   ones, and the main thread and fast lane get a core at once even when
- *   every slow thread is busy (see docs/lanes.md). Fast calls may also use
- *   idle slow threads.
- * - Batching: fast calls that are ready together go to a worker as one task
- *   (one thread hop for many calls); the worker sends results back in
- *   groups as they finish. Slow calls always travel alone.
- * - Holding the queues here (not in piscina) means a call that has not
- *   started can be dropped when its client leaves, a full queue answers
- *   -32003 at once, and queue wait is measured exactly.
+ * - Kinds (`lanes.ts`): fast calls travel in batches; slow CPU-bound calls
+ *   share `cpuThreads` slots; slow calls that mostly wait may use every one
+ *   of the `threads` slow threads; `fastThreads` more are kept for fast calls.
+ *   The first burst of a method never seen waits (briefly) for one probe call.
+ * - Fate per call (SPEC §6), through each batch's shared progress record:
+ *   a finished call keeps its result whatever happens to its thread next;
+ *   a call not yet started is taken back and runs elsewhere, never twice;
+ *   only the call that was running when its thread died fails.
+ * - Deadlines per call, from the moment it starts: only the overrunning
+ *   call's thread is stopped. A fast batch stuck behind a call that turned
+ *   slow gives its not-started calls back to the queue.
  *
- * This is the one place that turns piscina's own failures (worker exited,
- * aborted, out of memory) into JSON-RPC codes.
+ * Usable as soon as it is constructed: calls submitted before the dispatch
+ * module has loaded wait for it; `ready` says when it has (or why not).
  */
-import { Piscina } from 'piscina';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
-import { LaneClassifier, type Lane } from './lanes.js';
-import { Latency, type LatencySummary } from './metrics.js';
-import { Fifo } from './fifo.js';
-import { loadDispatch, runCalls, runOther, type Call, type DispatchModule, type EarlyResults, type Outcome, type Task } from '../workers/runtime.js';
+import { RESULT_FIELDS, Slot, type CallResult, type Flush, type Outcome, type Progress } from './contract.js';
+import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
+import type { Fifo } from './fifo.js';
+import { Queues } from './queues.js';
+import { MethodTable, type Kind } from './lanes.js';
+import { PoolCounters, type PoolStats } from './pool-stats.js';
+import type { Runner, RunnerFactory, RunFailure } from './runner.js';
+
+export type { Ticket, Done } from './batch.js';
+export type { PoolStats } from './pool-stats.js';
 
 export interface PoolOptions {
-  readonly dispatchUrl: string;
-  /** Threads slow calls may occupy. */
+  /** Threads slow calls may occupy (blocking calls up to this many at once). */
   readonly threads: number;
   /** Extra threads only fast calls may use. */
   readonly fastThreads: number;
+  /** Slow CPU-bound calls at once (normally the number of cores). */
+  readonly cpuThreads: number;
   readonly maxQueue: number;
   readonly maxBatch: number;
   readonly laneThresholdMs: number;
+  /** Per-call deadline from the moment the call starts (ms); 0: none. */
   readonly deadlineMs: number;
-  readonly workerHeapMb: number;
-  /** CPU niceness of slow-lane threads (Linux); 0 leaves it alone. */
-  readonly slowNice: number;
-  readonly inline: boolean;
+  readonly maxResultBytes: number;
+  /** Methods remembered, and bytes of their names. */
+  readonly maxMethods: number;
+  readonly maxMethodTableBytes: number;
 }
 
-type Done = (outcome: Outcome, waitMs: number) => void;
 
-/** A submitted call. `cancel()` drops it if it has not started yet. */
-export interface Ticket {
-  cancel(): boolean;
-}
-
-export interface Job extends Ticket {
-  readonly method: string;
-  readonly params: unknown;
-  readonly done: Done;
-  readonly enqueuedAt: number;
-  readonly lane: Lane;
-  state: 'queued' | 'running' | 'finished' | 'cancelled';
-  waitMs: number;
-}
-
-interface Batch {
-  readonly jobs: Job[];
-  readonly lane: Lane;
-  /** The pool it runs on: the fast pool, or the slow pool. */
-  readonly onFast: boolean;
-  answered: number;
-  settled: boolean;
-}
-
-export interface PoolStats {
-  readonly threads: number;
-  readonly slow_threads: number;
-  readonly fast_threads: number;
-  readonly running: number;
-  readonly queue_size: number;
-  readonly queued_fast: number;
-  readonly queued_slow: number;
-  readonly max_queue: number;
-  readonly utilization: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly rejected: number;
-  readonly batches: number;
-  readonly avg_batch: number;
-  readonly wait_ms: LatencySummary;
-  readonly run_ms: LatencySummary;
-  readonly lanes: Record<string, unknown>;
-}
-
-const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
+/** Bytes of the results arena per thread: finished calls' results wait here until read (larger ones travel as messages). */
+const ARENA_BYTES = 64 * 1024;
+/** A Done call's result message may trail its task's end (another port); this long at most. */
+const RESULT_GRACE_MS = 2000;
 
 function failure(code: number, message: string, data?: unknown): Outcome {
   return { ok: false, error: data === undefined ? { code, message } : { code, message, data }, runMs: 0 };
 }
 
-/** Owns the piscina instance (or, in inline mode, the main-thread module). */
 export class Pool {
+  /** Resolves when the dispatch module has loaded in a worker; rejects with its load error. */
+  readonly ready: Promise<void>;
   readonly #opts: PoolOptions;
-  #slowPool: Piscina | null = null;
-  #fastPool: Piscina | null = null;
-  #inline: DispatchModule | null = null;
-  #classifier = new LaneClassifier({}, 10);
-  readonly #fast = new Fifo<Job>();
-  readonly #slow = new Fifo<Job>();
+  readonly #runner: Runner;
+  #table: MethodTable;
+  #loaded = false;
+  #loadError: string | undefined;
+  #stopped = false;
+  readonly #q = new Queues();
   readonly #batches = new Map<number, Batch>();
+  /** The progress record shared with the threads: one region of maxBatch slots per thread. */
+  readonly #views: ProgressViews;
+  /** Regions not held by a running task. */
+  readonly #freeRegions: number[];
   #batchSeq = 0;
-  #fastTasks = 0;
-  #slowTasks = 0;
+  #fastUsed = 0;
+  /** Fast batches on the reserve threads (the others spilled onto slow threads). */
+  #onReserve = 0;
+  #cpuUsed = 0;
+  #waitUsed = 0;
   #running = 0;
   #pumpScheduled = false;
-  #completed = 0;
-  #failed = 0;
-  #rejected = 0;
-  #batchCount = 0;
-  #batchedCalls = 0;
-  #busyMs = 0;
-  readonly #startedAt = performance.now();
-  readonly #wait = new Latency();
-  readonly #run = new Latency();
+  #watch: NodeJS.Timeout | undefined;
+  readonly #n = new PoolCounters();
+  #idle: (() => void)[] = [];
 
-  constructor(opts: PoolOptions) {
+  constructor(opts: PoolOptions, makeRunner: RunnerFactory) {
     this.#opts = opts;
+    this.#table = this.#newTable({});
+    const regions = opts.threads + opts.fastThreads;
+    const slots = regions * opts.maxBatch;
+    const progress: Progress = {
+      states: new SharedArrayBuffer(slots * 4),
+      starts: new SharedArrayBuffer(slots * 8),
+      results: new SharedArrayBuffer(slots * RESULT_FIELDS * 8),
+      lengths: new SharedArrayBuffer(slots * 4),
+      arena: new SharedArrayBuffer(regions * ARENA_BYTES),
+    };
+    this.#views = {
+      states: new Int32Array(progress.states),
+      starts: new Float64Array(progress.starts),
+      results: new Float64Array(progress.results),
+      lengths: new Int32Array(progress.lengths),
+      arena: Buffer.from(progress.arena),
+    };
+    this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
+    this.#runner = makeRunner((r) => this.#onResult(r), progress);
+    this.ready = this.#runner.ready.then(
+      (reply) => {
+        this.#table = this.#newTable(reply.lanes);
+        this.#loaded = true;
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#route(job);
+        this.#schedulePump();
+      },
+      (err: unknown) => {
+        this.#loadError = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError), false);
+        throw err;
+      },
+    );
+    // Whoever awaits `ready` sees the error; an unobserved one must not crash the process.
+    this.ready.catch(() => {});
   }
 
-  get #capacity(): number {
-    return this.#opts.inline ? 1 : this.#opts.threads + this.#opts.fastThreads;
+  #newTable(declared: Readonly<Record<string, 'fast' | 'slow'>>): MethodTable {
+    return new MethodTable({ declared, thresholdMs: this.#opts.laneThresholdMs, maxMethods: this.#opts.maxMethods, maxBytes: this.#opts.maxMethodTableBytes });
   }
 
-  /** Starts the threads and proves the dispatch module loads; rejects if it does not. */
-  async start(): Promise<void> {
-    let probe: Outcome;
-    if (this.#opts.inline) {
-      this.#inline = await loadDispatch(this.#opts.dispatchUrl);
-      probe = await runOther(this.#inline, { op: 'ping' });
-    } else {
-      this.#slowPool = this.#newPiscina(this.#opts.threads, this.#opts.slowNice);
-      if (this.#opts.fastThreads > 0) this.#fastPool = this.#newPiscina(this.#opts.fastThreads, 0);
-      probe = (await this.#slowPool.run({ op: 'ping' } satisfies Task)) as Outcome;
-      if (probe.ok && this.#fastPool) probe = (await this.#fastPool.run({ op: 'ping' } satisfies Task)) as Outcome;
-    }
-    if (!probe.ok) throw new Error(probe.error.message);
-    const { lanes } = JSON.parse(probe.json) as { lanes: Record<string, Lane> };
-    this.#classifier = new LaneClassifier(lanes, this.#opts.laneThresholdMs);
-  }
-
-  #newPiscina(threads: number, nice: number): Piscina {
-    const p = new Piscina({
-      filename: WORKER_URL.href,
-      workerData: { dispatchUrl: this.#opts.dispatchUrl, nice },
-      minThreads: threads,
-      maxThreads: threads,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
-      ...(this.#opts.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.#opts.workerHeapMb } } : {}),
-    });
-    // A worker that dies is replaced by piscina; its task is rejected and
-    // answered below. Nothing else must reach the process as an error.
-    p.on('error', () => {});
-    p.on('message', (m: EarlyResults) => {
-      const batch = this.#batches.get(m.batch);
-      if (batch) this.#deliver(m.batch, batch, m.from, m.results);
-    });
-    return p;
-  }
-
-  /** Queues a call; `done` is called exactly once, never before `submit` returns, unless the ticket is cancelled first. */
-  submit(method: string, params: unknown, done: Done): Ticket {
+  /**
+   * Queues a call; `params` is the JSON text of its params. `done` is called
+   * exactly once, never before `submit` returns, unless the ticket is
+   * cancelled first.
+   */
+  submit(method: string, params: string, done: Done): Ticket {
     const job: Job = {
       method,
       params,
       done,
       enqueuedAt: performance.now(),
-      lane: this.#classifier.laneOf(method),
       state: 'queued',
+      kind: 'new',
+      probe: false,
       waitMs: 0,
-      cancel: () => {
-        if (job.state !== 'queued') return false;
-        job.state = 'cancelled';
-        (job.lane === 'fast' ? this.#fast : this.#slow).live--;
-        return true;
-      },
+      batch: undefined,
+      index: 0,
+      cancel: () => this.#q.cancel(job, this.#loaded),
     };
-    if (this.queued >= this.#opts.maxQueue) {
-      this.#rejected++;
+    const refuse = this.#stopped
+      ? failure(ErrorCode.Internal, 'pool is stopped')
+      : this.#loadError !== undefined
+        ? failure(ErrorCode.Internal, this.#loadError)
+        : this.queued >= this.#opts.maxQueue
+          ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 })
+          : null;
+    if (refuse !== null) {
+      if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#n.rejected++;
       job.state = 'finished';
       // Never re-entrant: callers get `done` after `submit` has returned.
-      queueMicrotask(() => done(failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 }), 0));
+      queueMicrotask(() => done(refuse, 0));
       return job;
     }
-    (job.lane === 'fast' ? this.#fast : this.#slow).push(job);
-    // Dispatch once per turn of the event loop, so calls that arrive together travel together.
-    if (!this.#pumpScheduled) {
-      this.#pumpScheduled = true;
-      queueMicrotask(() => {
-        this.#pumpScheduled = false;
-        this.#pump();
-      });
-    }
+    if (this.#loaded) this.#route(job);
+    else this.#q.early.push(job);
+    this.#schedulePump();
     return job;
   }
 
+  /** Puts a call in the queue of its kind; the first burst of a new method waits for one probe. */
+  #route(job: Job): void {
+    const probe = this.#q.add(job, this.#table.kindOf(job.method));
+    if (probe !== null) this.#holdCheck(probe);
+  }
+
+  /**
+   * A probe that has RUN longer than the lane threshold says its method is
+   * slow: the held calls need not wait for it to end. Time spent waiting
+   * for a thread or in transit says nothing, so it is not counted.
+   */
+  #holdCheck(probe: Job): void {
+    setTimeout(() => {
+      if (probe.state === 'finished' || probe.state === 'cancelled' || this.#stopped) return this.#release(probe.method);
+      const batch = probe.batch;
+      const started = batch !== undefined && batch.state(probe.index) === Slot.Running ? batch.startedAtMs(probe.index) : 0;
+      const ran = started > 0 ? performance.timeOrigin + performance.now() - started : 0;
+      if (ran >= this.#opts.laneThresholdMs) this.#release(probe.method);
+      else this.#holdCheck(probe);
+    }, Math.max(1, this.#opts.laneThresholdMs / 2)).unref();
+  }
+
+  /** Ends the hold of a new method's first burst: its calls go to the queue its verdict (or lack of one) says. */
+  #release(method: string): void {
+    const kind = this.#table.kindOf(method);
+    this.#q.release(method, kind === 'new' ? 'wait' : kind);
+    this.#schedulePump();
+  }
+
+  #schedulePump(): void {
+    // Once per turn of the event loop, so calls that arrive together travel together.
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  get #total(): number {
+    return this.#fastUsed + this.#cpuUsed + this.#waitUsed;
+  }
+
   #pump(): void {
-    const slowCap = this.#opts.inline ? 1 : this.#opts.threads;
-    const fastCap = this.#opts.inline ? 0 : this.#opts.fastThreads;
-    const max = this.#opts.maxBatch;
+    if (!this.#loaded || this.#stopped) return;
+    const { threads, fastThreads, cpuThreads, maxBatch } = this.#opts;
     for (;;) {
-      const fastFree = fastCap - this.#fastTasks;
-      const slowFree = slowCap - this.#slowTasks;
-      // Fast calls go to the fast threads; they spill onto idle slow threads
-      // only when there is no fast reserve or a full batch is waiting —
-      // on few cores, more threads in play cost more than they give.
-      if (this.#fast.live > 0 && fastFree > 0) {
-        this.#startBatch(this.#take(Math.min(max, Math.ceil(this.#fast.live / fastFree))), 'fast', true);
-      } else if (this.#fast.live > 0 && slowFree > 0 && (fastCap === 0 || this.#fast.live >= max)) {
-        this.#startBatch(this.#take(Math.min(max, Math.ceil(this.#fast.live / slowFree))), 'fast', false);
-      } else if (this.#slow.live > 0 && slowFree > 0) {
-        const job = this.#slow.shift();
-        if (job === undefined) break;
-        this.#startBatch([job], 'slow', false);
-      } else {
-        break;
+      // Slow threads in use: slow calls and fast batches that spilled onto them.
+      const slowBusy = this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
+      const fastLive = this.#q.fast.live;
+      // Fast calls run on the reserve, and spill onto idle slow threads only
+      // when there is no reserve, a full batch waits, or the oldest has
+      // waited past the lane threshold; never more fast batches than CPU
+      // slots (they are CPU work).
+      const reserveFree = fastThreads - this.#onReserve;
+      const fastCap = Math.max(fastThreads, cpuThreads);
+      const spill = fastThreads === 0 || fastLive >= maxBatch || this.#fastWaitedMs() >= this.#opts.laneThresholdMs;
+      if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowBusy < threads))) {
+        const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(threads - slowBusy, fastCap - this.#fastUsed));
+        this.#start(this.#take(this.#q.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast', reserveFree > 0);
+        continue;
       }
+      if (slowBusy >= threads) break;
+      const cpuOk = this.#cpuUsed < Math.min(cpuThreads, threads);
+      const cpuHead = cpuOk ? this.#q.cpu.peek() : undefined;
+      const waitHead = this.#q.wait.peek();
+      // Slow calls of both kinds keep their arrival order where both may start.
+      const next = cpuHead === undefined ? waitHead : waitHead === undefined || cpuHead.enqueuedAt <= waitHead.enqueuedAt ? cpuHead : waitHead;
+      if (next === undefined) break;
+      this.#start(this.#take(next.kind === 'cpu' ? this.#q.cpu : this.#q.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait', false);
     }
   }
 
-  #take(n: number): Job[] {
+  /** How long the oldest fast call has waited (ms). */
+  #fastWaitedMs(): number {
+    const head = this.#q.fast.peek();
+    return head === undefined ? 0 : performance.now() - head.enqueuedAt;
+  }
+
+  #take(q: Fifo<Job>, n: number): Job[] {
     const jobs: Job[] = [];
     for (let i = 0; i < n; i++) {
-      const job = this.#fast.shift();
+      const job = q.shift();
       if (job === undefined) break;
       jobs.push(job);
     }
     return jobs;
   }
 
-  #startBatch(jobs: Job[], lane: Lane, onFast: boolean): void {
-    const id = ++this.#batchSeq;
-    const now = performance.now();
-    for (const job of jobs) {
+  /** Starts a batch; `onReserve`: a fast batch on the reserve threads (else on slow threads). */
+  #start(jobs: Job[], slot: 'fast' | 'cpu' | 'wait', onReserve: boolean): void {
+    if (jobs.length === 0) return;
+    // A task per thread at most, so a region is always free here.
+    const region = this.#freeRegions.pop() as number;
+    const batch = new Batch(++this.#batchSeq, jobs, onReserve ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
+    if (onReserve) this.#onReserve++;
+    const now = batch.startedAt;
+    jobs.forEach((job, i) => {
       job.state = 'running';
+      job.batch = batch;
+      job.index = i;
       job.waitMs = now - job.enqueuedAt;
-      this.#wait.record(job.waitMs);
-    }
-    const batch: Batch = { jobs, lane, onFast, answered: 0, settled: false };
-    this.#batches.set(id, batch);
-    if (onFast) this.#fastTasks++;
-    else this.#slowTasks++;
+      this.#n.wait.record(job.waitMs);
+    });
+    this.#batches.set(batch.id, batch);
+    this.#used(slot, +1);
     this.#running += jobs.length;
-    this.#batchCount++;
-    this.#batchedCalls += jobs.length;
-    const calls: Call[] = jobs.map((j) => ({ method: j.method, params: j.params }));
-    this.#runCalls(id, calls, onFast).then(
-      (rest) => this.#settle(id, batch, now, rest, null),
-      (err: unknown) => this.#settle(id, batch, now, [], err),
-    );
+    this.#n.batch(jobs.length);
+    const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
+    this.#runner
+      .run(
+        { op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes },
+        batch.lane,
+        batch.abort?.signal,
+      )
+      .then(
+        (last) => {
+          this.#readArena(batch);
+          if (last !== null) this.#onResult(last);
+          this.#settle(batch, null);
+        },
+        (err: RunFailure) => this.#settle(batch, err),
+      );
+    if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#startWatch();
   }
 
-  #runCalls(id: number, calls: Call[], onFast: boolean): Promise<Outcome[]> {
-    if (this.#inline !== null) {
-      const batch = this.#batches.get(id) as Batch;
-      return runCalls(this.#inline, calls, (from, results) => this.#deliver(id, batch, from, results));
+  #used(slot: 'fast' | 'cpu' | 'wait', d: number): void {
+    if (slot === 'fast') this.#fastUsed += d;
+    else if (slot === 'cpu') this.#cpuUsed += d;
+    else this.#waitUsed += d;
+  }
+
+  #onResult(r: CallResult | Flush): void {
+    if ('flush' in r) {
+      const batch = this.#batches.get(r.batch);
+      if (batch !== undefined) this.#readArena(batch);
+      return;
     }
-    const piscina = onFast ? this.#fastPool : this.#slowPool;
-    if (piscina === null) return Promise.reject(new Error('pool is not running'));
-    const deadline = this.#opts.deadlineMs;
-    const signal = deadline > 0 ? AbortSignal.timeout(deadline) : undefined;
-    const task: Task = { op: 'calls', batch: id, calls };
-    return (signal ? piscina.run(task, { signal }) : piscina.run(task)) as Promise<Outcome[]>;
+    const batch = this.#batches.get(r.batch);
+    const job = batch?.jobs[r.index];
+    if (batch === undefined || job === undefined || job.batch !== batch || job.state !== 'running') return;
+    this.#answer(batch, job, r.outcome, true);
   }
 
-  #settle(id: number, batch: Batch, startedAt: number, rest: Outcome[], err: unknown): void {
-    if (batch.onFast) this.#fastTasks--;
-    else this.#slowTasks--;
-    this.#busyMs += performance.now() - startedAt;
-    batch.settled = true;
-    if (err === null) {
-      this.#deliver(id, batch, batch.jobs.length - rest.length, rest);
-    } else {
-      const outcome = this.#failureOf(err);
-      for (const job of batch.jobs) if (job.state === 'running') this.#finish(job, outcome);
-      this.#batches.delete(id);
+  /** Answers the calls of `batch` whose results wait in the arena (while it holds its slots). */
+  #readArena(batch: Batch): void {
+    if (batch.settled) return; // its slots and arena may belong to a later batch now
+    for (let i = 0; i < batch.jobs.length; i++) {
+      const job = batch.jobs[i] as Job;
+      if (job.batch !== batch || job.state !== 'running') continue;
+      const outcome = batch.arenaResult(i);
+      if (outcome !== undefined) this.#answer(batch, job, outcome, true);
     }
-    // Early results travel on another channel and may still be on their way.
-    if (batch.answered === batch.jobs.length) this.#batches.delete(id);
-    this.#pump();
   }
 
-  #failureOf(err: unknown): Outcome {
-    const e = err as { name?: string; message?: string; code?: string };
-    if (e?.name === 'AbortError') {
-      return failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`);
-    }
-    if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return failure(ErrorCode.Internal, `worker ran out of memory: ${e.message ?? ''}`);
-    return failure(ErrorCode.Internal, `worker failed: ${e?.message ?? String(err)}`);
+  /** A call of `batch` is answered. */
+  #answer(batch: Batch, job: Job, outcome: Outcome, learn: boolean): void {
+    batch.open--;
+    if (batch.settled && batch.open === 0) this.#batches.delete(batch.id);
+    this.#finish(job, outcome, learn);
   }
 
-  #deliver(id: number, batch: Batch, from: number, results: readonly Outcome[]): void {
-    for (let i = 0; i < results.length; i++) {
-      const job = batch.jobs[from + i];
-      if (job === undefined || job.state !== 'running') continue;
-      this.#finish(job, results[i] as Outcome);
-      batch.answered++;
-    }
-    if (batch.settled && batch.answered === batch.jobs.length) this.#batches.delete(id);
-  }
-
-  #finish(job: Job, outcome: Outcome): void {
+  #finish(job: Job, outcome: Outcome, learn: boolean): void {
+    if (job.state === 'running') this.#running--;
     job.state = 'finished';
-    this.#running--;
-    this.#completed++;
-    if (!outcome.ok) this.#failed++;
-    this.#run.record(outcome.runMs);
-    this.#classifier.record(job.method, outcome.runMs);
+    job.batch = undefined;
+    this.#n.completed++;
+    if (!outcome.ok) this.#n.failed++;
+    this.#n.run.record(outcome.runMs);
+    if (learn) this.#table.record(job.method, outcome.runMs, outcome.cpuMs);
+    if (job.probe) this.#release(job.method);
     job.done(outcome, job.waitMs);
   }
 
+  /** Calls not yet started go back to the head of their queue, in order. */
+  #requeue(batch: Batch, jobs: Job[]): void {
+    if (jobs.length === 0) return;
+    batch.open -= jobs.length;
+    this.#running -= jobs.length;
+    this.#n.requeued += jobs.length;
+    for (const job of jobs) job.batch = undefined;
+    this.#q.putBack(jobs);
+    if (batch.settled && batch.open === 0) this.#batches.delete(batch.id);
+    this.#schedulePump();
+  }
+
+  #settle(batch: Batch, err: RunFailure | null): void {
+    // Results of calls that finished are in the arena even if the thread is gone.
+    this.#readArena(batch);
+    batch.settled = true;
+    this.#used(batch.slot, -1);
+    if (batch.slot === 'fast' && batch.lane === 'fast') this.#onReserve--;
+    // The region is free once every call's state is read below: a thread stopped late only holds an old generation.
+    const release = (): void => void this.#freeRegions.push(batch.base / this.#opts.maxBatch);
+    this.#n.busy(performance.now() - batch.startedAt);
+    const lost = err === null ? null : err.error;
+    const back: Job[] = [];
+    let trailing = false;
+    batch.jobs.forEach((job, i) => {
+      if (job.batch !== batch || job.state !== 'running') return;
+      if (batch.swap(i, Slot.Queued, Slot.Withdrawn)) back.push(job);
+      else if (batch.swap(i, Slot.Running, Slot.Killed)) {
+        const message = `worker stopped while running this call: ${lost?.message ?? 'unknown'}`;
+        this.#answer(batch, job, failure(ErrorCode.Internal, message), false);
+      } else trailing = true; // Done: its result is on its way
+    });
+    release();
+    if (this.#stopped) {
+      for (const job of back) this.#answer(batch, job, failure(ErrorCode.Internal, 'pool is stopped'), false);
+    } else this.#requeue(batch, back);
+    if (trailing) {
+      setTimeout(() => {
+        batch.jobs.forEach((job) => {
+          if (job.batch === batch && job.state === 'running') this.#answer(batch, job, failure(ErrorCode.Internal, 'result lost with its worker'), false);
+        });
+      }, RESULT_GRACE_MS).unref();
+    }
+    if (batch.open === 0) this.#batches.delete(batch.id);
+    this.#pump();
+    this.#checkIdle();
+  }
+
+  #startWatch(): void {
+    if (this.#watch !== undefined) return;
+    const { deadlineMs, laneThresholdMs } = this.#opts;
+    const every = Math.max(2, Math.min(50, deadlineMs > 0 ? deadlineMs / 5 : 50, Math.max(laneThresholdMs, 4) / 2));
+    this.#watch = setInterval(() => this.#check(), every);
+    this.#watch.unref();
+  }
+
+  /** Deadlines and batches stuck behind a call that turned slow. */
+  #check(): void {
+    const { deadlineMs, laneThresholdMs } = this.#opts;
+    const now = performance.timeOrigin + performance.now();
+    let watched = 0;
+    for (const batch of this.#batches.values()) {
+      if (batch.settled) continue;
+      if (deadlineMs === 0 && batch.slot !== 'fast') continue;
+      watched++;
+      // Results of a batch held up by a slow call are read while it runs.
+      if (batch.jobs.length > 1) this.#readArena(batch);
+      for (let i = 0; i < batch.jobs.length; i++) {
+        if (batch.state(i) !== Slot.Running) continue;
+        const started = batch.startedAtMs(i);
+        if (started === 0) break; // just won the slot; its start time is being written
+        const ran = now - started;
+        if (deadlineMs > 0 && ran > deadlineMs) this.#kill(batch, i);
+        else if (ran > laneThresholdMs && i + 1 < batch.jobs.length) this.#requeue(batch, batch.withdrawFrom(i + 1));
+        break;
+      }
+    }
+    if (watched === 0 && this.#watch !== undefined) {
+      clearInterval(this.#watch);
+      this.#watch = undefined;
+    }
+    // Fast calls that have waited past the threshold may now spill onto idle slow threads.
+    if (this.#q.fast.live > 0) this.#pump();
+  }
+
+  /** Stops call i of `batch` for its deadline: it alone gets -32004; its batch mates not started run elsewhere. */
+  #kill(batch: Batch, i: number): void {
+    const job = batch.jobs[i] as Job;
+    if (!batch.swap(i, Slot.Running, Slot.Killed)) return; // it finished first: its result stands
+    this.#n.kills++;
+    this.#requeue(batch, batch.withdrawFrom(i + 1));
+    this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
+    batch.abort?.abort();
+  }
+
   /**
-   * Runs the module's maintain(ctx) as one slow-lane task: it counts against
-   * the slow threads and never runs on the fast reserve. Returns null (and
-   * runs nothing) when that would leave no thread free for foreground calls.
+   * Runs the module's maintain(ctx) on a slow thread, counted as CPU work.
+   * Returns null (and runs nothing) unless a thread can be spared: nothing
+   * queued, a slow and a CPU slot free, and another thread left for calls.
    */
   async maintain(ctx: unknown): Promise<Outcome | null> {
-    if (this.#inline !== null) return runOther(this.#inline, { op: 'maintain', ctx });
-    const piscina = this.#slowPool;
-    if (piscina === null) return failure(ErrorCode.Internal, 'pool is not running');
-    const free = this.#opts.threads - this.#slowTasks + Math.max(0, this.#opts.fastThreads - this.#fastTasks);
-    if (this.#opts.threads - this.#slowTasks < 1 || free < 2 || this.queued > 0) return null;
-    this.#slowTasks++;
+    const { threads, fastThreads, cpuThreads } = this.#opts;
+    if (!this.#loaded || this.#stopped || this.queued > 0) return null;
+    const slowFree = threads - (this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve);
+    if (slowFree < 1 || this.#cpuUsed >= Math.min(cpuThreads, threads) || slowFree + fastThreads - this.#onReserve < 2) return null;
+    this.#cpuUsed++;
     const started = performance.now();
     try {
-      return (await piscina.run({ op: 'maintain', ctx } satisfies Task)) as Outcome;
-    } catch (err) {
-      return this.#failureOf(err);
+      return await this.#runner.maintain(ctx, this.#opts.maxResultBytes);
     } finally {
-      this.#slowTasks--;
-        this.#busyMs += performance.now() - started;
+      this.#cpuUsed--;
+      this.#n.busy(performance.now() - started);
       this.#pump();
+      this.#checkIdle();
     }
   }
 
-  /** Calls waiting for a thread. */
+  /** Calls waiting for a thread (or for their method's probe). */
   get queued(): number {
-    return this.#fast.live + this.#slow.live;
+    return this.#q.size;
   }
 
   stats(): PoolStats {
-    const elapsed = performance.now() - this.#startedAt;
-    const threads = this.#capacity;
+    const { threads, fastThreads, cpuThreads, maxQueue } = this.#opts;
+    const runner = this.#runner.stats();
+    const capacity = threads + fastThreads;
     return {
-      threads,
-      slow_threads: this.#opts.inline ? 1 : this.#opts.threads,
-      fast_threads: this.#opts.inline ? 0 : this.#opts.fastThreads,
+      threads: capacity,
+      threads_started: runner.threads,
+      slow_threads: threads,
+      fast_threads: fastThreads,
+      cpu_threads: cpuThreads,
       running: this.#running,
+      running_cpu: this.#cpuUsed,
+      running_wait: this.#waitUsed,
       queue_size: this.queued,
-      queued_fast: this.#fast.live,
-      queued_slow: this.#slow.live,
-      max_queue: this.#opts.maxQueue,
-      utilization: elapsed > 0 ? Math.round((this.#busyMs / (elapsed * threads)) * 1000) / 1000 : 0,
-      completed: this.#completed,
-      failed: this.#failed,
-      rejected: this.#rejected,
-      batches: this.#batchCount,
-      avg_batch: this.#batchCount > 0 ? Math.round((this.#batchedCalls / this.#batchCount) * 100) / 100 : 0,
-      wait_ms: this.#wait.summary(),
-      run_ms: this.#run.summary(),
-      lanes: this.#classifier.snapshot(),
+      queued_fast: this.#q.fast.live,
+      queued_slow: this.#q.cpu.live + this.#q.wait.live,
+      held_new: this.#q.held,
+      max_queue: maxQueue,
+      ...this.#n.summary(capacity),
+      lanes: this.#table.snapshot(),
     };
   }
 
-  /** Stops the threads now; running tasks are abandoned. Safe to call twice. */
+  #checkIdle(): void {
+    if (this.#total > 0 || this.#batches.size > 0 || this.queued > 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+
+  /** What kind the pool gives `method` now (for tests and status). */
+  kindOf(method: string): Kind {
+    return this.#table.kindOf(method);
+  }
+
+  /**
+   * Graceful: takes no new calls, lets queued and running ones finish, then
+   * stops the threads. Idempotent; `destroy()` cuts it short.
+   */
+  async close(): Promise<void> {
+    if (!this.#stopped) {
+      const drained = this.queued === 0 && this.#total === 0 && this.#batches.size === 0;
+      if (!drained && this.#loaded) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    }
+    await this.destroy();
+  }
+
+  /** Immediate: queued calls fail with -32001, running tasks are abandoned, threads stop. Idempotent. */
   async destroy(): Promise<void> {
-    const pools = [this.#slowPool, this.#fastPool];
-    this.#slowPool = null;
-    this.#fastPool = null;
-    await Promise.all(pools.map((p) => p?.destroy()));
+    if (!this.#stopped) {
+      this.#stopped = true;
+      if (this.#watch !== undefined) clearInterval(this.#watch);
+      const stop = failure(ErrorCode.Internal, 'pool is stopped');
+      for (const job of this.#q.drain()) this.#finish(job, stop, false);
+    }
+    await this.#runner.destroy();
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const w of idle) w();
   }
 }

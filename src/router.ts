@@ -17,7 +17,7 @@ import { ErrorCode } from './errors.js';
 import type { Frame } from './framing.js';
 import type { Pool, Ticket } from './pool.js';
 import { errorLine, resultLine } from './response.js';
-import type { Outcome } from '../workers/runtime.js';
+import type { Outcome } from './contract.js';
 
 /** What the router needs from whoever carries the bytes. */
 export interface CallContext {

@@ -1,7 +1,8 @@
-/** Lanes and batching (docs/lanes.md), against the real server. */
+/** Lanes and batching (docs/pool.md), against the real server. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
+import { MethodTable } from '../src/lanes.js';
 
 type PoolStatus = { avg_batch: number; batches: number; lanes: { threshold_ms: number; declared: Record<string, string>; methods: { method: string; lane: string; calls: number }[] } };
 const pool = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;
@@ -108,5 +109,36 @@ describe('batching', () => {
     } finally {
       await d.close();
     }
+  });
+});
+
+describe('method table (the one place that learns per-method timing)', () => {
+  const table = (over: Partial<ConstructorParameters<typeof MethodTable>[0]> = {}): MethodTable =>
+    new MethodTable({ declared: { d_fast: 'fast', d_slow: 'slow' }, thresholdMs: 10, maxMethods: 100, maxBytes: 64 * 1024, ...over });
+
+  test('kinds: declared, new, fast by run time, cpu or wait by CPU share', () => {
+    const t = table();
+    assert.equal(t.kindOf('d_fast'), 'fast');
+    assert.equal(t.kindOf('d_slow'), 'wait', 'declared slow, not measured yet: may wait');
+    assert.equal(t.kindOf('x'), 'new');
+    t.record('x', 0.1, undefined);
+    assert.equal(t.kindOf('x'), 'fast');
+    for (let i = 0; i < 20; i++) t.record('burn', 50, 49);
+    assert.equal(t.kindOf('burn'), 'cpu');
+    for (let i = 0; i < 20; i++) t.record('nap', 50, 1);
+    assert.equal(t.kindOf('nap'), 'wait');
+    for (let i = 0; i < 20; i++) t.record('d_slow', 50, 45);
+    assert.equal(t.kindOf('d_slow'), 'cpu');
+    assert.equal(t.measure('x'), false);
+    assert.equal(t.measure('burn'), true);
+  });
+
+  test('bounded in entries and in bytes of names; status stays small', () => {
+    const t = table({ maxMethods: 50, maxBytes: 16 * 1024 });
+    for (let i = 0; i < 1000; i++) t.record(`${'m'.repeat(300)}${i}`, 1, undefined);
+    assert.ok(t.size <= 50);
+    assert.ok(t.size * 600 <= 16 * 1024, `${t.size} names of 300+ characters kept`);
+    assert.equal(t.kindOf(`${'m'.repeat(300)}999`), 'fast', 'the most recent is kept');
+    assert.ok(JSON.stringify(t.snapshot()).length < 8 * 1024);
   });
 });

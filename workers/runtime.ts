@@ -1,52 +1,39 @@
 /**
- * What a worker does with one task: load the dispatch module (once), run
- * calls or a maintenance cycle, and turn each outcome into plain data that
- * survives the thread boundary. Shared by the piscina entry and inline mode.
- * Never touches sockets, the state file or the logger.
+ * What a worker does with a task: run the calls of a batch in order, each in
+ * its own fate, and turn each outcome into plain data that survives the
+ * thread boundary. Used by the piscina entry (`worker.ts`) and, loaded by
+ * URL, by the bench's inline mode. Never touches sockets, the state file or
+ * the logger, and learns nothing across calls: the main thread decides.
+ *
+ * Fate per call (SPEC §6), through the batch's shared progress record
+ * (`src/contract.ts`): a call starts only if it is still Queued (the main
+ * thread may have taken it back); its result is posted only if it is still
+ * Running when it finishes (the main thread may have stopped it), and it is
+ * marked Done before it is posted, so a Done call's result is always on its
+ * way even if this worker dies next.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, toWire, type WireError } from '../src/errors.js';
-import { parseLanes, type Lane } from '../src/lanes.js';
+import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
+import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
-/** The shape of a dispatch module (SPEC §5). */
-export interface DispatchModule {
-  dispatch: (method: string, params: unknown) => unknown;
-  maintain?: (ctx: unknown) => unknown;
-  lanes: Record<string, Lane>;
-}
+export type { LoadedModule } from '../src/contract.js';
 
-export interface Call {
-  readonly method: string;
-  /**
-   * The params as the client's exact JSON text (a string; typed `unknown`
-   * until the pool that fills it says `string` too), parsed here, in the worker.
-   */
-  readonly params: unknown;
-}
-
-export type Task =
-  /** Several calls run in order; results come back as each group finishes. */
-  | { readonly op: 'calls'; readonly batch: number; readonly calls: readonly Call[] }
-  | { readonly op: 'maintain'; readonly ctx: unknown }
-  | { readonly op: 'ping' };
-
-/**
- * The result of one call. A result is already JSON text, serialised in the
- * worker so the main thread only concatenates it into the response line.
- */
-export type Outcome =
-  | { readonly ok: true; readonly json: string; readonly runMs: number }
-  | { readonly ok: false; readonly error: WireError; readonly runMs: number };
-
-/** Results of calls `from`…`from + results.length - 1` of batch `batch`, sent early. */
-export interface EarlyResults {
-  readonly batch: number;
-  readonly from: number;
-  readonly results: readonly Outcome[];
+/** Validates a module's `lanes` export; anything malformed is an error naming the method. */
+export function parseLanes(value: unknown): Record<string, 'fast' | 'slow'> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('lanes export must be an object of method → "fast" | "slow"');
+  const out: Record<string, 'fast' | 'slow'> = {};
+  for (const [method, lane] of Object.entries(value)) {
+    if (lane !== 'fast' && lane !== 'slow') throw new TypeError(`lanes.${method} must be "fast" or "slow", got ${JSON.stringify(lane)}`);
+    out[method] = lane;
+  }
+  return out;
 }
 
 /** Imports a dispatch module and checks it exports `dispatch` (named or default). */
-export async function loadDispatch(url: string): Promise<DispatchModule> {
+export async function loadDispatch(url: string): Promise<LoadedModule> {
   const mod = (await import(url)) as Record<string, unknown>;
   const named = mod.dispatch;
   const fallback = mod.default;
@@ -63,101 +50,193 @@ export async function loadDispatch(url: string): Promise<DispatchModule> {
   }
   const maintain = typeof mod.maintain === 'function' ? mod.maintain : undefined;
   return {
-    dispatch: dispatch as DispatchModule['dispatch'],
+    dispatch: dispatch as LoadedModule['dispatch'],
     lanes: parseLanes(mod.lanes),
-    ...(maintain ? { maintain: maintain as NonNullable<DispatchModule['maintain']> } : {}),
+    ...(maintain ? { maintain: maintain as NonNullable<LoadedModule['maintain']> } : {}),
   };
 }
 
-function failed(err: unknown, started: number): Outcome {
-  let error = toWire(err);
+/** A stand-in for a module that failed to load: every call fails with its load error. */
+export function failingModule(err: unknown): LoadedModule {
+  const message = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
+  return {
+    dispatch: () => {
+      throw Object.assign(new Error(message), { code: ErrorCode.Internal });
+    },
+    lanes: {},
+  };
+}
+
+/**
+ * This thread's CPU demand so far in ms: time on a CPU plus time runnable but
+ * waiting for one (Linux schedstat, first two fields, ns), or undefined
+ * elsewhere. Counting the run-queue wait keeps a CPU-bound call on a busy
+ * machine from looking like a call that waits.
+ */
+function threadCpuMs(): number | undefined {
   try {
-    if (error.data !== undefined) JSON.stringify(error.data);
+    const [onCpu, runnable] = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 2);
+    const ms = (Number(onCpu) + Number(runnable)) / 1e6;
+    return Number.isFinite(ms) ? ms : undefined;
   } catch {
-    error = { code: error.code, message: error.message };
+    return undefined;
+  }
+}
+
+function failed(err: unknown, started: number, maxBytes: number): Outcome {
+  let error: WireError = toWire(err);
+  if (error.data !== undefined) {
+    // data crosses as parsed JSON text: bounded, and never a value the structured clone refuses.
+    try {
+      error = { code: error.code, message: error.message, data: JSON.parse(boundedJson(error.data, Math.min(maxBytes, 64 * 1024))) as unknown };
+    } catch {
+      error = { code: error.code, message: error.message };
+    }
   }
   return { ok: false, error, runMs: performance.now() - started };
 }
 
+function finish(value: unknown, started: number, maxBytes: number): Outcome {
+  try {
+    return { ok: true, json: boundedJson(value, maxBytes), runMs: performance.now() - started };
+  } catch (err) {
+    // A result too big or that JSON can't carry is the method's fault, not the caller's params.
+    const message =
+      err instanceof ResultTooLarge
+        ? `result too large: over ${maxBytes} bytes (--max-result-bytes)`
+        : `result is not serialisable: ${err instanceof Error ? err.message : String(err)}`;
+    return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: performance.now() - started };
+  }
+}
+
 /** Runs one function and serialises what it returns. Never throws; sync stays sync. */
-function run(fn: () => unknown): Outcome | Promise<Outcome> {
+function run(fn: () => unknown, maxBytes: number): Outcome | Promise<Outcome> {
   const started = performance.now();
   let value: unknown;
   try {
     value = fn();
   } catch (err) {
-    return failed(err, started);
+    return failed(err, started, maxBytes);
   }
   // Only a promise costs a tick; a sync dispatch stays sync.
-  if (value instanceof Promise) return value.then((v) => finish(v, started), (err: unknown) => failed(err, started));
-  return finish(value, started);
+  if (value instanceof Promise) return value.then((v) => finish(v, started, maxBytes), (err: unknown) => failed(err, started, maxBytes));
+  return finish(value, started, maxBytes);
 }
 
-function finish(value: unknown, started: number): Outcome {
-  try {
-    const json = JSON.stringify(value);
-    // undefined, a function or a symbol: JSON-RPC has no such value, send null.
-    return { ok: true, json: json === undefined ? 'null' : json, runMs: performance.now() - started };
-  } catch (err) {
-    // A result JSON can't carry (BigInt, a cycle) is the method's fault, not the caller's params.
-    const message = `result is not serialisable: ${(err as Error).message}`;
-    return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: performance.now() - started };
-  }
+function withCpu(outcome: Outcome, cpuBefore: number | undefined): Outcome {
+  if (cpuBefore === undefined) return outcome;
+  const after = threadCpuMs();
+  return after === undefined ? outcome : { ...outcome, cpuMs: after - cpuBefore };
 }
 
-/** Finished results wait for their batch mates at most this long (plus one call). */
+/** Runs one call: params are parsed here, so bad params fail this call alone. */
+function runCall(mod: LoadedModule, call: Call, maxBytes: number): Outcome | Promise<Outcome> {
+  const cpuBefore = call.measure ? threadCpuMs() : undefined;
+  const r = run(() => mod.dispatch(call.method, JSON.parse(call.params) as unknown), maxBytes);
+  if (cpuBefore === undefined) return r;
+  return r instanceof Promise ? r.then((o) => withCpu(o, cpuBefore)) : withCpu(r, cpuBefore);
+}
+
+/** Results wait in the arena at most this long before the main thread is told (ms). */
 const FLUSH_AFTER_MS = 0.2;
-/** A method whose average run time in this worker is at least this may be slow. */
-const MAYBE_SLOW_MS = 1;
-// Per-worker run-time averages, to send results early before a call that may be slow.
-const seen = new Map<string, number>();
+const encoder = new TextEncoder();
+/** This thread's clock origin: constant, read once. */
+const ORIGIN = performance.timeOrigin;
 
-function learn(method: string, ms: number): void {
-  const avg = seen.get(method);
-  if (avg === undefined && seen.size >= 4096) seen.clear();
-  seen.set(method, avg === undefined ? ms : avg + 0.2 * (ms - avg));
+interface Views {
+  readonly states: Int32Array;
+  readonly starts: Float64Array;
+  readonly results: Float64Array;
+  readonly lengths: Int32Array;
+  readonly arena: Uint8Array;
+}
+// The record is shared once per thread: its views are made once.
+const viewsOf = new WeakMap<Progress, Views>();
+function views(p: Progress): Views {
+  let v = viewsOf.get(p);
+  if (v === undefined) {
+    v = { states: new Int32Array(p.states), starts: new Float64Array(p.starts), results: new Float64Array(p.results), lengths: new Int32Array(p.lengths), arena: new Uint8Array(p.arena) };
+    viewsOf.set(p, v);
+  }
+  return v;
 }
 
 /**
- * Runs the calls of a batch in order. Results go back in groups through
- * `early`: what is done is sent before a call that may be slow (a method this
- * worker has not seen yet, or one that has taken ≥ 1 ms on average here), and
- * whenever 0.2 ms have passed since the last group — so a slow call does not
- * hold back the answers of the calls before it. The rest is returned.
+ * Runs the calls of a batch in order (see the header for the progress-record
+ * rules). A successful result goes into the shared arena (when it fits)
+ * before its call is marked Done, so the main thread can read it even if
+ * this thread dies next; a `Flush` tells it, at most every 0.2 ms. Other
+ * results are posted after Done. A result that cannot be posted fails its
+ * own call. The last call's result is the return value.
  */
-export async function runCalls(mod: DispatchModule, calls: readonly Call[], early: (from: number, results: Outcome[]) => void): Promise<Outcome[]> {
-  let pending: Outcome[] = [];
-  let from = 0;
-  let last = performance.now();
-  const flush = (now: number): void => {
-    early(from, pending);
-    from += pending.length;
-    pending = [];
-    last = now;
-  };
-  for (const call of calls) {
-    if (pending.length > 0) {
-      const avg = seen.get(call.method);
-      if (avg === undefined || avg >= MAYBE_SLOW_MS) flush(performance.now());
+export async function runCalls(
+  mod: LoadedModule,
+  task: Extract<Task, { op: 'calls' }>,
+  progress: Progress,
+  post: (r: CallResult | Flush) => void,
+): Promise<CallResult | null> {
+  const n = task.calls.length;
+  const { states, starts, results, lengths, arena } = views(progress);
+  const queued = slotWord(task.gen, Slot.Queued);
+  const running = slotWord(task.gen, Slot.Running);
+  const done = slotWord(task.gen, Slot.Done);
+  let at = task.arena[0];
+  let lastFlush = performance.now();
+  for (let i = 0; i < n; i++) {
+    const k = task.base + i;
+    if (Atomics.compareExchange(states, k, queued, running) !== queued) continue;
+    starts[k] = ORIGIN + performance.now();
+    // A module may claim completion early (before a COMMIT): Running → Done then, not after.
+    let claimed = false;
+    const claim = (): boolean => claimed || (claimed = Atomics.compareExchange(states, k, running, done) === running);
+    (globalThis as Record<symbol, unknown>)[CLAIM] = claim;
+    let outcome: Outcome;
+    try {
+      const r = runCall(mod, task.calls[i] as Call, task.maxResultBytes);
+      outcome = r instanceof Promise ? await r : r;
+    } finally {
+      (globalThis as Record<symbol, unknown>)[CLAIM] = undefined;
     }
-    const r = run(() => mod.dispatch(call.method, JSON.parse(call.params as string)));
-    const outcome = r instanceof Promise ? await r : r;
-    learn(call.method, outcome.runMs);
-    pending.push(outcome);
-    const now = performance.now();
-    if (now - last > FLUSH_AFTER_MS && from + pending.length < calls.length) flush(now);
+    // Done first: from here the call cannot be stopped, and a thread that lost the slot never writes the arena.
+    if (!claim()) continue;
+    const last = i === n - 1;
+    let inArena = false;
+    if (outcome.ok && !last && outcome.cpuMs === undefined) {
+      const { read, written } = encoder.encodeInto(outcome.json, arena.subarray(at, task.arena[1]));
+      if (read === outcome.json.length) {
+        results[k * RESULT_FIELDS] = at;
+        results[k * RESULT_FIELDS + 1] = outcome.runMs;
+        Atomics.store(lengths, k, written);
+        at += written;
+        inArena = true;
+      }
+    }
+    if (!inArena) Atomics.store(lengths, k, BY_MESSAGE);
+    if (last) return { batch: task.batch, index: i, outcome };
+    if (inArena) {
+      const now = performance.now();
+      if (now - lastFlush >= FLUSH_AFTER_MS) {
+        post({ batch: task.batch, flush: true });
+        lastFlush = now;
+      }
+      continue;
+    }
+    try {
+      post({ batch: task.batch, index: i, outcome });
+    } catch (err) {
+      post({ batch: task.batch, index: i, outcome: failed(err, performance.now() - outcome.runMs, task.maxResultBytes) });
+    }
   }
-  return pending;
+  // The task's end tells the main thread to read the rest of the arena.
+  return null;
 }
 
-/** Runs a maintenance cycle or a ping (which reports the declared lanes). */
-export async function runOther(mod: DispatchModule, task: Exclude<Task, { op: 'calls' }>): Promise<Outcome> {
-  if (task.op === 'maintain') return run(() => (mod.maintain ? mod.maintain(task.ctx) : { skipped: 'no maintain()' }));
-  return run(() => ({ lanes: mod.lanes }));
+/** Runs a maintenance cycle. */
+export async function runMaintain(mod: LoadedModule, ctx: unknown, maxBytes: number): Promise<Outcome> {
+  return run(() => (mod.maintain ? mod.maintain(ctx) : { skipped: 'no maintain()' }), maxBytes);
 }
 
-/** An outcome for a module that failed to load: every call fails with -32001. */
-export function loadFailure(err: unknown): Outcome {
-  const message = err instanceof Error ? err.message : String(err);
-  return { ok: false, error: { code: ErrorCode.Internal, message: `dispatch module failed to load: ${message}` }, runMs: 0 };
+/** What a ping reports. */
+export function ping(mod: LoadedModule): PingReply {
+  return { lanes: mod.lanes };
 }

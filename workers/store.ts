@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/errors.js';
+import { claimCompletion } from '../src/contract.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';
@@ -197,7 +198,12 @@ function capture(params: unknown): unknown {
   const session = optionalString(p, 'session_id', MAX_SESSION_CHARS);
   if (session !== null) requireWellFormed('session_id', session);
   const createdAt = new Date().toISOString();
-  const info = stmt.insert.run(text, JSON.stringify(tags), session, createdAt);
+  // Commit only if this call can still be answered: a capture answered -32004 is never stored.
+  const info = db.transaction(() => {
+    const r = stmt.insert.run(text, JSON.stringify(tags), session, createdAt);
+    if (!claimCompletion()) throw new Error('call stopped before it could commit');
+    return r;
+  })();
   return { id: Number(info.lastInsertRowid), created_at: createdAt };
 }
 

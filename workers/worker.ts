@@ -1,42 +1,41 @@
 /**
- * The piscina worker entry: imports the dispatch module once per worker and
- * runs each task through the shared runtime. Early results of a batch go to
- * the main thread over parentPort. Pure: no sockets, no logging.
+ * The piscina worker entry: starts importing the dispatch module as soon as
+ * the thread starts (threads start in parallel), then runs each task through
+ * the runtime. Results of calls go to the main thread over parentPort as
+ * each call finishes. Pure: no sockets, no logging.
+ *
+ * A module that fails to load answers the ping with its error (the pool's
+ * `ready` rejects with it) and fails every call with it.
  */
-import { spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadDispatch, loadFailure, runCalls, runOther, type DispatchModule, type EarlyResults, type Outcome, type Task } from './runtime.js';
+import { ErrorCode } from '../src/errors.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from '../src/contract.js';
+import { failingModule, loadDispatch, ping, runCalls, runMaintain, type LoadedModule } from './runtime.js';
 
-const { dispatchUrl, nice } = workerData as { dispatchUrl: string; nice: number };
+const { dispatchUrl, progress } = workerData as { dispatchUrl: string; progress: Progress };
 
-// Slow-lane threads yield the CPU to the main thread and the fast lane.
-// Linux lets a thread renice itself by its tid, and move itself to
-// SCHED_IDLE (which any normal thread preempts at once on wake-up);
-// elsewhere this is a no-op.
-if (nice > 0) {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, nice);
-    if (nice >= 19) spawnSync('chrt', ['--idle', '-p', '0', String(tid)], { stdio: 'ignore', timeout: 2000 });
-  } catch {
-    // not Linux, or not allowed: run at normal priority
-  }
+let loadError: unknown;
+const loaded: Promise<LoadedModule> = loadDispatch(dispatchUrl).catch((err: unknown) => {
+  loadError = err;
+  return failingModule(err);
+});
+
+function post(r: CallResult | Flush): void {
+  parentPort?.postMessage(r);
 }
-let loaded: Promise<DispatchModule> | undefined;
 
-export default async function run(task: Task): Promise<Outcome | Outcome[]> {
-  loaded ??= loadDispatch(dispatchUrl);
-  let mod: DispatchModule;
-  try {
-    mod = await loaded;
-  } catch (err) {
-    const failure = loadFailure(err);
-    return task.op === 'calls' ? task.calls.map(() => failure) : failure;
+export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | null> {
+  const mod = await loaded;
+  switch (task.op) {
+    case 'ping':
+      if (loadError !== undefined) {
+        const message = loadError instanceof Error ? loadError.message : String(loadError);
+        return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: 0 };
+      }
+      return ping(mod);
+    case 'maintain':
+      return runMaintain(mod, task.ctx, task.maxResultBytes);
+    case 'calls':
+      return runCalls(mod, task, progress, post);
   }
-  if (task.op !== 'calls') return runOther(mod, task);
-  return runCalls(mod, task.calls, (from, results) => {
-    parentPort?.postMessage({ batch: task.batch, from, results } satisfies EarlyResults);
-  });
 }

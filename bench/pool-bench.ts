@@ -1,0 +1,301 @@
+/**
+ * The pool's scenarios (docs/pool.md): blocking calls side by side against
+ * the asyncio.to_thread baseline, real work under contention from ordinary
+ * CPU hogs, victims of a poisonous client, per-call deadlines, and the first
+ * burst of a method never seen. Each is bounded in time and stops what it
+ * starts.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { LoadConn, closedLoop, type Percentiles } from './load.js';
+import { startDispatchd, withProc, type Proc } from './procs.js';
+import type { Headline } from './report.js';
+
+export type Progress = (label: string, frac: number) => void;
+
+const BASELINE = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
+
+/** Whether the asyncio baseline can run here. */
+export function havePython(): boolean {
+  return spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Starts the asyncio.to_thread baseline server (the original's shape) on a temp socket. */
+export async function startBaseline(): Promise<Proc> {
+  const dir = mkdtempSync('/tmp/ddb-');
+  const socket = join(dir, 'baseline.sock');
+  const child = spawn('python3', [BASELINE, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('asyncio baseline did not start in 15 s')), 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`asyncio baseline exited with ${code}`)));
+  });
+  return {
+    socket,
+    pid: child.pid as number,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+// ---- blocking -------------------------------------------------------------
+
+export interface BlockingRow {
+  readonly target: string;
+  /** 10 clients × 5 sequential 50 ms blocking calls: wall seconds. */
+  readonly tenByFiveSec: number;
+  /** 3 parallel 300 ms blocking calls: wall seconds. */
+  readonly threeParallelSec: number;
+  readonly errors: number;
+}
+
+async function blockingAgainst(socket: string, target: string): Promise<BlockingRow> {
+  let errors = 0;
+  const conns = await Promise.all(Array.from({ length: 10 }, () => LoadConn.open(socket)));
+  const round = async (clients: number, calls: number, ms: number): Promise<number> => {
+    const t0 = performance.now();
+    await Promise.all(
+      conns.slice(0, clients).map(async (c) => {
+        for (let i = 0; i < calls; i++) if ((await c.call('sleep', { ms })).msg.error !== undefined) errors++;
+      }),
+    );
+    return (performance.now() - t0) / 1000;
+  };
+  // Warm: threads start on demand (a worker thread costs tens of ms of CPU to
+  // start) and the method is learned; measure the steady state, up to 10 rounds.
+  for (let i = 0; i < 10 && (await round(10, 1, 50)) > 0.1; i++);
+  const tenByFiveSec = await round(10, 5, 50);
+  const threeParallelSec = await round(3, 1, 300);
+  for (const c of conns) c.close();
+  return { target, tenByFiveSec: r3(tenByFiveSec), threeParallelSec: r3(threeParallelSec), errors };
+}
+
+export async function blocking(progress: Progress): Promise<BlockingRow[]> {
+  const rows: BlockingRow[] = [];
+  progress('blocking dispatchd', 0);
+  rows.push(await withProc(startDispatchd(), (d) => blockingAgainst(d.socket, 'dispatchd')));
+  if (havePython()) {
+    progress('blocking asyncio baseline', 0.5);
+    rows.push(await withProc(startBaseline(), (b) => blockingAgainst(b.socket, 'asyncio-to_thread')));
+  }
+  progress('blocking', 1);
+  return rows;
+}
+
+// ---- contention -----------------------------------------------------------
+
+export interface ContentionRow {
+  readonly slowNice: number;
+  readonly iterations: number;
+  readonly unloadedMs: number;
+  readonly loadedMs: number;
+  readonly ratio: number;
+}
+
+/** Two ordinary CPU hogs, in this session (like a build started from the same shell); killed after `ms` whatever happens. */
+function startHogs(ms: number): ChildProcess[] {
+  return [0, 1].map(() => {
+    const hog = spawn(process.execPath, ['-e', `setTimeout(() => process.exit(0), ${ms}); for (;;) {}`], { stdio: 'ignore' });
+    hog.unref();
+    return hog;
+  });
+}
+
+async function median(n: number, f: () => Promise<number>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await f());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)] as number;
+}
+
+async function contentionAgainst(d: Proc, slowNice: number): Promise<ContentionRow> {
+  const c = await LoadConn.open(d.socket);
+  const timed = async (iterations: number): Promise<number> => (await c.call('cpu', { iterations })).ms;
+  // Calibrate a fixed amount of work that takes ~40 ms here, unloaded.
+  let iterations = 2_000_000;
+  for (let i = 0; i < 4; i++) iterations = Math.round((iterations * 40) / Math.max(1, await median(3, () => timed(iterations))));
+  // Unloaded and loaded alternate, so whatever else the machine runs weighs on both alike.
+  const unloaded: number[] = [];
+  const loaded: number[] = [];
+  for (let cycle = 0; cycle < 3; cycle++) {
+    unloaded.push(await median(5, () => timed(iterations)));
+    const hogs = startHogs(20_000);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      loaded.push(await median(5, () => timed(iterations)));
+    } finally {
+      for (const h of hogs) h.kill('SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const unloadedMs = mid(unloaded);
+  const loadedMs = mid(loaded);
+  c.close();
+  return { slowNice, iterations, unloadedMs: r1(unloadedMs), loadedMs: r1(loadedMs), ratio: Math.round((loadedMs / unloadedMs) * 100) / 100 };
+}
+
+export async function contention(nices: readonly number[], progress: Progress): Promise<ContentionRow[]> {
+  const rows: ContentionRow[] = [];
+  for (const [i, nice] of nices.entries()) {
+    progress(`contention slow-nice ${nice}`, i / nices.length);
+    rows.push(await withProc(startDispatchd(['--slow-nice', String(nice)]), (d) => contentionAgainst(d, nice)));
+  }
+  return rows;
+}
+
+// ---- poison ---------------------------------------------------------------
+
+export interface PoisonResult {
+  readonly seconds: number;
+  readonly victimCalls: number;
+  readonly victimErrors: number;
+  readonly victimLost: number;
+  readonly victimLatency: Percentiles;
+  readonly attackerCalls: number;
+  readonly attackerCodes: Record<string, number>;
+}
+
+/** 8 clients pipelining echo; one attacker whose calls kill their worker or never end (under a 200 ms deadline). */
+export async function poison(o: { ms: number }, progress: Progress): Promise<PoisonResult> {
+  return withProc(startDispatchd(['--call-deadline-ms', '200']), async (d) => {
+    const attacker = await LoadConn.open(d.socket);
+    let stop = false;
+    let attackerCalls = 0;
+    const codes: Record<string, number> = {};
+    const attack = (async () => {
+      for (let i = 0; !stop; i++) {
+        const { msg } = await attacker.call('poison', i % 2 === 0 ? { exit: true } : { loop: true });
+        attackerCalls++;
+        const code = String((msg.error as { code?: number } | undefined)?.code ?? 'ok');
+        codes[code] = (codes[code] ?? 0) + 1;
+      }
+    })();
+    const victims = await closedLoop(d.socket, { connections: 8, pipeline: 8, ms: o.ms, method: 'echo', params: { x: 1 }, onTick: (f) => progress('poison', f) });
+    stop = true;
+    await Promise.race([attack, new Promise((r) => setTimeout(r, 5000))]);
+    attacker.close();
+    return { seconds: r1(victims.seconds), victimCalls: victims.calls, victimErrors: victims.errors, victimLost: victims.lost, victimLatency: victims.latency, attackerCalls, attackerCodes: codes };
+  });
+}
+
+// ---- deadline -------------------------------------------------------------
+
+export interface DeadlineResult {
+  readonly pipelinedOk: number;
+  readonly pipelinedDeadline: number;
+  readonly pipelinedOther: number;
+  readonly longCode: number | null;
+}
+
+/** Under a 100 ms deadline: ten pipelined 30 ms blocking calls on one connection, then one 300 ms call. */
+export async function deadline(progress: Progress): Promise<DeadlineResult> {
+  return withProc(startDispatchd(['--call-deadline-ms', '100']), async (d) => {
+    progress('deadline', 0);
+    const c = await LoadConn.open(d.socket);
+    const replies = await Promise.all(Array.from({ length: 10 }, () => c.call('sleep', { ms: 30 })));
+    const code = (m: Record<string, unknown>): number | null => (m.error as { code?: number } | undefined)?.code ?? null;
+    const long = await c.call('sleep', { ms: 300 });
+    c.close();
+    progress('deadline', 1);
+    return {
+      pipelinedOk: replies.filter((r) => code(r.msg) === null).length,
+      pipelinedDeadline: replies.filter((r) => code(r.msg) === -32004).length,
+      pipelinedOther: replies.filter((r) => code(r.msg) !== null && code(r.msg) !== -32004).length,
+      longCode: code(long.msg),
+    };
+  });
+}
+
+// ---- first burst ----------------------------------------------------------
+
+export interface FirstBurstResult {
+  readonly coldMs: number;
+  readonly warmMs: number;
+  readonly ratio: number;
+  /** C16 P32 on a fresh daemon: the first calls include the method's first burst. */
+  readonly freshMaxMs: number;
+  readonly freshP99Ms: number;
+}
+
+async function burst(socket: string, method: string): Promise<number> {
+  const conns = await Promise.all(Array.from({ length: 16 }, () => LoadConn.open(socket)));
+  const t0 = performance.now();
+  await Promise.all(conns.flatMap((c) => Array.from({ length: 32 }, (_, i) => c.call(method, { i }))));
+  const ms = performance.now() - t0;
+  for (const c of conns) c.close();
+  return ms;
+}
+
+/** 512 pipelined calls (16 × 32) of a method the daemon has not seen, then the same warm; and C16 P32 on a fresh daemon. */
+export async function firstBurst(o: { ms: number }, progress: Progress): Promise<FirstBurstResult> {
+  progress('first burst', 0);
+  const [coldMs, warmMs] = await withProc(startDispatchd(), async (d) => {
+    // The daemon is up and its threads loaded (status answers once the module has loaded): only the method is new.
+    const c = await LoadConn.open(d.socket);
+    await c.control({ type: 'status' });
+    c.close();
+    const cold = await burst(d.socket, 'fresh');
+    const warm = await burst(d.socket, 'fresh');
+    return [cold, warm];
+  });
+  progress('first burst', 0.5);
+  const fresh = await withProc(startDispatchd(), (d) => closedLoop(d.socket, { connections: 16, pipeline: 32, ms: o.ms, method: 'echo', params: { x: 1 } }));
+  progress('first burst', 1);
+  return { coldMs: r1(coldMs), warmMs: r1(warmMs), ratio: Math.round((coldMs / warmMs) * 100) / 100, freshMaxMs: fresh.latency.max, freshP99Ms: fresh.latency.p99 };
+}
+
+// ---- report ---------------------------------------------------------------
+
+export interface PoolBenchResults {
+  blocking?: BlockingRow[];
+  contention?: ContentionRow[];
+  poison?: PoisonResult;
+  deadline?: DeadlineResult;
+  firstBurst?: FirstBurstResult;
+}
+
+export function poolHeadlines(p: PoolBenchResults | undefined): Headline[] {
+  const out: Headline[] = [];
+  if (p === undefined) return out;
+  for (const b of p.blocking ?? []) {
+    out.push({ name: `blocking ${b.target}: 10 clients × 5 sequential 50 ms calls`, value: `${b.tenByFiveSec} s`, ...(b.target === 'dispatchd' ? { target: '≤ 0.30 s', met: b.tenByFiveSec <= 0.3 } : {}) });
+    out.push({ name: `blocking ${b.target}: 3 parallel 300 ms calls`, value: `${b.threeParallelSec} s`, ...(b.target === 'dispatchd' ? { target: '≤ 0.35 s', met: b.threeParallelSec <= 0.35 } : {}) });
+  }
+  for (const c of p.contention ?? []) {
+    out.push({ name: `contention (slow-nice ${c.slowNice}): ~40 ms CPU call with 2 hogs ÷ unloaded`, value: `${c.loadedMs} / ${c.unloadedMs} ms = ${c.ratio}×`, ...(c.slowNice === 0 ? { target: '≤ 2×', met: c.ratio <= 2 } : {}) });
+  }
+  if (p.poison) {
+    const x = p.poison;
+    out.push({ name: 'poison: victim calls failed or lost', value: `${x.victimErrors + x.victimLost} of ${x.victimCalls} (attacker ${x.attackerCalls} calls: ${JSON.stringify(x.attackerCodes)})`, target: '0', met: x.victimErrors + x.victimLost === 0 });
+  }
+  if (p.deadline) {
+    const x = p.deadline;
+    out.push({ name: 'deadline 100 ms: ten pipelined 30 ms calls succeed', value: `${x.pipelinedOk}/10 (-32004: ${x.pipelinedDeadline})`, target: '10/10', met: x.pipelinedOk === 10 });
+    out.push({ name: 'deadline 100 ms: a 300 ms call', value: String(x.longCode), target: '-32004', met: x.longCode === -32004 });
+  }
+  if (p.firstBurst) {
+    const x = p.firstBurst;
+    out.push({ name: 'first burst: 512 pipelined calls, new method ÷ warm', value: `${x.coldMs} / ${x.warmMs} ms = ${x.ratio}×`, target: '≤ 2×', met: x.ratio <= 2 });
+    out.push({ name: 'first burst: C16 P32 on a fresh daemon, max latency', value: `${x.freshMaxMs} ms (p99 ${x.freshP99Ms} ms)`, target: '≤ 100 ms', met: x.freshMaxMs <= 100 });
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * Runs batches on piscina worker threads. The one place that turns
+ * piscina's own failures (worker exited, out of memory, aborted) into
+ * JSON-RPC errors. Threads start on demand up to the maximum and retire
+ * after `idleMs` without work; `minThreads` start at once, in parallel.
+ *
+ * Two piscina pools: the fast reserve (`fastThreads` threads, kept warm:
+ * fast batches always find the same hot threads) and the slow threads,
+ * which fast batches may also spill onto. With `slowNice` > 0 the slow
+ * threads lower their priority with piscina's own `niceIncrement` (Linux,
+ * via @napi-rs/nice).
+ */
+import { Piscina } from 'piscina';
+import { ErrorCode } from './errors.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { Lane } from './lanes.js';
+import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
+
+const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
+
+export interface PiscinaRunnerOptions {
+  readonly dispatchUrl: string;
+  /** Threads slow calls may occupy. */
+  readonly threads: number;
+  /** Threads kept for fast calls on top. */
+  readonly fastThreads: number;
+  /** Threads started at once (and kept while idle). */
+  readonly minThreads: number;
+  /** niceIncrement of slow-call threads (0: normal priority, one pool). */
+  readonly slowNice: number;
+  readonly workerHeapMb: number;
+  /** A thread idle this long retires (down to minThreads). */
+  readonly idleMs: number;
+}
+
+function isOutcome(v: unknown): v is Outcome {
+  return v !== null && typeof v === 'object' && 'ok' in v;
+}
+
+/** piscina's failure → a JSON-RPC error. */
+export function failureOf(err: unknown): RunFailure {
+  const e = err as { name?: string; message?: string; code?: string } | null;
+  if (e?.name === 'AbortError') return new RunFailure({ code: ErrorCode.DeadlineExceeded, message: 'call stopped: its thread was stopped' });
+  if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return new RunFailure({ code: ErrorCode.Internal, message: `worker ran out of memory: ${e.message ?? ''}` });
+  return new RunFailure({ code: ErrorCode.Internal, message: `worker stopped: ${e?.message ?? String(err)}` });
+}
+
+export class PiscinaRunner implements Runner {
+  readonly ready: Promise<PingReply>;
+  readonly #fast: Piscina;
+  readonly #slow: Piscina;
+  readonly #opts: PiscinaRunnerOptions;
+  #destroyed: Promise<void> | undefined;
+
+  readonly #progress: Progress;
+
+  constructor(opts: PiscinaRunnerOptions, sink: ResultSink, progress: Progress) {
+    this.#opts = opts;
+    this.#progress = progress;
+    const reserve = Math.min(opts.fastThreads, opts.minThreads);
+    this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.minThreads - reserve), sink);
+    this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
+    // Ready once the module has loaded in one thread; the others load in parallel.
+    this.ready = this.#ping(this.#slow);
+  }
+
+  #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {
+    const p = new Piscina({
+      filename: WORKER_URL.href,
+      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress },
+      minThreads: Math.min(min, max),
+      maxThreads: max,
+      idleTimeout: this.#opts.idleMs,
+      // One task per thread: the pool above decides what runs where.
+      concurrentTasksPerWorker: 1,
+      ...(nice > 0 ? { niceIncrement: nice } : {}),
+      ...(this.#opts.workerHeapMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.#opts.workerHeapMb } } : {}),
+    });
+    // A worker that dies is replaced by piscina; its task is rejected and
+    // handled by the pool. Nothing else must reach the process as an error.
+    p.on('error', () => {});
+    p.on('message', (m: CallResult | Flush) => sink(m));
+    return p;
+  }
+
+  async #ping(p: Piscina): Promise<PingReply> {
+    const reply = (await p.run({ op: 'ping' } satisfies Task)) as PingReply | Outcome;
+    if (isOutcome(reply)) throw new Error(reply.ok ? 'unexpected ping reply' : reply.error.message);
+    return reply;
+  }
+
+  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
+    try {
+      const p = lane === 'fast' ? this.#fast : this.#slow;
+      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
+    } catch (err) {
+      throw failureOf(err);
+    }
+  }
+
+  async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {
+    try {
+      return (await this.#slow.run({ op: 'maintain', ctx, maxResultBytes } satisfies Task)) as Outcome;
+    } catch (err) {
+      return { ok: false, error: failureOf(err).error, runMs: 0 };
+    }
+  }
+
+  stats(): RunnerStats {
+    const both = this.#slow === this.#fast ? [this.#fast] : [this.#fast, this.#slow];
+    return { threads: both.reduce((n, p) => n + p.threads.length, 0), max_threads: this.#opts.threads + this.#opts.fastThreads };
+  }
+
+  destroy(): Promise<void> {
+    this.#destroyed ??= Promise.all([this.#fast.destroy(), this.#slow === this.#fast ? undefined : this.#slow.destroy()]).then(() => {});
+    return this.#destroyed;
+  }
+}

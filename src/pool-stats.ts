@@ -1,0 +1,73 @@
+/**
+ * What the pool counts for `status` (SPEC §8): calls, batches, waits and run
+ * times, and how busy its threads were. Plain counters; the pool decides.
+ */
+import { performance } from 'node:perf_hooks';
+import { Latency, type LatencySummary } from './metrics.js';
+
+export interface PoolStats {
+  readonly threads: number;
+  readonly threads_started: number;
+  readonly slow_threads: number;
+  readonly fast_threads: number;
+  readonly cpu_threads: number;
+  readonly running: number;
+  readonly running_cpu: number;
+  readonly running_wait: number;
+  readonly queue_size: number;
+  readonly queued_fast: number;
+  readonly queued_slow: number;
+  readonly held_new: number;
+  readonly max_queue: number;
+  readonly utilization: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly rejected: number;
+  readonly requeued: number;
+  readonly deadline_kills: number;
+  readonly batches: number;
+  readonly avg_batch: number;
+  readonly wait_ms: LatencySummary;
+  readonly run_ms: LatencySummary;
+  readonly lanes: Record<string, unknown>;
+}
+
+export class PoolCounters {
+  completed = 0;
+  failed = 0;
+  rejected = 0;
+  requeued = 0;
+  kills = 0;
+  #batches = 0;
+  #batchedCalls = 0;
+  #busyMs = 0;
+  readonly #startedAt = performance.now();
+  readonly wait = new Latency();
+  readonly run = new Latency();
+
+  batch(calls: number): void {
+    this.#batches++;
+    this.#batchedCalls += calls;
+  }
+
+  busy(ms: number): void {
+    this.#busyMs += ms;
+  }
+
+  /** The counters' part of PoolStats; `threads` is the capacity utilisation is measured against. */
+  summary(threads: number): Pick<PoolStats, 'utilization' | 'completed' | 'failed' | 'rejected' | 'requeued' | 'deadline_kills' | 'batches' | 'avg_batch' | 'wait_ms' | 'run_ms'> {
+    const elapsed = performance.now() - this.#startedAt;
+    return {
+      utilization: elapsed > 0 ? Math.round((this.#busyMs / (elapsed * threads)) * 1000) / 1000 : 0,
+      completed: this.completed,
+      failed: this.failed,
+      rejected: this.rejected,
+      requeued: this.requeued,
+      deadline_kills: this.kills,
+      batches: this.#batches,
+      avg_batch: this.#batches > 0 ? Math.round((this.#batchedCalls / this.#batches) * 100) / 100 : 0,
+      wait_ms: this.wait.summary(),
+      run_ms: this.run.summary(),
+    };
+  }
+}

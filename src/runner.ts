@@ -1,0 +1,53 @@
+/**
+ * The seam between the pool's scheduling (queues, lanes, batches, fate
+ * rules: `pool.ts`) and what runs a batch (piscina threads, the main thread
+ * for the bench's comparison, or a fake in unit tests).
+ */
+import type { WireError } from './errors.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { Lane } from './lanes.js';
+
+export type CallsTask = Extract<Task, { op: 'calls' }>;
+
+/** Where a runner delivers what threads say as calls finish: a result, or that results wait in the arena. */
+export type ResultSink = (r: CallResult | Flush) => void;
+
+/** Why a task did not complete: already a JSON-RPC error, turned into one by the runner. */
+export class RunFailure extends Error {
+  readonly error: WireError;
+  constructor(error: WireError) {
+    super(error.message);
+    this.error = error;
+  }
+  override get name(): string {
+    return 'RunFailure';
+  }
+}
+
+export interface RunnerStats {
+  readonly threads: number;
+  readonly max_threads: number;
+}
+
+export interface Runner {
+  /**
+   * Resolves once the dispatch module has loaded (in one worker), with its
+   * declared lanes; rejects with the module's load error.
+   */
+  readonly ready: Promise<PingReply>;
+  /**
+   * Runs a batch on a thread of `lane`. Results go to the sink as calls
+   * finish, except the last call's, which may come back as the task's value;
+   * the promise settles when the task ends, rejecting with a RunFailure if
+   * the thread was lost (or the signal aborted it, which stops the thread).
+   */
+  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null>;
+  /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
+  maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
+  stats(): RunnerStats;
+  /** Stops the threads (running tasks are abandoned). Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** Builds a runner that delivers results to `sink` and shares `progress` with its threads. */
+export type RunnerFactory = (sink: ResultSink, progress: Progress) => Runner;

@@ -1,0 +1,117 @@
+/**
+ * Reachable early (cold start): the daemon listens before its pool is warm.
+ * Control messages are answered at once, a call sent in the first
+ * milliseconds after spawn waits for its thread and is answered, and a
+ * module that fails to load after the daemon listened still answers the
+ * calls it received (-32001, naming the failure) and exits 1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child } from './helper.js';
+
+/** Connects as soon as the socket accepts, retrying every millisecond. */
+async function connectEarly(path: string, child: Child, ms = 20_000): Promise<Socket> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = await new Promise<Socket | null>((resolve) => {
+      const c = createConnection(path);
+      c.once('connect', () => resolve(c));
+      c.once('error', () => resolve(null));
+    });
+    if (s !== null) return s;
+    if (child.proc.exitCode !== null) throw new Error(`daemon exited: ${child.stderr}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Collects lines from a socket; resolves when `n` have arrived. */
+function lines(s: Socket): (n: number, ms?: number) => Promise<Record<string, unknown>[]> {
+  const got: Record<string, unknown>[] = [];
+  let buf = '';
+  s.setEncoding('utf8');
+  s.on('data', (d: string) => {
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      got.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+      buf = buf.slice(i + 1);
+    }
+  });
+  return async (n, ms = 20_000) => {
+    const deadline = Date.now() + ms;
+    while (got.length < n) {
+      if (Date.now() > deadline) throw new Error(`got ${got.length} of ${n} lines: ${JSON.stringify(got)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return got;
+  };
+}
+
+async function stop(d: Child): Promise<void> {
+  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGTERM');
+  const t = setTimeout(() => d.proc.kill('SIGKILL'), 15_000);
+  await d.exited;
+  clearTimeout(t);
+}
+
+test('a call sent the moment the socket accepts is answered, not refused', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
+  t.after(() => stop(d));
+  const s = await connectEarly(join(dir, 'daemon.sock'), d);
+  const next = lines(s);
+  s.write('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"early":true}}\n');
+  const [reply] = await next(1);
+  s.destroy();
+  assert.deepEqual(reply, { jsonrpc: '2.0', id: 1, result: { early: true } });
+});
+
+test('control messages are answered while the module is still loading; calls wait for it', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'slow-import.js'), '--log-level', 'warn']);
+  t.after(() => stop(d));
+  const s = await connectEarly(join(dir, 'daemon.sock'), d);
+  const next = lines(s);
+  const sent = Date.now();
+  s.write('{"jsonrpc":"2.0","id":"call","method":"echo","params":[1]}\n{"type":"status"}\n');
+  const [first] = await next(1);
+  const statusMs = Date.now() - sent;
+  assert.equal(first?.ok, true, 'status answers first: it does not wait for the module');
+  assert.ok(statusMs < 1200, `status took ${statusMs} ms, the module takes 1500 ms to load`);
+  const [, second] = await next(2);
+  s.destroy();
+  assert.deepEqual(second, { jsonrpc: '2.0', id: 'call', result: [1] });
+});
+
+test('a module that fails to load after the daemon listened: calls received are answered -32001, then exit 1', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js'), '--log-level', 'warn']);
+  t.after(() => stop(d));
+  let s: Socket;
+  try {
+    s = await connectEarly(join(dir, 'daemon.sock'), d, 10_000);
+  } catch {
+    // The failure won the race: the start ended before a client got in, which is also right.
+    assert.equal(await d.exited, 1);
+    assert.match(d.stderr, /failed to start/);
+    return;
+  }
+  const next = lines(s);
+  s.write('{"jsonrpc":"2.0","id":7,"method":"echo","params":{}}\n');
+  const [reply] = await next(1).catch(() => [undefined]);
+  s.destroy();
+  assert.equal(await d.exited, 1);
+  assert.match(d.stderr, /failed to start/);
+  // Received before the failure was known: answered with it. (A call that raced the stop may see EOF.)
+  if (reply !== undefined) {
+    const error = reply.error as { code: number; message: string };
+    assert.equal(error.code, -32001);
+    assert.match(error.message, /load/);
+  }
+});

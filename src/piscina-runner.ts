@@ -16,7 +16,8 @@ import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './co
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
-const WORKER_URL = new URL('../workers/worker.js', import.meta.url);
+// A CommonJS shim: see workers/entry.cts for why.
+const WORKER_URL = new URL('../workers/entry.cjs', import.meta.url);
 
 export interface PiscinaRunnerOptions {
   readonly dispatchUrl: string;

@@ -35,7 +35,15 @@ export interface EnvelopeLimits {
 
 /** A single message: what one line (or one element of a batch) means. */
 export type Message =
-  | { readonly kind: 'control'; readonly msg: ControlMessage }
+  | {
+      readonly kind: 'control';
+      readonly msg: ControlMessage;
+      /**
+       * Its `seconds` is a number written with a fraction or an exponent (`1.0`, `1e2`): a float
+       * to the original, so not an int, though JSON.parse gives the same value as for `1`.
+       */
+      readonly floatSeconds: boolean;
+    }
   | { readonly kind: 'invalid'; readonly id: RawId | null; readonly message: string }
   | {
       readonly kind: 'request';
@@ -78,10 +86,12 @@ function methodTooLong(line: string, span: Span, maxBytes: number): boolean {
 /** Classifies one scanned element (SPEC §2 routing steps 2–4). */
 function classify(line: string, el: Element, maxMethodBytes: number): Message {
   if (!el.object) return NOT_AN_OBJECT;
-  const { jsonrpc, id, method, type, params } = el.members;
+  const { jsonrpc, id, method, type, params, seconds } = el.members;
   if (type?.kind === 'string' && jsonrpc === undefined && CONTROL_TYPES.has(stringValue(line, type))) {
     // Its own slice only: each byte is still read a bounded number of times.
-    return { kind: 'control', msg: JSON.parse(line.slice(el.start, el.end)) as ControlMessage };
+    const msg = JSON.parse(line.slice(el.start, el.end)) as ControlMessage;
+    const floatSeconds = seconds?.kind === 'number' && /[.eE]/.test(line.slice(seconds.start, seconds.end));
+    return { kind: 'control', msg, floatSeconds };
   }
   const usable = id !== undefined && (id.kind === 'string' || id.kind === 'number');
   const echo = usable ? detach(line.slice(id.start, id.end)) : null;

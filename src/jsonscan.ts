@@ -4,6 +4,7 @@
  * (RFC 8259) and, for the top-level value and each element of a top-level
  * array, reports only what routing needs: whether it is an object, and the
  * source spans of its `jsonrpc`, `id`, `method`, `type` and `params` members
+ * (and `seconds`, whose number syntax the control plane reads)
  * (the last occurrence of a duplicate key wins, as in `JSON.parse`; keys
  * written with escapes count). Numbers are never converted, so an id keeps
  * every digit. Knows nothing about JSON-RPC beyond those five names.
@@ -47,7 +48,7 @@ export interface Span {
 }
 
 /** The member names routing reads. */
-export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params';
+export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params' | 'seconds';
 
 /** A top-level value or batch element. */
 export type Element =
@@ -70,8 +71,8 @@ export type Scanned =
 
 // Longest source text a routing key can have: `"jsonrpc"` with every character as \uXXXX.
 const MAX_KEY_SOURCE = 2 + 6 * 7;
-const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params']);
-const ROUTING_FIRSTS = 'jimtp';
+const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params', 'seconds']);
+const ROUTING_FIRSTS = 'jimtps';
 
 class SyntaxFailure {
   constructor(readonly message: string) {}
@@ -79,13 +80,14 @@ class SyntaxFailure {
 const TOO_DEEP = Symbol('too deep');
 const NOT_OBJECT: Element = Object.freeze({ object: false });
 
-/** The routing members of one object; a fixed shape (five fields), filled as they are met. */
+/** The routing members of one object; a fixed shape (six fields), filled as they are met. */
 class Members implements Partial<Record<RoutingKey, Span>> {
   jsonrpc: Span | undefined = undefined;
   id: Span | undefined = undefined;
   method: Span | undefined = undefined;
   type: Span | undefined = undefined;
   params: Span | undefined = undefined;
+  seconds: Span | undefined = undefined;
 
   set(key: RoutingKey, span: Span): void {
     switch (key) {
@@ -103,6 +105,9 @@ class Members implements Partial<Record<RoutingKey, Span>> {
         return;
       case 'params':
         this.params = span;
+        return;
+      case 'seconds':
+        this.seconds = span;
         return;
     }
   }

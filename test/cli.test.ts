@@ -56,6 +56,8 @@ describe('help and version', () => {
     assert.equal(none.code, 2);
     assert.equal(none.out, '');
     assert.equal(none.err, r.out);
+    // `help` takes --help like every command: the same text, exit 0.
+    for (const argv of [['help', '--help'], ['help', '-h']]) assert.deepEqual(await cli(...argv), r, argv.join(' '));
   });
 
   test('--version and -v print the package version', async () => {
@@ -69,6 +71,7 @@ describe('help and version', () => {
       assert.equal(r.code, 0, name);
       assert.ok(r.out.startsWith(`usage: dispatchd ${name}`), r.out);
       assert.deepEqual(await cli('help', name), r, name);
+      assert.deepEqual(await cli('help', name, '--help'), r, `help ${name} --help`);
       assert.deepEqual(await cli(name, '-h'), r, name);
       if (c.kind === 'client') for (const flag of ['--home', '--socket', '--timeout-ms']) assert.ok(r.out.includes(flag), `${name} ${flag}`);
     }

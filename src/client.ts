@@ -9,7 +9,7 @@
 import { createConnection, type Socket } from 'node:net';
 import split2 from 'split2';
 import { DaemonUnreachableError, RpcError } from './errors.js';
-import { parseJson } from './lossless.js';
+import { parseJson, stringifyJson } from './lossless.js';
 
 export interface ClientOptions {
   readonly socket: string;
@@ -135,8 +135,16 @@ export class Client {
   call(method: string, params?: unknown): Promise<unknown> {
     const id = this.#nextId++;
     const body = params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
+    // Serialised before anything is registered: params that cannot be sent (a cycle) reject this
+    // call alone, and leave no pending entry for close() to reject with nobody listening.
+    let line: string;
+    try {
+      line = stringifyJson(body);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     const result = new Promise<unknown>((resolve, reject) => this.#calls.set(id, { resolve, reject }));
-    this.#send(JSON.stringify(body)).catch((err: Error) => {
+    this.#send(line).catch((err: Error) => {
       this.#calls.get(id)?.reject(err);
       this.#calls.delete(id);
     });
@@ -145,11 +153,18 @@ export class Client {
 
   /** Sends a control message (`{type: …}`) and resolves with its plain reply. */
   control(msg: { type: string } & Record<string, unknown>): Promise<Record<string, unknown>> {
+    // Before queueing: replies are matched by order, so an entry for a message never sent would take the next one's reply.
+    let line: string;
+    try {
+      line = stringifyJson(msg);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.#controls.push({ resolve: resolve as (v: unknown) => void, reject });
     });
     const entry = this.#controls[this.#controls.length - 1] as Pending;
-    this.#send(JSON.stringify(msg)).catch((err: Error) => {
+    this.#send(line).catch((err: Error) => {
       this.#controls = this.#controls.filter((p) => p !== entry);
       entry.reject(err);
     });

@@ -50,11 +50,20 @@ function optionalString(msg: ControlMessage, key: string): string | Invalid {
   return typeof v === 'string' ? v : new Invalid(`${key} must be a string`);
 }
 
-/** Optional `seconds`: an integer, and JSON `true` / `null` are not integers. */
-function checkSeconds(msg: ControlMessage): Invalid | null {
+/** What the line's text says that its parsed value cannot (see `envelope.ts`). */
+export interface ControlSyntax {
+  /** `seconds` was written with a fraction or an exponent (`1.0`, `1e2`). */
+  readonly floatSeconds?: boolean;
+}
+
+/**
+ * Optional `seconds`: an int as the original (Python) reads JSON — JSON `true`, `null`, and a
+ * number written with a fraction or exponent (`1.0`, `1e2`: a float there) are not ints.
+ */
+function checkSeconds(msg: ControlMessage, syntax: ControlSyntax): Invalid | null {
   if (!has(msg, 'seconds')) return null;
   const v = msg.seconds;
-  return typeof v === 'number' && Number.isInteger(v) ? null : new Invalid('seconds must be an int');
+  return typeof v === 'number' && Number.isInteger(v) && syntax.floatSeconds !== true ? null : new Invalid('seconds must be an int');
 }
 
 /** The four counters `status` shows of a pending digest, with the original's defaults. */
@@ -91,9 +100,9 @@ export class ControlPlane {
   }
 
   /** Handles one control message. Never throws. */
-  async handle(msg: ControlMessage): Promise<ControlReply> {
+  async handle(msg: ControlMessage, syntax: ControlSyntax = {}): Promise<ControlReply> {
     try {
-      const r = await this.#handle(msg);
+      const r = await this.#handle(msg, syntax);
       return r instanceof Invalid ? r.reply : r;
     } catch (err) {
       return { ok: false, reason: 'control_plane_error', error: message(err) };
@@ -108,7 +117,7 @@ export class ControlPlane {
     }
   }
 
-  #handle(msg: ControlMessage): Promise<ControlReply> | ControlReply | Invalid {
+  #handle(msg: ControlMessage, syntax: ControlSyntax): Promise<ControlReply> | ControlReply | Invalid {
     switch (msg.type) {
       case 'status':
         return this.status();
@@ -140,7 +149,7 @@ export class ControlPlane {
       }
       case 'pause':
       case 'resume': {
-        const bad = checkSeconds(msg);
+        const bad = checkSeconds(msg, syntax);
         if (bad) return bad;
         const paused = msg.type === 'pause';
         return this.#mutate((s) => {

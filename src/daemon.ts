@@ -152,7 +152,14 @@ export class Daemon {
       }
       const parsed = parseState(loaded.data);
       if (parsed.reset.length > 0) log.warn({ keys: parsed.reset }, 'state file held values of the wrong type; reset them');
-      const state = new StateStore(statePath, parsed.state);
+      // This run's start, in memory before anything is served: a `status` in the moment between
+      // bind and the write below must not show no start, or the previous run's. Written to disk
+      // only once the start has succeeded, so a failed one leaves state.json as it was.
+      const started = parsed.state;
+      started.daemon_started_at = new Date().toISOString();
+      started.daemon_pid = process.pid;
+      delete started.daemon_stopped_at;
+      const state = new StateStore(statePath, started);
       daemon = new Daemon(config, log, lock, state, notifier);
       // Reachable before the pool is warm: under socket activation the start is the first
       // caller's latency. Control messages are answered at once; calls wait for their thread.
@@ -166,12 +173,9 @@ export class Daemon {
       }
       await ready; // the module's own load error, if it failed
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
+      // The store writes its whole state on the first update, the start above included.
       await state
-        .update((s) => {
-          s.daemon_started_at = new Date().toISOString();
-          s.daemon_pid = process.pid;
-          delete s.daemon_stopped_at;
-        })
+        .update(() => undefined)
         .catch((err: Error) => log.error({ err }, 'could not persist daemon_started_at'));
       daemon.#started = true;
       daemon.scheduler.start();

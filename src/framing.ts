@@ -3,7 +3,8 @@
  * validity; knows nothing about JSON or JSON-RPC.
  *
  * Each input line yields exactly one frame, in order:
- *   {kind:'line', text}   a complete line (CRLF accepted; blank lines dropped)
+ *   {kind:'line', text}   a complete line (CRLF accepted; a leading UTF-8 BOM
+ *                         dropped; blank lines dropped)
  *   {kind:'too_long'}     a line over the limit — reported as soon as it
  *                         passes the limit, and skipped through its `\n`
  *   {kind:'invalid_utf8'} a line holding bytes that are not UTF-8
@@ -129,7 +130,8 @@ export class LineFramer {
       if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
       if (bytes.length > this.#maxBytes) return this.#emit(TOO_LONG);
       if (!isUtf8(bytes)) return this.#emit(INVALID_UTF8);
-      const text = bytes.toString('utf8');
+      // A UTF-8 byte order mark starting a line is dropped, as the original's json.loads(bytes) does.
+      const text = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.toString('utf8', 3) : bytes.toString('utf8');
       if (!isBlank(text)) this.#emit({ kind: 'line', text });
     } finally {
       if (this.#pendingBytes > 0) this.#drop();

@@ -4,6 +4,9 @@
  * (RFC 8259) and, for the top-level value and each element of a top-level
  * array, reports only what routing needs: whether it is an object, and the
  * source spans of its `jsonrpc`, `id`, `method`, `type` and `params` members
+ * and of the control-message fields `reason`, `ts`, `seconds` and
+ * `session_id` (so a control message is built from its fields, never by
+ * parsing a whole object of any size)
  * (the last occurrence of a duplicate key wins, as in `JSON.parse`; keys
  * written with escapes count). Numbers are never converted, so an id keeps
  * every digit. Knows nothing about JSON-RPC beyond those five names.
@@ -47,7 +50,11 @@ export interface Span {
 }
 
 /** The member names routing reads. */
-export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params';
+export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params' | ControlField;
+
+/** The fields the control plane reads besides `type` (SPEC §3). */
+export type ControlField = 'reason' | 'ts' | 'seconds' | 'session_id';
+export const CONTROL_FIELDS: readonly ControlField[] = ['reason', 'ts', 'seconds', 'session_id'];
 
 /** A top-level value or batch element. */
 export type Element =
@@ -68,10 +75,11 @@ export type Scanned =
   | { readonly kind: 'too_deep' }
   | { readonly kind: 'batch_too_large' };
 
-// Longest source text a routing key can have: `"jsonrpc"` with every character as \uXXXX.
-const MAX_KEY_SOURCE = 2 + 6 * 7;
-const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params']);
-const ROUTING_FIRSTS = 'jimtp';
+// Longest routing key (`session_id`), and its longest source text: every character as \uXXXX.
+const MAX_KEY_LENGTH = 10;
+const MAX_KEY_SOURCE = 2 + 6 * MAX_KEY_LENGTH;
+const ROUTING_KEYS: ReadonlySet<string> = new Set<RoutingKey>(['jsonrpc', 'id', 'method', 'type', 'params', ...CONTROL_FIELDS]);
+const ROUTING_FIRSTS = 'jimtpsr';
 
 class SyntaxFailure {
   constructor(readonly message: string) {}
@@ -79,13 +87,17 @@ class SyntaxFailure {
 const TOO_DEEP = Symbol('too deep');
 const NOT_OBJECT: Element = Object.freeze({ object: false });
 
-/** The routing members of one object; a fixed shape (five fields), filled as they are met. */
+/** The routing members of one object; a fixed shape (nine fields), filled as they are met. */
 class Members implements Partial<Record<RoutingKey, Span>> {
   jsonrpc: Span | undefined = undefined;
   id: Span | undefined = undefined;
   method: Span | undefined = undefined;
   type: Span | undefined = undefined;
   params: Span | undefined = undefined;
+  reason: Span | undefined = undefined;
+  ts: Span | undefined = undefined;
+  seconds: Span | undefined = undefined;
+  session_id: Span | undefined = undefined;
 
   set(key: RoutingKey, span: Span): void {
     switch (key) {
@@ -104,6 +116,18 @@ class Members implements Partial<Record<RoutingKey, Span>> {
       case 'params':
         this.params = span;
         return;
+      case 'reason':
+        this.reason = span;
+        return;
+      case 'ts':
+        this.ts = span;
+        return;
+      case 'seconds':
+        this.seconds = span;
+        return;
+      case 'session_id':
+        this.session_id = span;
+        return;
     }
   }
 }
@@ -112,8 +136,8 @@ class Members implements Partial<Record<RoutingKey, Span>> {
 function routingKey(s: string, start: number, end: number): RoutingKey | null {
   if (end - start > MAX_KEY_SOURCE) return null;
   const escaped = hasBackslash(s, start, end);
-  if (!escaped && end - start > 9) return null;
-  const name = escaped ? decodeShortName(s, start, end, ROUTING_FIRSTS) : s.slice(start + 1, end - 1);
+  if (!escaped && end - start > MAX_KEY_LENGTH + 2) return null;
+  const name = escaped ? decodeShortName(s, start, end, ROUTING_FIRSTS, MAX_KEY_LENGTH) : s.slice(start + 1, end - 1);
   return name !== null && ROUTING_KEYS.has(name) ? (name as RoutingKey) : null;
 }
 

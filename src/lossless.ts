@@ -152,3 +152,28 @@ export function parseJson(text: string): unknown {
     }
   }
 }
+
+/** JSON.stringify's escaping of a marker string, usable in a RegExp. */
+const regexpQuote = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+
+/**
+ * JSON text for a value `parseJson` built, indented like `JSON.stringify`:
+ * a `bigint` is written as its digits, so what was read losslessly is
+ * printed the same way (`JSON.stringify` throws on a bigint).
+ */
+export function stringifyJson(value: unknown, indent?: number): string {
+  let marker: string | null = null;
+  const text = JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      if (typeof v !== 'bigint') return v;
+      // A string no value can hold by chance: NUL, then a random tag; swapped for the digits below.
+      marker ??= `\u0000bigint-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}:`;
+      return `${marker}${v.toString()}`;
+    },
+    indent,
+  );
+  if (marker === null) return text;
+  const quoted = (JSON.stringify(marker) as string).slice(0, -1);
+  return text.replace(new RegExp(`${regexpQuote(quoted)}(-?\\d+)"`, 'g'), '$1');
+}

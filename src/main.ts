@@ -52,7 +52,8 @@ export async function run(argv: readonly string[], io: Io = stdio, env: NodeJS.P
         io.out(`${VERSION}\n`);
         return 0;
       case 'help': {
-        const [topic, extra] = rest;
+        // `help --help` and `help pause -h` ask for help too: they print it, not a usage error.
+        const [topic, extra] = rest.filter((a) => a !== '--help' && a !== '-h');
         if (extra !== undefined) throw new UsageError('help', `unexpected argument '${extra}'`);
         if (topic === undefined) {
           io.out(USAGE);

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { ControlPlane } from './control.js';
-import { parseLine, type ControlMessage, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
+import { parseLine, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
 import { ErrorCode } from './errors.js';
 import type { Frame } from './framing.js';
 import type { Pool, Ticket } from './pool.js';
@@ -113,7 +113,7 @@ export class Router {
       case 'batch':
         return this.#batch(parsed.items, ctx);
       case 'control':
-        return ctx.replyInOrder(() => this.#control(parsed.msg));
+        return ctx.replyInOrder(() => this.#control(parsed));
       case 'invalid':
         return ctx.reply(errorLine(parsed.id, { code: ErrorCode.InvalidRequest, message: parsed.message }));
       case 'request': {
@@ -123,8 +123,8 @@ export class Router {
     }
   }
 
-  async #control(msg: ControlMessage): Promise<string> {
-    return JSON.stringify(await this.#deps.control.handle(msg));
+  async #control(m: Extract<Message, { kind: 'control' }>): Promise<string> {
+    return JSON.stringify(await this.#deps.control.handle(m.msg, { floatSeconds: m.floatSeconds }));
   }
 
   #foreground(ctx: CallContext): void {
@@ -188,7 +188,7 @@ export class Router {
         // A batch of many control messages lets other connections in between.
         if (k > 0 && k % CONTROLS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
         const item = items[i] as Extract<Message, { kind: 'control' }>;
-        lines[i] = budget.spend(await this.#control(item.msg));
+        lines[i] = budget.spend(await this.#control(item));
       }
       await callsDone;
       return joined();

@@ -95,7 +95,7 @@ export class StateStore {
     this.#written = '';
   }
 
-  /** The committed state (what is on disk). Do not mutate. */
+  /** The committed state (what is on disk, once the first update has written the initial state). Do not mutate. */
   get data(): Readonly<DaemonState> {
     return this.#data;
   }

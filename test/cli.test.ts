@@ -56,6 +56,8 @@ describe('help and version', () => {
     assert.equal(none.code, 2);
     assert.equal(none.out, '');
     assert.equal(none.err, r.out);
+    // `help` takes --help like every command: the same text, exit 0.
+    for (const argv of [['help', '--help'], ['help', '-h']]) assert.deepEqual(await cli(...argv), r, argv.join(' '));
   });
 
   test('--version and -v print the package version', async () => {
@@ -69,6 +71,7 @@ describe('help and version', () => {
       assert.equal(r.code, 0, name);
       assert.ok(r.out.startsWith(`usage: dispatchd ${name}`), r.out);
       assert.deepEqual(await cli('help', name), r, name);
+      assert.deepEqual(await cli('help', name, '--help'), r, `help ${name} --help`);
       assert.deepEqual(await cli(name, '-h'), r, name);
       if (c.kind === 'client') for (const flag of ['--home', '--socket', '--timeout-ms']) assert.ok(r.out.includes(flag), `${name} ${flag}`);
     }
@@ -197,6 +200,37 @@ describe('errors at run time', () => {
     assert.equal(r.code, 1);
     assert.equal(lines(r.err).length, 1);
     assert.equal((JSON.parse(r.err) as { code: number }).code, -32601);
+  });
+
+  test('call: JSON_PARAMS is sent as written and a 64-bit integer in the answer is printed exactly', async (t) => {
+    const { dir, cleanup } = tmpHome();
+    const path = join(dir, 'peer.sock');
+    const sent: string[] = [];
+    // A peer that answers as a daemon whose dispatch returns 64-bit row ids would.
+    const peer = createServer((s) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (!buf.includes('\n')) return;
+        sent.push(buf.trim());
+        const result = '{"row":18446744073709551615,"ids":[-9223372036854775808,9007199254740993],"f":1.5}';
+        s.end(sent.length === 1 ? `{"jsonrpc":"2.0","id":1,"result":${result}}\n` : `{"jsonrpc":"2.0","id":1,"error":{"code":-32050,"message":"m","data":{"row":18446744073709551617}}}\n`);
+      });
+    });
+    await new Promise<void>((resolve) => peer.listen(path, resolve));
+    t.after(() => {
+      peer.close();
+      cleanup();
+    });
+    const r = await cli('call', 'get', '{"id": 18446744073709551615,\n "x": [1.0, 1e2]}', '--socket', path);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(sent[0], '{"jsonrpc":"2.0","id":1,"method":"get","params":{"id": 18446744073709551615,  "x": [1.0, 1e2]}}');
+    assert.match(r.out, /"row": 18446744073709551615,/);
+    assert.match(r.out, /-9223372036854775808,\s+9007199254740993\s/);
+    assert.match(r.out, /"f": 1\.5/);
+    const e = await cli('call', 'get', '--socket', path);
+    assert.equal(e.code, 1);
+    assert.equal(lines(e.err)[0], '{"code":-32050,"message":"m","data":{"row":18446744073709551617}}');
   });
 
   test('a held lock: serve exits 75 with one plain line, no JSON log or stack', async (t) => {

@@ -65,6 +65,31 @@ test('close() rejects calls and control requests still waiting with -32002', asy
   client.close(); // idempotent
 });
 
+test('params that cannot be sent reject that call alone; bigints are sent as their digits', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  t.after(() => daemon.close());
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => process.off('unhandledRejection', onUnhandled));
+  const client = new Client({ socket: config.socket });
+  // A bigint read from a reply can be sent back (the fixture's worker parses it as a double).
+  assert.deepEqual(await client.call('echo', { n: 18446744073709551617n }), { n: 18446744073709552000n });
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  await assert.rejects(client.call('echo', cycle), TypeError);
+  await assert.rejects(client.control({ type: 'status', cycle }), TypeError);
+  // The refused control message left nothing queued: the next reply goes to the next request.
+  const next = await Promise.race([client.control({ type: 'pause' }), new Promise((resolve) => setTimeout(() => resolve('no reply'), 3000))]);
+  assert.deepEqual(next, { ok: true, paused: true });
+  client.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(unhandled, [], 'close() rejected a promise nobody held');
+});
+
 /** A one-shot NDJSON server that answers each request line with `reply(id)`. */
 async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id: number) => string): Promise<string> {
   const { dir, cleanup } = tmpHome();

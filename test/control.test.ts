@@ -149,6 +149,33 @@ describe('pause / resume', () => {
   });
 });
 
+describe('pause / resume: seconds as the original reads JSON', () => {
+  test('a number written with a fraction or exponent is a float there, not an int; any integer text is one', async () => {
+    for (const text of ['1.0', '1e2', '1E2', '0.0', '-1.0e0', '30e-1']) {
+      for (const type of ['pause', 'resume']) {
+        const r = await roundTrip(d.socket, `{"type":"${type}","seconds":${text}}\n`);
+        assert.deepEqual(r, { ok: false, reason: 'invalid_message', error: 'seconds must be an int' }, `${type} ${text}`);
+      }
+    }
+    // In a batch the same rule applies, element by element.
+    const c = await Conn.open(d.socket);
+    try {
+      c.send('[{"type":"pause","seconds":5.0},{"type":"resume","seconds":5}]\n');
+      assert.deepEqual(JSON.parse((await c.waitLines(1))[0] as string), [
+        { ok: false, reason: 'invalid_message', error: 'seconds must be an int' },
+        { ok: true, paused: false },
+      ]);
+    } finally {
+      c.close();
+    }
+    for (const text of ['-0', '-5', '18446744073709551617']) {
+      assert.deepEqual(await roundTrip(d.socket, `{"type":"resume","seconds":${text}}\n`), { ok: true, paused: false }, text);
+    }
+    // Only the message's own `seconds` counts.
+    assert.deepEqual(await roundTrip(d.socket, '{"type":"resume","x":{"seconds":1.5}}\n'), { ok: true, paused: false });
+  });
+});
+
 describe('session_open', () => {
   test('records the session, the pending first turn and the cascade request', async () => {
     const sid = 's'.repeat(200);

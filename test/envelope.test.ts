@@ -116,6 +116,24 @@ test('control messages need a control type and no jsonrpc key; the last type win
   if (p.kind === 'control') assert.equal(p.msg.session_id, 's2');
 });
 
+test('a control message is built from the fields the plane reads, never from the whole object', () => {
+  // 1 MiB of distinct keys: parsing the whole object held the main thread 100+ ms.
+  const junk = Array.from({ length: 90_000 }, (_, i) => `"${i.toString(36)}":0`).join(',');
+  const big = { maxBatchLength: 1000, maxDepth: 64, maxMethodBytes: 256 };
+  const p = parseLine(`{"type":"session_open",${junk},"s\u0065ssion_id":"a\u00e9","ts":{"deep":[${junk.replace(/:0/g, '')}]},"reason":null,"seconds":-0,"x":1}`, big);
+  assert.ok(p.kind === 'control');
+  if (p.kind !== 'control') return;
+  // Only the five names; a container's contents are never read (the plane refuses its type).
+  assert.deepEqual(Object.keys(p.msg).sort(), ['reason', 'seconds', 'session_id', 'ts', 'type']);
+  assert.deepEqual(p.msg, { type: 'session_open', session_id: 'a\u00e9', ts: {}, reason: null, seconds: -0 });
+  assert.ok(Object.is(p.msg.seconds, -0));
+  const q = parseLine('{"type":"pause","ts":[1,2],"seconds":1e2}', big);
+  assert.ok(q.kind === 'control' && Array.isArray(q.msg.ts) && q.msg.seconds === 100 && q.floatSeconds);
+  // A field nested deeper is not the message's own.
+  const r = parseLine('{"type":"pause","x":{"seconds":true}}', big);
+  assert.ok(r.kind === 'control' && !Object.hasOwn(r.msg, 'seconds'));
+});
+
 // Every number form, and strings as sent (escapes kept).
 export const ID_FORMS = [
   '18446744073709551617',

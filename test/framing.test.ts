@@ -22,6 +22,14 @@ test('blank and whitespace-only lines are dropped', async () => {
   assert.deepEqual(lines(await frame([Buffer.from('\n  \n\t\r\nx\n \n')])), ['x']);
 });
 
+test('a UTF-8 byte order mark starting a line is dropped (the original decodes lines as utf-8-sig); elsewhere it is kept', async () => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const got = await frame([Buffer.concat([bom, Buffer.from('{"a":1}\n'), bom, Buffer.from('\n'), bom, Buffer.from('x'), bom, Buffer.from('\n')])]);
+  assert.deepEqual(lines(got), ['{"a":1}', 'x\ufeff']);
+  // Split across chunks, it is still recognised.
+  assert.deepEqual(lines(await frame([bom.subarray(0, 1), Buffer.concat([bom.subarray(1), Buffer.from('[]')])])), ['[]']);
+});
+
 test('a multi-byte character split across chunks survives', async () => {
   const bytes = Buffer.from('{"s":"é😀漢"}\n');
   for (let cut = 1; cut < bytes.length; cut++) {

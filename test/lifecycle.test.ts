@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, tmpHome } from './helper.js';
@@ -124,4 +125,34 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   assert.equal(await first, true);
   assert.deepEqual(JSON.parse(c.lines[0] as string).result, { slept: 400 });
   c.close();
+});
+
+test("a status read before the start is written shows this run's start, not none or the previous run's", async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const path = join(dir, 'state.json');
+  const old = '2000-01-01T00:00:00.000Z';
+  writeFileSync(path, JSON.stringify({ daemon_started_at: old, daemon_stopped_at: old, daemon_pid: 1 }), { mode: 0o600 });
+  // stdio: the line is already waiting when the transport starts, so it is read before the state write completes.
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  stdin.write('{"type":"status"}\n');
+  const t0 = Date.now();
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, stdio: true }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {}, stdin, stdout });
+  t.after(() => daemon.destroy());
+  const first = await new Promise<string>((resolve) => {
+    let buf = '';
+    stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+  });
+  const status = JSON.parse(first) as Record<string, unknown>;
+  assert.equal(typeof status.daemon_started_at, 'string');
+  assert.ok(Date.parse(status.daemon_started_at as string) >= t0 - 5, `started_at ${String(status.daemon_started_at)} is not this run's`);
+  assert.equal(typeof status.uptime_sec, 'number');
+  assert.ok((status.uptime_sec as number) < 60);
+  stdin.end();
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseJson } from '../src/lossless.js';
+import { parseJson, stringifyJson } from '../src/lossless.js';
 
 const asNumbers = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x));
 
@@ -50,5 +50,22 @@ test('property: the same values as JSON.parse for any JSON text', () => {
       assert.equal(asNumbers(parseJson(slow)), JSON.stringify(JSON.parse(slow)));
     }),
     { numRuns: 500 },
+  );
+});
+
+test('stringifyJson prints what parseJson read: bigints as their digits, strings that look alike untouched', () => {
+  const text = '{"a":18446744073709551617,"b":[-9223372036854775808,1.5,"\\u0000bigint-x:5"],"c":"18446744073709551617"}';
+  assert.equal(stringifyJson(parseJson(text)), text);
+  assert.equal(stringifyJson(parseJson('{"a":[18446744073709551617]}'), 2), '{\n  "a": [\n    18446744073709551617\n  ]\n}');
+  assert.equal(stringifyJson({ n: 1 }), '{"n":1}');
+});
+
+test('property: stringifyJson round-trips every integer, however long', () => {
+  fc.assert(
+    fc.property(fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n })), fc.string(), (ints, s) => {
+      const text = JSON.stringify({ s, ints: ints.map(String) }).replace(/"(-?\d+)"/g, (m, d: string, at: number, all: string) => (all.indexOf('"ints"') < at ? d : m));
+      assert.equal(stringifyJson(parseJson(text)), text);
+    }),
+    { numRuns: 300 },
   );
 });

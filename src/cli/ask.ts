@@ -6,6 +6,7 @@
  */
 import { createConnection } from 'node:net';
 import { DaemonUnreachableError, ErrorCode, RpcError } from '../errors.js';
+import { parseJson } from '../lossless.js';
 
 export interface AskOptions {
   readonly socket: string;
@@ -47,7 +48,8 @@ export function ask(line: string, o: AskOptions): Promise<unknown> {
       finish();
       const text = Buffer.concat(chunks).toString('utf8');
       try {
-        resolve(JSON.parse(text));
+        // Losslessly, like the library's Client: a 64-bit integer in a result stays exact (a bigint).
+        resolve(parseJson(text));
       } catch {
         reject(new RpcError(ErrorCode.Internal, `the daemon answered something that is not JSON: ${text.slice(0, 200)}`));
       }

@@ -4,6 +4,7 @@
  */
 import { ConfigError, resolveConfig } from '../config.js';
 import { ErrorCode, RpcError } from '../errors.js';
+import { stringifyJson } from '../lossless.js';
 import { ask } from './ask.js';
 import { UsageError, type Io } from './io.js';
 import type { Request } from './requests.js';
@@ -45,7 +46,8 @@ function lineOf(request: Request): string {
   if (request.kind === 'control') return JSON.stringify(request.message);
   if (request.kind === 'metrics') return JSON.stringify({ type: 'status' });
   const { method, params } = request;
-  return JSON.stringify(params === undefined ? { jsonrpc: '2.0', id: 1, method } : { jsonrpc: '2.0', id: 1, method, params });
+  const head = `{"jsonrpc":"2.0","id":1,"method":${JSON.stringify(method)}`;
+  return params === undefined ? `${head}}` : `${head},"params":${params}}`;
 }
 
 /** A JSON-RPC error answer (to a call, or the daemon's one line when it refuses a connection). */
@@ -67,11 +69,11 @@ export async function runClient(request: Request, at: Where, io: Io): Promise<nu
       return 0;
     }
     const shown = request.kind === 'call' ? (answer as { result?: unknown }).result ?? null : answer;
-    io.out(`${JSON.stringify(shown, null, 2)}\n`);
+    io.out(`${stringifyJson(shown, 2)}\n`);
     return request.kind === 'call' || (answer as { ok?: unknown }).ok === true ? 0 : 1;
   } catch (err) {
     if (!(err instanceof RpcError)) throw err;
-    io.err(`${JSON.stringify(err.toJSON())}\n`);
+    io.err(`${stringifyJson(err.toJSON())}\n`);
     if (err.code === ErrorCode.DaemonUnreachable) io.err(hint(at.socket, err));
     return 1;
   }

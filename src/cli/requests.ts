@@ -7,7 +7,8 @@ import { UsageError } from './io.js';
 export type ControlMessage = { readonly type: string } & Readonly<Record<string, unknown>>;
 
 export type Request =
-  | { readonly kind: 'call'; readonly method: string; readonly params: unknown }
+  /** `params` is the JSON text as the user wrote it (sent as is: no number is rounded), or undefined. */
+  | { readonly kind: 'call'; readonly method: string; readonly params: string | undefined }
   | { readonly kind: 'control'; readonly message: ControlMessage }
   /** `status`, printed as Prometheus text. */
   | { readonly kind: 'metrics' };
@@ -29,7 +30,9 @@ function callRequest(args: readonly string[]): Request {
     throw new UsageError('call', `JSON_PARAMS is not valid JSON (${(err as Error).message})`);
   }
   if (params === null || typeof params !== 'object') throw new UsageError('call', `JSON_PARAMS must be a JSON object or array, got ${raw}`);
-  return { kind: 'call', method, params };
+  // Parsed only to check it: a 64-bit integer would come out of JSON.parse rounded. In valid
+  // JSON a line break can only be whitespace, so the text fits on one request line without them.
+  return { kind: 'call', method, params: raw.replace(/[\r\n]+/g, ' ').trim() };
 }
 
 /** The request for client command `cmd`; throws UsageError on a bad argument. */

@@ -4,16 +4,18 @@
  * signals itself — the CLI does, and calls `close()`.
  *
  * Start: activation (LISTEN_FDS, else launchd on macOS) → home (0700, ours,
- * closed to others) → lock → state (leftover temps removed) → pool (the
- * dispatch module must load within its bound) → control plane → metrics
- * listener (opt-in) → router → transport (activated fd, or stale-socket
- * check and bind, or stdio) → daemon_started_at, written only once the start
- * has succeeded → READY=1 to systemd.
+ * closed to others) → lock → state (leftover temps removed; writes held
+ * until the start succeeds) → pool (threads start in the background) →
+ * control plane → metrics listener (opt-in) → router → transport (activated
+ * fd, or stale-socket check and bind, or stdio): reachable from here, before
+ * the pool is warm → the dispatch module loads within its bound →
+ * daemon_started_at → scheduler → READY=1 to systemd.
  *
  * Stop: one sequence, two modes. `close()` is graceful, `destroy()` is
  * immediate; both are idempotent and return the same promise, and a
  * `destroy()` during a `close()` makes the running stop immediate. A failed
- * start ends with the immediate mode too. In order (after STOPPING=1 to
+ * start fails the calls still queued, then runs the graceful mode with a
+ * short drain and no state write. In order (after STOPPING=1 to
  * systemd and closing the metrics listener):
  *   1. stop accepting connections and stop reading requests (immediate:
  *      drop the connections now);
@@ -140,6 +142,7 @@ export class Daemon {
     prepareHome(config.home);
     const lock = acquireLock(join(config.home, 'daemon.lock'));
     let daemon: Daemon | undefined;
+    let settleStart: (ok: boolean) => void = () => {};
     try {
       const statePath = join(config.home, 'state.json');
       const leftovers = removeLeftoverTemps(config.home, 'state.json');
@@ -161,6 +164,10 @@ export class Daemon {
       delete started.daemon_stopped_at;
       const state = new StateStore(statePath, started);
       daemon = new Daemon(config, log, lock, state, notifier);
+      // Control messages are answered while the module loads; their writes wait for the start to succeed.
+      let settle!: (ok: boolean) => void;
+      state.holdUntil(new Promise<boolean>((resolve) => (settle = resolve)));
+      settleStart = settle;
       // Reachable before the pool is warm: under socket activation the start is the first
       // caller's latency. Control messages are answered at once; calls wait for their thread.
       const control = daemon.control;
@@ -172,6 +179,7 @@ export class Daemon {
         throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
       }
       await ready; // the module's own load error, if it failed
+      settle(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
       // The store writes its whole state on the first update, the start above included.
       await state
@@ -186,6 +194,9 @@ export class Daemon {
       // (a module that failed to load answers them -32001 with its error) within a short
       // drain; nothing is written to state.json; the lock goes last.
       if (daemon !== undefined) {
+        settleStart(false);
+        // Calls still waiting for a thread (a module that never finished loading) are answered now, while connections are open.
+        await daemon.pool.destroy();
         daemon.#drainMs = Math.min(FAILED_START_DRAIN_MS, config.drainTimeoutMs);
         await daemon.close();
       } else {

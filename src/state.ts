@@ -88,6 +88,8 @@ export class StateStore {
   /** Settles when the running flush (if any) has written everything queued. */
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Writes wait for this; false means the daemon did not start and nothing may be written. */
+  #gate: Promise<boolean> = Promise.resolve(true);
 
   constructor(path: string, initial: DaemonState) {
     this.path = path;
@@ -116,6 +118,15 @@ export class StateStore {
   }
 
   /**
+   * Holds every write until `gate` settles: true lets them through in order,
+   * false refuses them (a start that fails leaves state.json as it was, even
+   * if a control message asked for a change while the daemon was starting).
+   */
+  holdUntil(gate: Promise<boolean>): void {
+    this.#gate = gate;
+  }
+
+  /**
    * Refuses further updates and waits for the writes already accepted, so
    * nothing touches the file once this resolves (the lock may go next).
    * Idempotent.
@@ -126,6 +137,14 @@ export class StateStore {
   }
 
   async #flush(): Promise<void> {
+    if (!(await this.#gate)) {
+      this.#closed = true;
+      const refused = this.#pending;
+      this.#pending = [];
+      for (const p of refused) p.reject(new StateClosedError('the daemon did not start; nothing was written'));
+      this.#flushing = false;
+      return;
+    }
     while (this.#pending.length > 0) {
       const group = this.#pending;
       this.#pending = [];

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child } from './helper.js';
 
@@ -134,4 +135,24 @@ test('SIGTERM the moment the socket answers, while threads are still loading: a 
       cleanup();
     }
   }
+});
+
+test('a module that never loads: calls received are answered -32001, a pause is not written, state.json is as it was', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--dispatch-load-timeout-ms', '1500', '--log-level', 'warn']);
+  t.after(() => stop(d));
+  const s = await connectEarly(join(dir, 'daemon.sock'), d);
+  const next = lines(s);
+  s.write('{"jsonrpc":"2.0","id":"waiting","method":"echo","params":{}}\n{"type":"pause"}\n');
+  const got = await next(2);
+  s.destroy();
+  assert.equal(await d.exited, 1);
+  assert.match(d.stderr, /did not load within 1500 ms/);
+  const call = got.find((r) => r.id === 'waiting');
+  assert.equal((call?.error as { code: number } | undefined)?.code, -32001, JSON.stringify(got));
+  const pause = got.find((r) => !('jsonrpc' in r));
+  assert.equal(pause?.ok, false);
+  assert.equal(pause?.reason, 'state_write_failed');
+  assert.equal(existsSync(join(dir, 'state.json')), false, 'a failed start wrote nothing');
 });

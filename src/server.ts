@@ -23,6 +23,9 @@ export type Listen = { readonly kind: 'path'; readonly path: string } | { readon
 
 export interface ServerOptions extends ConnectionLimits {
   readonly maxConnections: number;
+  /** The pool's thread bounds: each thread needs fds of its own, kept aside from clients. */
+  readonly threads: number;
+  readonly fastThreads: number;
 }
 
 /** An inherited fd that is not a listening unix stream socket. */
@@ -32,8 +35,10 @@ export class ActivationError extends Error {
   }
 }
 
-/** Fds the daemon keeps for itself (state writes, the lock, the store, replaced workers, a refused client's moment). */
-export const FD_RESERVE = 64;
+/** Fds the daemon keeps for itself (state writes, the lock, replaced workers, a refused client's moment). */
+const FD_RESERVE = 64;
+/** And per worker thread the pool may start: the thread's own (about 4) and a store's database, WAL and shm. */
+const FDS_PER_THREAD = 7;
 
 /** The soft RLIMIT_NOFILE and the fds open now, where the platform shows them (Linux /proc). */
 function fdBudget(): { limit: number; open: number } | null {
@@ -57,7 +62,7 @@ export class Server {
   /** The socket file we bound (device + inode), so we never unlink a successor's. */
   #bound: { readonly dev: number; readonly ino: number } | null = null;
   #listenerClosed = false;
-  /** Connections we keep at most: the option, lowered to leave FD_RESERVE fds for the daemon itself. */
+  /** Connections we keep at most: the option, lowered to leave the daemon's own fds (a reserve plus some per thread) free. */
   #maxConnections: number;
   #fdLimit: number | null = null;
   #nextId = 0;
@@ -163,11 +168,13 @@ export class Server {
     const budget = fdBudget();
     if (budget === null) return;
     this.#fdLimit = budget.limit;
-    const room = budget.limit - budget.open - FD_RESERVE;
+    // Threads start on demand, after this count: their fds are kept aside now.
+    const reserve = FD_RESERVE + FDS_PER_THREAD * (this.#opts.threads + this.#opts.fastThreads);
+    const room = budget.limit - budget.open - reserve;
     if (room >= this.#maxConnections) return;
     this.#maxConnections = Math.max(1, room);
     this.#log.warn(
-      { max_connections: this.#opts.maxConnections, effective: this.#maxConnections, fd_limit: budget.limit, fds_open: budget.open, fd_reserve: FD_RESERVE },
+      { max_connections: this.#opts.maxConnections, effective: this.#maxConnections, fd_limit: budget.limit, fds_open: budget.open, fd_reserve: reserve },
       'connection limit lowered to fit the fd limit',
     );
   }

@@ -150,7 +150,6 @@ export class Router {
   }
 
   #batch(items: readonly Message[], ctx: CallContext): void {
-    const budget = new ReplyBudget(this.#limits.maxReplyBytes);
     const lines: (string | null)[] = new Array<string | null>(items.length).fill(null);
     const controls: number[] = [];
     // Counted before any is submitted, so an answer that came at once could not close the batch early.
@@ -160,22 +159,30 @@ export class Router {
     items.forEach((item, i) => {
       switch (item.kind) {
         case 'invalid':
-          lines[i] = budget.fit(errorLine(item.id, { code: ErrorCode.InvalidRequest, message: item.message }), item.id);
+          lines[i] = errorLine(item.id, { code: ErrorCode.InvalidRequest, message: item.message });
           return;
         case 'control':
           controls.push(i);
           return;
         case 'request':
           this.#call(item, ctx, (line) => {
-            if (line !== null) lines[i] = budget.fit(line, item.id);
+            lines[i] = line;
             if (--calls === 0) finishCalls();
           });
           return;
       }
     });
     if (calls === 0) finishCalls();
+    // The reply budget is spent in the batch's own order, once every answer is in, so which
+    // answer is cut never depends on which call happened to finish first (SPEC §6).
     const joined = (): string | null => {
-      const present = lines.filter((l): l is string => l !== null);
+      const budget = new ReplyBudget(this.#limits.maxReplyBytes);
+      const present: string[] = [];
+      items.forEach((item, i) => {
+        const line = lines[i];
+        if (line === null || line === undefined) return;
+        present.push(item.kind === 'control' ? budget.spend(line) : budget.fit(line, item.id));
+      });
       return present.length === 0 ? null : `[${present.join(',')}]`;
     };
     if (controls.length === 0) {
@@ -188,7 +195,7 @@ export class Router {
         // A batch of many control messages lets other connections in between.
         if (k > 0 && k % CONTROLS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
         const item = items[i] as Extract<Message, { kind: 'control' }>;
-        lines[i] = budget.spend(await this.#control(item));
+        lines[i] = await this.#control(item);
       }
       await callsDone;
       return joined();

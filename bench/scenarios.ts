@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { rssMiB, startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
+import { startDispatchd, startEchoServer, withProc, type Proc } from './procs.js';
 import { havePython, startBaseline } from './pool-bench.js';
 
 export type Progress = (label: string, frac: number) => void;

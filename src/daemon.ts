@@ -273,9 +273,6 @@ export class Daemon {
     };
   }
 
-  get activeConnections(): number {
-    return this.#server?.activeConnections ?? (this.#stdio && !this.#stdio.closed ? 1 : 0);
-  }
 
   #foregroundConnections(): number {
     return this.#server?.foregroundConnections ?? (this.#stdio && !this.#stdio.closed && this.#stdio.foreground ? 1 : 0);

@@ -314,9 +314,4 @@ export class Server {
       // already gone
     }
   }
-
-  /** The socket path we bound ourselves (null when activated). */
-  get boundPath(): string | null {
-    return this.#listen?.kind === 'path' ? this.#listen.path : null;
-  }
 }

@@ -78,6 +78,22 @@ export interface DaemonOptions {
   readonly stdout?: NodeJS.WritableStream;
   /** launchd's socket hand-over (default: launch_activate_socket on macOS, none elsewhere). */
   readonly activateSocket?: ActivateSocket | null;
+  /** Aborting it during the start (a SIGTERM while the module loads) ends the start with StartAbortedError. */
+  readonly signal?: AbortSignal;
+}
+
+/** The start was called off (a stop was asked for) before the dispatch module had loaded. */
+export class StartAbortedError extends Error {
+  override get name(): string {
+    return 'StartAbortedError';
+  }
+}
+
+/** Settles when `signal` aborts (never, without one). */
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 export class Daemon {
@@ -175,9 +191,11 @@ export class Daemon {
       await daemon.#startTransport(opts, activation);
       const ready = daemon.pool.ready;
       ready.catch(() => {}); // a load that outlives its bound is abandoned below
-      if (!(await within(ready, config.dispatchLoadTimeoutMs))) {
+      const stopAsked = aborted(opts.signal).then(() => 'stop' as const);
+      if (!(await within(Promise.race([ready, stopAsked]), config.dispatchLoadTimeoutMs))) {
         throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
       }
+      if (opts.signal?.aborted === true) throw new StartAbortedError('stopped while the dispatch module was loading');
       await ready; // the module's own load error, if it failed
       settle(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.

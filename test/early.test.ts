@@ -156,3 +156,17 @@ test('a module that never loads: calls received are answered -32001, a pause is 
   assert.equal(pause?.reason, 'state_write_failed');
   assert.equal(existsSync(join(dir, 'state.json')), false, 'a failed start wrote nothing');
 });
+
+test('SIGTERM while the module is still loading ends the start at once: exit 0, nothing written', async (t) => {
+  const { dir, cleanup } = tmpHome();
+  t.after(cleanup);
+  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--log-level', 'warn']);
+  t.after(() => stop(d));
+  const s = await connectEarly(join(dir, 'daemon.sock'), d);
+  s.destroy();
+  const asked = Date.now();
+  d.proc.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.stderr);
+  assert.ok(Date.now() - asked < 5000, `took ${Date.now() - asked} ms; the load bound is 30 s`);
+  assert.equal(existsSync(join(dir, 'state.json')), false);
+});

@@ -4,7 +4,7 @@
  * handlers and turns a failed start into an exit status.
  */
 import { ConfigError, FIELDS, resolveConfig, type Config, type ConfigInput } from '../config.js';
-import { Daemon } from '../daemon.js';
+import { Daemon, StartAbortedError } from '../daemon.js';
 import { LockHeldError } from '../lock.js';
 import { createLogger } from '../logger.js';
 import type { Io } from './io.js';
@@ -36,8 +36,11 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
   let signals = 0;
   let requestStop!: () => void;
   const stop = new Promise<void>((resolve) => (requestStop = resolve));
+  // A stop asked for while the module still loads ends the start at once (a supervisor waits only so long).
+  const starting = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
+    starting.abort();
     if (signals > 1) {
       log.warn({ signal: sig }, 'second signal: stopping now');
       void (daemon?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
@@ -49,9 +52,14 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
   const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
   for (const sig of SIGNALS) process.on(sig, onSignal);
   try {
-    daemon = await Daemon.start(config, { log, env });
+    daemon = await Daemon.start(config, { log, env, signal: starting.signal });
   } catch (err) {
     for (const sig of SIGNALS) process.off(sig, onSignal);
+    if (err instanceof StartAbortedError) {
+      log.info('stopped before the start had finished');
+      log.flush();
+      return 0;
+    }
     const code = exitStatusOf(err as Error, io, log);
     // A failed start has undone what it did; should anything still hold the process, exit anyway (SPEC §6).
     setTimeout(() => process.exit(code), 1000).unref();

@@ -59,6 +59,14 @@ function render(families: readonly Family[]): string {
 
 /** One sample without labels, or none when the status lacks the value. */
 const one = (v: number | undefined): Sample[] => (v === undefined ? [] : [['', {}, v]]);
+/** One sample per lane that status reported. */
+const byLane = (slow: unknown, fast: unknown): Sample[] =>
+  (
+    [
+      ['slow', num(slow)],
+      ['fast', num(fast)],
+    ] as const
+  ).flatMap(([lane, v]): Sample[] => (v === undefined ? [] : [['', { lane }, v]]));
 
 /** A status latency summary (milliseconds) as a Prometheus summary in seconds. */
 function summary(v: unknown): Sample[] {
@@ -108,20 +116,14 @@ export function renderMetrics(status: Record<string, unknown>): string {
       name: 'dispatchd_pool_threads',
       type: 'gauge',
       help: 'Worker threads, by lane (slow calls may use the slow ones; the fast reserve is kept for fast calls).',
-      samples: [
-        ...(num(pool.slow_threads) !== undefined ? [['', { lane: 'slow' }, num(pool.slow_threads) as number] as const] : []),
-        ...(num(pool.fast_threads) !== undefined ? [['', { lane: 'fast' }, num(pool.fast_threads) as number] as const] : []),
-      ],
+      samples: byLane(pool.slow_threads, pool.fast_threads),
     },
     { name: 'dispatchd_pool_running', type: 'gauge', help: 'Tasks running on worker threads now.', samples: one(num(pool.running)) },
     {
       name: 'dispatchd_pool_queued',
       type: 'gauge',
       help: 'Calls waiting for a thread, by lane.',
-      samples: [
-        ...(num(pool.queued_slow) !== undefined ? [['', { lane: 'slow' }, num(pool.queued_slow) as number] as const] : []),
-        ...(num(pool.queued_fast) !== undefined ? [['', { lane: 'fast' }, num(pool.queued_fast) as number] as const] : []),
-      ],
+      samples: byLane(pool.queued_slow, pool.queued_fast),
     },
     { name: 'dispatchd_pool_queue_limit', type: 'gauge', help: 'Calls that may wait before -32003 (--max-queue).', samples: one(num(pool.max_queue)) },
     { name: 'dispatchd_pool_utilization_ratio', type: 'gauge', help: 'Share of worker capacity in use (0-1).', samples: one(num(pool.utilization)) },

@@ -7,48 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConnection, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child } from './helper.js';
+import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child, Conn, connectEarly } from './helper.js';
 
-/** Connects as soon as the socket accepts, retrying every millisecond. */
-async function connectEarly(path: string, child: Child, ms = 20_000): Promise<Socket> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = await new Promise<Socket | null>((resolve) => {
-      const c = createConnection(path);
-      c.once('connect', () => resolve(c));
-      c.once('error', () => resolve(null));
-    });
-    if (s !== null) return s;
-    if (child.proc.exitCode !== null) throw new Error(`daemon exited: ${child.stderr}`);
-    if (Date.now() > deadline) throw new Error(`nothing listening after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-/** Collects lines from a socket; resolves when `n` have arrived. */
-function lines(s: Socket): (n: number, ms?: number) => Promise<Record<string, unknown>[]> {
-  const got: Record<string, unknown>[] = [];
-  let buf = '';
-  s.setEncoding('utf8');
-  s.on('data', (d: string) => {
-    buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      got.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-      buf = buf.slice(i + 1);
-    }
-  });
-  return async (n, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (got.length < n) {
-      if (Date.now() > deadline) throw new Error(`got ${got.length} of ${n} lines: ${JSON.stringify(got)}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return got;
-  };
+/** The first `n` reply lines of `c`, parsed (waiting up to 20 s: a module may still be loading). */
+async function replies(c: Conn, n: number): Promise<Record<string, unknown>[]> {
+  return (await c.waitLines(n, 20_000)).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 async function stop(d: Child): Promise<void> {
@@ -64,10 +29,9 @@ test('a call sent the moment the socket accepts is answered, not refused', async
   const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
   t.after(() => stop(d));
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
-  const next = lines(s);
-  s.write('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"early":true}}\n');
-  const [reply] = await next(1);
-  s.destroy();
+  s.send('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"early":true}}\n');
+  const [reply] = await replies(s, 1);
+  s.close();
   assert.deepEqual(reply, { jsonrpc: '2.0', id: 1, result: { early: true } });
 });
 
@@ -77,15 +41,14 @@ test('control messages are answered while the module is still loading; calls wai
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'slow-import.js'), '--log-level', 'warn']);
   t.after(() => stop(d));
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
-  const next = lines(s);
   const sent = Date.now();
-  s.write('{"jsonrpc":"2.0","id":"call","method":"echo","params":[1]}\n{"type":"status"}\n');
-  const [first] = await next(1);
+  s.send('{"jsonrpc":"2.0","id":"call","method":"echo","params":[1]}\n{"type":"status"}\n');
+  const [first] = await replies(s, 1);
   const statusMs = Date.now() - sent;
   assert.equal(first?.ok, true, 'status answers first: it does not wait for the module');
   assert.ok(statusMs < 1200, `status took ${statusMs} ms, the module takes 1500 ms to load`);
-  const [, second] = await next(2);
-  s.destroy();
+  const [, second] = await replies(s, 2);
+  s.close();
   assert.deepEqual(second, { jsonrpc: '2.0', id: 'call', result: [1] });
 });
 
@@ -94,7 +57,7 @@ test('a module that fails to load after the daemon listened: calls received are 
   t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js'), '--log-level', 'warn']);
   t.after(() => stop(d));
-  let s: Socket;
+  let s: Conn;
   try {
     s = await connectEarly(join(dir, 'daemon.sock'), d, 10_000);
   } catch {
@@ -103,10 +66,9 @@ test('a module that fails to load after the daemon listened: calls received are 
     assert.match(d.stderr, /failed to start/);
     return;
   }
-  const next = lines(s);
-  s.write('{"jsonrpc":"2.0","id":7,"method":"echo","params":{}}\n');
-  const [reply] = await next(1).catch(() => [undefined]);
-  s.destroy();
+  s.send('{"jsonrpc":"2.0","id":7,"method":"echo","params":{}}\n');
+  const [reply] = await replies(s, 1).catch(() => [undefined]);
+  s.close();
   assert.equal(await d.exited, 1);
   assert.match(d.stderr, /failed to start/);
   // Received before the failure was known: answered with it. (A call that raced the stop may see EOF.)
@@ -125,7 +87,7 @@ test('SIGTERM the moment the socket answers, while threads are still loading: a 
     const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
     try {
       const s = await connectEarly(join(dir, 'daemon.sock'), d);
-      s.destroy();
+      s.close();
       d.proc.kill('SIGTERM');
       const code = await d.exited;
       assert.equal(d.proc.signalCode, null, `run ${i}: killed by ${d.proc.signalCode}: ${d.stderr.slice(-500)}`);
@@ -143,10 +105,9 @@ test('a module that never loads: calls received are answered -32001, a pause is 
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--dispatch-load-timeout-ms', '1500', '--log-level', 'warn']);
   t.after(() => stop(d));
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
-  const next = lines(s);
-  s.write('{"jsonrpc":"2.0","id":"waiting","method":"echo","params":{}}\n{"type":"pause"}\n');
-  const got = await next(2);
-  s.destroy();
+  s.send('{"jsonrpc":"2.0","id":"waiting","method":"echo","params":{}}\n{"type":"pause"}\n');
+  const got = await replies(s, 2);
+  s.close();
   assert.equal(await d.exited, 1);
   assert.match(d.stderr, /did not load within 1500 ms/);
   const call = got.find((r) => r.id === 'waiting');
@@ -163,7 +124,7 @@ test('SIGTERM while the module is still loading ends the start at once: exit 0, 
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--log-level', 'warn']);
   t.after(() => stop(d));
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
-  s.destroy();
+  s.close();
   const asked = Date.now();
   d.proc.kill('SIGTERM');
   assert.equal(await d.exited, 0, d.stderr);

@@ -2,6 +2,7 @@
  * Test helpers: short temp homes, an in-process daemon on a temp socket, the
  * built daemon as a child process, and a raw NDJSON connection.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
@@ -177,6 +178,43 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { sh
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => (child.stderr += d));
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => (child.stdout += d));
   return child;
+}
+
+/** Stops a child daemon now (if it still runs) and waits for it. */
+export async function killChild(d: Child): Promise<void> {
+  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+  await d.exited;
+}
+
+/**
+ * Waits for a child to exit, failing (and killing it) after `ms`; returns its
+ * exit code and how long after its first "failed to start" / "dispatchd: "
+ * line it exited.
+ */
+export async function exitWithin(d: Child, ms: number): Promise<{ code: number | null; afterMessageMs: number | null }> {
+  let saidAt: number | null = null;
+  const watch = (): void => {
+    if (saidAt === null && /failed to start|dispatchd: /.test(d.stderr)) saidAt = Date.now();
+  };
+  d.proc.stderr?.on('data', watch);
+  const timer = setTimeout(() => d.proc.kill('SIGKILL'), ms);
+  const code = await d.exited;
+  clearTimeout(timer);
+  watch();
+  assert.notEqual(d.proc.signalCode, 'SIGKILL', `still running after ${ms} ms: ${d.stderr}`);
+  return { code, afterMessageMs: saidAt === null ? null : Date.now() - saidAt };
+}
+
+/** Connects as soon as `path` accepts (retrying every millisecond), for as long as `child` runs. */
+export async function connectEarly(path: string, child: Child, ms = 20_000): Promise<Conn> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const c = await Conn.open(path).catch(() => null);
+    if (c !== null) return c;
+    if (child.proc.exitCode !== null) throw new Error(`daemon exited: ${child.stderr}`);
+    if (Date.now() > deadline) throw new Error(`nothing listening after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 /** Polls until something answers a status message on `path`. */

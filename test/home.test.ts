@@ -8,24 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conn, FIXTURE, FIXTURES, roundTrip, spawnCli, tmpHome, waitForSocket, sleep, type Child } from './helper.js';
+import { Conn, FIXTURE, FIXTURES, roundTrip, spawnCli, tmpHome, waitForSocket, sleep, killChild, exitWithin } from './helper.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '1', ...more];
 
-/** Stops a child daemon (if it still runs) and waits for it. */
-async function stop(d: Child): Promise<void> {
-  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
-  await d.exited;
-}
 
-/** Waits for exit, failing (and killing) after `ms`. */
-async function exitWithin(d: Child, ms: number): Promise<number | null> {
-  const timer = setTimeout(() => d.proc.kill('SIGKILL'), ms);
-  const code = await d.exited;
-  clearTimeout(timer);
-  assert.notEqual(d.proc.signalCode, 'SIGKILL', `still running after ${ms} ms: ${d.stderr}`);
-  return code;
-}
 
 /** A file outside the home that a planted link points at. */
 function victim(dir: string, text = 'precious\n'): { path: string; check: () => void } {
@@ -49,11 +36,11 @@ describe('home checks', () => {
     chmodSync(home, 0o777);
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 1, d.stderr);
       assert.match(d.stderr, /writable by group or others \(mode 0777\)/);
       assert.equal(existsSync(join(home, 'daemon.lock')), false);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -69,10 +56,10 @@ describe('home checks', () => {
     }
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 1, d.stderr);
       assert.match(d.stderr, asRoot ? /owned by uid 12345/ : /owned by uid 0/);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -84,10 +71,10 @@ describe('home checks', () => {
     chmodSync(parent, 0o777);
     const d = spawnCli(serveArgs(join(parent, 'home')));
     try {
-      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 1, d.stderr);
       assert.match(d.stderr, /without the sticky bit/);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -102,11 +89,11 @@ describe('planted symlinks', () => {
     symlinkSync(v.path, join(home, 'daemon.lock'));
     const d = spawnCli(serveArgs(home));
     try {
-      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 1, d.stderr);
       assert.match(d.stderr, /daemon\.lock is a symbolic link/);
       v.check();
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -134,7 +121,7 @@ describe('planted symlinks', () => {
       assert.ok(lstatSync(join(home, 'state.json')).isFile(), 'state.json is our own regular file');
       assert.equal(statSync(join(home, 'state.json')).mode & 0o777, 0o600);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -157,7 +144,7 @@ describe('planted symlinks', () => {
       assert.ok(lstatSync(join(home, 'state.json')).isFile());
       v.check();
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -176,7 +163,7 @@ describe('state file at start', () => {
       assert.equal(existsSync(left), false);
       assert.match(d.stderr, /removed temp files left by an interrupted state write/);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -195,7 +182,7 @@ describe('state file at start', () => {
       assert.equal(aside.length, 1);
       assert.ok(lstatSync(join(home, aside[0] as string)).isFIFO());
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -215,9 +202,9 @@ describe('state file at start', () => {
       assert.equal(JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).scheduler_paused, true);
       assert.equal(readdirSync(home).filter((n) => n.startsWith('state.json.corrupt-')).length, 1);
       d.proc.kill('SIGTERM');
-      assert.equal(await exitWithin(d, 20_000), 0, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 0, d.stderr);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -230,11 +217,11 @@ describe('state file at start', () => {
     writeFileSync(join(home, 'state.json'), before);
     const d = spawnCli(['serve', '--home', home, '--dispatch', join(FIXTURES, 'bad-import.js'), '--threads', '1']);
     try {
-      assert.equal(await exitWithin(d, 20_000), 1, d.stderr);
+      assert.equal((await exitWithin(d, 20_000)).code, 1, d.stderr);
       assert.equal(readFileSync(join(home, 'state.json'), 'utf8'), before);
       assert.deepEqual(readdirSync(home).filter((n) => n.endsWith('.tmp')), []);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });

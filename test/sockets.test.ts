@@ -9,14 +9,10 @@ import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIN, Conn, FIXTURE, FIXTURES, roundTrip, sleep, spawnCli, tmpHome, waitForSocket, type Child } from './helper.js';
+import { BIN, Conn, FIXTURE, FIXTURES, roundTrip, sleep, spawnCli, tmpHome, waitForSocket, type Child, killChild } from './helper.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '1', ...more];
 
-async function stop(d: Child): Promise<void> {
-  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
-  await d.exited;
-}
 
 const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
@@ -81,7 +77,7 @@ describe('connection limits', () => {
     } finally {
       for (const c of conns) c.close();
       for (const c of stubborn) c.socket.destroy();
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -117,7 +113,7 @@ describe('connection limits', () => {
       assert.ok(fdCount(d.proc.pid as number) < 200);
     } finally {
       for (const c of conns) if (typeof c !== 'string') c.close();
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -155,7 +151,7 @@ describe('accept errors', () => {
       assert.ok(d.stderr.split('accept failing: out of file descriptors').length - 1 <= 1, 'never a line per connection');
     } finally {
       for (const c of conns) if (typeof c !== 'string') c.close();
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -202,8 +198,8 @@ describe('stale sockets and neighbours', () => {
     } finally {
       for (const s of pile) s.destroy();
       a.proc.kill('SIGCONT');
-      await stop(a);
-      if (b) await stop(b);
+      await killChild(a);
+      if (b) await killChild(b);
       cleanup();
     }
   });
@@ -228,8 +224,8 @@ describe('stale sockets and neighbours', () => {
       assert.equal(await b.exited, 0);
       assert.equal(existsSync(shared), false);
     } finally {
-      await stop(a);
-      if (b) await stop(b);
+      await killChild(a);
+      if (b) await killChild(b);
       cleanup();
     }
   });

@@ -7,27 +7,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, FIXTURE, FIXTURES, spawnCli, tmpHome, waitForSocket, type Child } from './helper.js';
+import { BIN, FIXTURE, FIXTURES, spawnCli, tmpHome, waitForSocket, type Child, killChild, exitWithin } from './helper.js';
 
-async function stop(d: Child): Promise<void> {
-  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
-  await d.exited;
-}
 
-/** Waits for exit, failing (and killing) after `ms`; returns the code and how long after its "failed to start" line it exited. */
-async function exitWithin(d: Child, ms: number): Promise<{ code: number | null; afterMessageMs: number | null }> {
-  let saidAt: number | null = null;
-  const watch = (): void => {
-    if (saidAt === null && /failed to start|dispatchd: /.test(d.stderr)) saidAt = Date.now();
-  };
-  d.proc.stderr?.on('data', watch);
-  const timer = setTimeout(() => d.proc.kill('SIGKILL'), ms);
-  const code = await d.exited;
-  clearTimeout(timer);
-  watch();
-  assert.notEqual(d.proc.signalCode, 'SIGKILL', `still running after ${ms} ms: ${d.stderr}`);
-  return { code, afterMessageMs: saidAt === null ? null : Date.now() - saidAt };
-}
 
 describe('bad options', () => {
   test('a --socket path over sun_path exits 2 naming the option and the limit; nothing is left behind', async () => {
@@ -45,7 +27,7 @@ describe('bad options', () => {
       assert.deepEqual(readdirSync(sockDir), [], 'no socket at a truncated name');
       assert.equal(existsSync(home), false, 'nothing was started');
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -58,7 +40,7 @@ describe('bad options', () => {
       assert.equal((await exitWithin(d, 20_000)).code, 2);
       assert.match(d.stderr, /--home \/ DISPATCHD_HOME: the default socket path/);
     } finally {
-      await stop(d);
+      await killChild(d);
       cleanup();
     }
   });
@@ -79,8 +61,8 @@ describe('failed starts exit promptly, holding nothing', () => {
       again = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1']);
       await waitForSocket(join(dir, 'daemon.sock'));
     } finally {
-      await stop(d);
-      if (again) await stop(again);
+      await killChild(d);
+      if (again) await killChild(again);
       cleanup();
     }
   });
@@ -113,7 +95,7 @@ os.execv(sys.argv[3], sys.argv[3:])
         assert.ok(afterMessageMs !== null && afterMessageMs < 3000, `exited ${afterMessageMs} ms after saying so`);
         assert.equal(existsSync(join(home, 'state.json')), false, 'a failed start writes no state');
       } finally {
-        await stop(d);
+        await killChild(d);
         cleanup();
       }
     });

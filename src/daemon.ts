@@ -3,9 +3,10 @@
  * dependencies, and owns the graceful stop (SPEC §4). Reads no argv, env or
  * signals itself — the CLI does, and calls `close()`.
  *
- * Start: activation (LISTEN_FDS, else launchd on macOS) → home (0700, ours,
- * closed to others) → lock → state (leftover temps removed; writes held
- * until the start succeeds) → pool (threads start in the background) →
+ * Start: the claim (`claim.ts`: activation (LISTEN_FDS, else launchd on
+ * macOS) → home (0700, ours, closed to others) → lock → pool, whose threads
+ * start booting; the CLI takes it before loading this module) → state
+ * (leftover temps removed; writes held until the start succeeds) →
  * control plane → metrics listener (opt-in) → router → transport (activated
  * fd, or stale-socket check and bind, or stdio): reachable from here, before
  * the pool is warm → the dispatch module loads within its bound →
@@ -34,22 +35,20 @@
  *   9. release the lock.
  */
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ControlPlane } from './control.js';
 import { Connection } from './connection.js';
-import { refuseSymlinks, removeLeftoverTemps } from './files.js';
-import { prepareHome } from './home.js';
-import { acquireLock, type HeldLock } from './lock.js';
-import { createPool, type Pool } from './pool-setup.js';
+import { removeLeftoverTemps } from './files.js';
+import type { HeldLock } from './lock.js';
+import type { Pool } from './pool-setup.js';
 import { Router } from './router.js';
 import { Server, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
 import { parseState } from './statedata.js';
 import { Scheduler } from './scheduler.js';
-import { launchdActivation, takeActivation, type Activation } from './activation.js';
-import { platformActivateSocket, type ActivateSocket } from './launchd.js';
+import type { Activation } from './activation.js';
+import { claimHome, type Claim, type ClaimOptions } from './claim.js';
 import { takeNotifier, type Notifier } from './notify.js';
 import { MetricsServer } from './metrics-server.js';
 import { VERSION } from './version.js';
@@ -59,25 +58,17 @@ import { eventLoopHealth } from './loophealth.js';
 /** How long a failed start waits for the answers of calls it had already received. */
 const FAILED_START_DRAIN_MS = 500;
 
-const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
-
-/** The built-in store's module URL: its database and limit travel in the query. */
-function builtinStore(config: Config): string {
-  const url = new URL(BUILTIN_STORE);
-  url.searchParams.set('db', join(config.home, 'store.db'));
-  url.searchParams.set('maxText', String(config.storeMaxTextBytes));
-  return url.href;
-}
-
-export interface DaemonOptions {
+export interface DaemonOptions extends ClaimOptions {
   readonly log: Logger;
-  /** Environment to take LISTEN_* from (and clear them in). */
-  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The home claimed and the threads started earlier (`claimHome`): the CLI
+   * takes it before loading this module, so the threads boot meanwhile.
+   * Taken here when absent. From the call on, the start owns it.
+   */
+  readonly claim?: Claim;
   /** stdio transport streams (default process.stdin / process.stdout). */
   readonly stdin?: NodeJS.ReadableStream;
   readonly stdout?: NodeJS.WritableStream;
-  /** launchd's socket hand-over (default: launch_activate_socket on macOS, none elsewhere). */
-  readonly activateSocket?: ActivateSocket | null;
   /** Aborting it during the start (a SIGTERM while the module loads) ends the start with StartAbortedError. */
   readonly signal?: AbortSignal;
 }
@@ -87,6 +78,10 @@ export class StartAbortedError extends Error {
   override get name(): string {
     return 'StartAbortedError';
   }
+}
+
+function stopAskedYet(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 /** Settles when `signal` aborts (never, without one). */
@@ -123,16 +118,16 @@ export class Daemon {
   readonly finished: Promise<void>;
   #finish!: () => void;
 
-  private constructor(config: Config, log: Logger, lock: HeldLock, state: StateStore, notifier: Notifier) {
+  private constructor(config: Config, log: Logger, claim: Claim, state: StateStore, notifier: Notifier) {
     this.config = config;
     this.#notifier = notifier;
     this.#drainMs = config.drainTimeoutMs;
     this.log = log;
-    this.#lock = lock;
+    this.#lock = claim.lock;
+    this.pool = claim.pool;
     this.state = state;
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#hurried = new Promise((resolve) => (this.#hurry = resolve));
-    this.pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
     this.control = new ControlPlane({ state, version: VERSION, firstTurn: config, metrics: () => this.metrics() });
     this.scheduler = new Scheduler(config, {
       state,
@@ -149,22 +144,16 @@ export class Daemon {
   /** Starts a daemon; throws (after undoing what it did) if any step fails. */
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
     const { log } = opts;
-    // First, before any worker or child exists to inherit LISTEN_*.
-    const fromEnv = takeActivation(opts.env ?? {}, process.pid);
-    // launchd is asked only when LISTEN_* said nothing at all.
-    const launchd = config.stdio || fromEnv.activated || fromEnv.reason !== null ? null : opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
-    const activation = launchd === null ? fromEnv : await launchdActivation(launchd);
+    const claim = opts.claim ?? (await claimHome(config, opts));
     const notifier = takeNotifier(opts.env ?? {}, log);
-    prepareHome(config.home);
-    const lock = acquireLock(join(config.home, 'daemon.lock'));
     let daemon: Daemon | undefined;
     let settleStart: (ok: boolean) => void = () => {};
     try {
+      // A stop asked for while the claim was taken: nothing is bound yet, nothing to answer.
+      if (stopAskedYet(opts.signal)) throw new StartAbortedError('stopped before the daemon was reachable');
       const statePath = join(config.home, 'state.json');
       const leftovers = removeLeftoverTemps(config.home, 'state.json');
       if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed temp files left by an interrupted state write');
-      // SQLite opens its files by path; a link planted there must not be followed.
-      if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
       const loaded = loadStateFile(statePath);
       if (loaded.movedAside !== null) {
         log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
@@ -179,7 +168,7 @@ export class Daemon {
       started.daemon_pid = process.pid;
       delete started.daemon_stopped_at;
       const state = new StateStore(statePath, started);
-      daemon = new Daemon(config, log, lock, state, notifier);
+      daemon = new Daemon(config, log, claim, state, notifier);
       // Control messages are answered while the module loads; their writes wait for the start to succeed.
       let settle!: (ok: boolean) => void;
       state.holdUntil(new Promise<boolean>((resolve) => (settle = resolve)));
@@ -188,14 +177,14 @@ export class Daemon {
       // caller's latency. Control messages are answered at once; calls wait for their thread.
       const control = daemon.control;
       if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
-      await daemon.#startTransport(opts, activation);
+      await daemon.#startTransport(opts, claim.activation);
       const ready = daemon.pool.ready;
       ready.catch(() => {}); // a load that outlives its bound is abandoned below
       const stopAsked = aborted(opts.signal).then(() => 'stop' as const);
       if (!(await within(Promise.race([ready, stopAsked]), config.dispatchLoadTimeoutMs))) {
         throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
       }
-      if (opts.signal?.aborted === true) throw new StartAbortedError('stopped while the dispatch module was loading');
+      if (stopAskedYet(opts.signal)) throw new StartAbortedError('stopped while the dispatch module was loading');
       await ready; // the module's own load error, if it failed
       settle(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
@@ -218,7 +207,8 @@ export class Daemon {
         daemon.#drainMs = Math.min(FAILED_START_DRAIN_MS, config.drainTimeoutMs);
         await daemon.close();
       } else {
-        lock.release();
+        await claim.pool.destroy();
+        claim.lock.release();
       }
       throw err;
     }

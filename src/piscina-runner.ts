@@ -16,8 +16,17 @@ import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './co
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
-// A CommonJS shim: see workers/entry.cts for why.
-const WORKER_URL = new URL('../workers/entry.cjs', import.meta.url);
+/**
+ * The thread's code as one CommonJS file (esbuild's bundle of workers/worker.ts,
+ * built by `npm run build`). One file: a thread boots in ~40 ms and loading a
+ * graph of ES modules added ~10 ms more to every start. CommonJS: piscina
+ * loads its task file with require(), and on Node ≥ 20.19 require() of an ES
+ * module instantiates it synchronously — a thread terminated meanwhile (a stop
+ * during start, a deadline kill, an idle thread retired while loading) then
+ * aborts the whole process with a V8 fatal error (Module::IsGraphAsync).
+ * The dispatch module itself is import()ed, where termination is an ordinary error.
+ */
+const WORKER_URL = new URL('../workers/thread.cjs', import.meta.url);
 
 export interface PiscinaRunnerOptions {
   readonly dispatchUrl: string;

@@ -15,6 +15,18 @@ import { BIN, FIXTURE, roundTrip, startDaemon, tmpHome, waitForSocket } from './
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The CLI runs from esbuild's bundle (dist/cli/): a loaded chunk stands for
+ * the modules bundled into it, which esbuild names in a `// path` comment
+ * (relative to the repository) before each one. Other URLs stand for themselves.
+ */
+function modulesOf(url: string): string[] {
+  if (!/\/dist\/cli\/[^/]+\.js$/.test(url)) return [url];
+  const text = readFileSync(url.startsWith('file:') ? fileURLToPath(url) : url, 'utf8');
+  return [url, ...[...text.matchAll(/^\/\/ ((?:dist|node_modules)\/\S+)$/gm)].map((m) => `file://${ROOT}${m[1] as string}`)];
+}
 
 /** Runs the CLI in this process with captured output and an empty environment. */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -261,7 +273,7 @@ describe('cold CLI: a command loads only what it needs', () => {
     const file = join(dir, 'loads.txt');
     try {
       const exited = await child(args, { record: file, ...(onSpawn ? { onSpawn } : {}) });
-      return { exited, urls: lines(readFileSync(file, 'utf8')).map((l) => l.slice(4)) };
+      return { exited, urls: lines(readFileSync(file, 'utf8')).flatMap((l) => modulesOf(l.slice(4))) };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -49,10 +49,13 @@ test('pending calls reject with -32002 when the daemon goes; the next call recon
 
 test('close() rejects calls and control requests still waiting with -32002', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
   const daemon = await Daemon.start(config, { log: silent, env: {} });
-  t.after(() => daemon.close());
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await daemon.close();
+    cleanup();
+  });
   const client = new Client({ socket: config.socket });
   await client.connect();
   const unreachable = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
@@ -67,10 +70,13 @@ test('close() rejects calls and control requests still waiting with -32002', asy
 
 test('params that cannot be sent reject that call alone; bigints are sent as their digits', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
   const daemon = await Daemon.start(config, { log: silent, env: {} });
-  t.after(() => daemon.close());
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await daemon.close();
+    cleanup();
+  });
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown): void => void unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);

@@ -25,9 +25,12 @@ async function stop(d: Child): Promise<void> {
 
 test('a call sent the moment the socket accepts is answered, not refused', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
-  t.after(() => stop(d));
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.send('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"early":true}}\n');
   const [reply] = await replies(s, 1);
@@ -37,9 +40,12 @@ test('a call sent the moment the socket accepts is answered, not refused', async
 
 test('control messages are answered while the module is still loading; calls wait for it', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'slow-import.js'), '--log-level', 'warn']);
-  t.after(() => stop(d));
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   const sent = Date.now();
   s.send('{"jsonrpc":"2.0","id":"call","method":"echo","params":[1]}\n{"type":"status"}\n');
@@ -54,9 +60,12 @@ test('control messages are answered while the module is still loading; calls wai
 
 test('a module that fails to load after the daemon listened: calls received are answered -32001, then exit 1', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js'), '--log-level', 'warn']);
-  t.after(() => stop(d));
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
   let s: Conn;
   try {
     s = await connectEarly(join(dir, 'daemon.sock'), d, 10_000);
@@ -101,9 +110,12 @@ test('SIGTERM the moment the socket answers, while threads are still loading: a 
 
 test('a module that never loads: calls received are answered -32001, a pause is not written, state.json is as it was', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--dispatch-load-timeout-ms', '1500', '--log-level', 'warn']);
-  t.after(() => stop(d));
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.send('{"jsonrpc":"2.0","id":"waiting","method":"echo","params":{}}\n{"type":"pause"}\n');
   const got = await replies(s, 2);
@@ -120,9 +132,12 @@ test('a module that never loads: calls received are answered -32001, a pause is 
 
 test('SIGTERM while the module is still loading ends the start at once: exit 0, nothing written', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--log-level', 'warn']);
-  t.after(() => stop(d));
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.close();
   const asked = Date.now();

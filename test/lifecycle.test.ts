@@ -107,10 +107,13 @@ test('destroy() first, then close(): one stop, and the scheduler no longer ticks
 
 test('a second Server.close() waits for the drain like the first', async (t) => {
   const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
   const daemon = await Daemon.start(config, { log: silent, env: {} });
-  t.after(() => daemon.close());
+  // Stop first, then remove the home: after-hooks run in the order they were added.
+  t.after(async () => {
+    await daemon.close();
+    cleanup();
+  });
   const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {} }, config);
   const server = new Server(router, config, silent);
   const path = join(dir, 'second.sock');

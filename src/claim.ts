@@ -1,0 +1,67 @@
+/**
+ * The first part of a start: take the socket activation, claim the home
+ * (its checks and the lock) and start the pool's threads. Kept apart, with
+ * few imports, because a thread takes ~40 ms to boot: the CLI takes the
+ * claim before it loads the rest of the daemon (logger, transport, control
+ * plane), so the threads boot on the other core meanwhile. Under socket
+ * activation the start is the first caller's latency.
+ *
+ * Nothing here logs: what is worth a warning (an ignored LISTEN_FDS) is
+ * carried in the claim and logged by the daemon.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchdActivation, takeActivation, type Activation } from './activation.js';
+import type { Config } from './config.js';
+import { refuseSymlinks } from './files.js';
+import { prepareHome } from './home.js';
+import type { ActivateSocket } from './launchd.js';
+import { platformActivateSocket } from './launchd.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { createPool, type Pool } from './pool-setup.js';
+
+const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
+
+/** The built-in store's module URL: its database and limit travel in the query. */
+function builtinStore(config: Config): string {
+  const url = new URL(BUILTIN_STORE);
+  url.searchParams.set('db', join(config.home, 'store.db'));
+  url.searchParams.set('maxText', String(config.storeMaxTextBytes));
+  return url.href;
+}
+
+export interface ClaimOptions {
+  /** Environment to take LISTEN_* from (and clear them in). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** launchd's socket hand-over (default: launch_activate_socket on macOS, none elsewhere). */
+  readonly activateSocket?: ActivateSocket | null;
+}
+
+/** What a start holds before the daemon proper is built; `Daemon.start` owns it from then on. */
+export interface Claim {
+  readonly activation: Activation;
+  readonly lock: HeldLock;
+  /** Its threads are booting; `pool.ready` says when the module has loaded. */
+  readonly pool: Pool;
+}
+
+/** Takes the claim, or throws having undone what it did (HomeError, LockHeldError, FileKindError…). */
+export async function claimHome(config: Config, opts: ClaimOptions): Promise<Claim> {
+  // First, before any worker or child exists to inherit LISTEN_*.
+  const fromEnv = takeActivation(opts.env ?? {}, process.pid);
+  // launchd is asked only when LISTEN_* said nothing at all.
+  const launchd = config.stdio || fromEnv.activated || fromEnv.reason !== null ? null : opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
+  const activation = launchd === null ? fromEnv : await launchdActivation(launchd);
+  prepareHome(config.home);
+  const lock = acquireLock(join(config.home, 'daemon.lock'));
+  try {
+    // SQLite opens its files by path; a link planted there must not be followed.
+    if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
+    // Only now, under the lock: the built-in store opens its database as its thread starts.
+    const pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
+    return { activation, lock, pool };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}

@@ -43,7 +43,7 @@ import { removeLeftoverTemps } from './files.js';
 import type { HeldLock } from './lock.js';
 import type { Pool } from './pool-setup.js';
 import { Router } from './router.js';
-import { Server, removeStaleSocket, type Listen } from './server.js';
+import { Server, removeStalePrivateNames, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
 import { parseState } from './statedata.js';
 import { Scheduler } from './scheduler.js';
@@ -241,6 +241,8 @@ export class Daemon {
     } else {
       if (activation.reason !== null) log.warn({ reason: activation.reason }, 'ignoring socket activation; binding the path');
       if (await removeStaleSocket(config.socket)) log.warn({ socket: config.socket }, 'removed a stale socket file');
+      const leftovers = await removeStalePrivateNames(config.socket);
+      if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed bind names an interrupted start left behind');
       where = { kind: 'path', path: config.socket };
     }
     const server = new Server(this.#router(), config, log);

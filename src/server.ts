@@ -17,7 +17,7 @@ import type { Router } from './router.js';
 import { privateName, SocketInUseError } from './socketpath.js';
 import { within } from './within.js';
 
-export { removeStaleSocket, SocketInUseError } from './socketpath.js';
+export { removeStaleSocket, removeStalePrivateNames, SocketInUseError } from './socketpath.js';
 
 export type Listen = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'fd'; readonly fd: number };
 

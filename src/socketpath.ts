@@ -3,10 +3,10 @@
  * is stale (only ECONNREFUSED says so), and the private name a listener is
  * bound under before it is linked into place. Touches no listener.
  */
-import { randomBytes } from 'node:crypto';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { SUN_PATH_BYTES } from './config.js';
 
 /** Something already answers on the socket path, or we cannot tell that nothing does. */
@@ -60,10 +60,48 @@ export async function removeStaleSocket(path: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * The start of every private name for `path`: `.dd-` and a short hash of its
+ * file name, so a start can find what a crash between bind and link left
+ * behind for its own socket, and only that.
+ */
+export function privatePrefix(path: string): string {
+  return `.dd-${createHash('sha256').update(basename(path)).digest('hex').slice(0, 8)}-`;
+}
+
 /** A random name for binding in `path`'s directory, or null if sun_path has no room for one. */
 export function privateName(path: string): string | null {
   const dir = dirname(path);
-  const room = SUN_PATH_BYTES - 1 - Buffer.byteLength(dir) - '/.dd-'.length;
+  const prefix = privatePrefix(path);
+  const room = SUN_PATH_BYTES - 1 - Buffer.byteLength(dir) - 1 - prefix.length;
   if (room < 8) return null;
-  return `${dir}/.dd-${randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
+  return `${dir}/${prefix}${randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
+}
+
+/**
+ * Removes the private names for `path` that a crash between bind and link
+ * left behind: stale sockets only (the same probe as the path itself); a
+ * name someone still listens on, or that is not a socket, stays. Call only
+ * while holding the lock. Returns what it removed.
+ */
+export async function removeStalePrivateNames(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = privatePrefix(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const leftover = join(dir, name);
+    try {
+      if (await removeStaleSocket(leftover)) removed.push(leftover);
+    } catch {
+      // in use, or not a socket: not ours to touch
+    }
+  }
+  return removed;
 }

@@ -5,10 +5,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { privatePrefix } from '../src/socketpath.js';
 import { BIN, Conn, FIXTURE, FIXTURES, roundTrip, sleep, spawnCli, tmpHome, waitForSocket, type Child, killChild } from './helper.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '1', ...more];
@@ -226,6 +227,43 @@ describe('stale sockets and neighbours', () => {
     } finally {
       await killChild(a);
       if (b) await killChild(b);
+      cleanup();
+    }
+  });
+
+  test('bind names an interrupted start left behind are removed at the next start; a live one, a non-socket and another path\'s stay', async () => {
+    const { dir, cleanup } = tmpHome();
+    const path = join(dir, 'daemon.sock');
+    const prefix = join(dir, privatePrefix(path));
+    // A socket file nobody listens on, as a daemon SIGKILLed between bind and link leaves it.
+    const leaveStale = async (at: string): Promise<void> => {
+      const child = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.stdout.write('up'))", at], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    };
+    const live = createServer();
+    let d: Child | undefined;
+    try {
+      await new Promise((resolve) => live.listen(`${prefix}live`, () => resolve(undefined)));
+      await leaveStale(`${prefix}0123456789abcdef`);
+      await leaveStale(join(dir, '.dd-00000000-0123456789abcdef'));
+      writeFileSync(`${prefix}file`, '');
+      d = spawnCli(serveArgs(dir));
+      await waitForSocket(path);
+      assert.equal(existsSync(`${prefix}0123456789abcdef`), false, 'the stale bind name is gone');
+      assert.ok(existsSync(`${prefix}live`), 'a name someone listens on stays');
+      assert.ok(existsSync(`${prefix}file`), 'a file that is not a socket stays');
+      assert.ok(existsSync(join(dir, '.dd-00000000-0123456789abcdef')), "another socket path's name stays");
+      d.proc.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.stderr);
+      assert.match(d.stderr, /removed bind names an interrupted start left behind/);
+      // And the daemon's own bind name never outlives its start.
+      assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith(privatePrefix(path))).sort(), [`${privatePrefix(path)}file`, `${privatePrefix(path)}live`]);
+    } finally {
+      live.close();
+      if (d) await killChild(d);
       cleanup();
     }
   });

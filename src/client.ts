@@ -23,12 +23,44 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface PendingCall extends Pending {
+  /** Of the line sent, to match a refusal that could not name its id. */
+  readonly bytes: number;
+  readonly depth: number;
+}
+
+/** Deepest nesting of objects and arrays in a JSON text; one linear pass. */
+function nestingOf(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** The bound a refusal with `id: null` names (SPEC §6), if it is one a line's size or depth can be matched against. */
+function refusedFor(message: string): ((p: PendingCall) => boolean) | null {
+  const long = /^line too long \(limit (\d+) bytes\)$/.exec(message);
+  if (long) return (p) => p.bytes > Number(long[1]);
+  const deep = /^nesting deeper than (\d+) levels$/.exec(message);
+  if (deep) return (p) => p.depth > Number(deep[1]);
+  return null;
+}
+
 export class Client {
   readonly #opts: Required<ClientOptions>;
   #socket: Socket | null = null;
   #connecting: Promise<Socket> | null = null;
   #nextId = 1;
-  readonly #calls = new Map<number, Pending>();
+  readonly #calls = new Map<number, PendingCall>();
   #controls: Pending[] = [];
   #closed = false;
 
@@ -98,16 +130,42 @@ export class Client {
       this.#controls.shift()?.resolve(msg);
       return;
     }
+    const error = msg.error;
+    if (msg.id === null && error !== null && typeof error === 'object') return this.#refused(error as Record<string, unknown>);
     const p = typeof msg.id === 'number' ? this.#calls.get(msg.id) : undefined;
     if (p === undefined) return;
     this.#calls.delete(msg.id as number);
-    const error = msg.error;
     if (error !== null && typeof error === 'object') {
       const e = error as { code?: unknown; message?: unknown; data?: unknown };
       p.reject(new RpcError(typeof e.code === 'number' ? e.code : -32001, typeof e.message === 'string' ? e.message : 'error', e.data));
     } else {
       p.resolve(msg.result);
     }
+  }
+
+  /**
+   * A line the daemon refused before it could read its id (too long, too
+   * deep) is answered with `id: null`. Every line this client sends is one
+   * call it built, so the refusal is matched to the oldest pending call
+   * whose line passes the bound it names — or, with one call pending, to
+   * that one. A refusal that matches nothing is dropped.
+   */
+  #refused(e: Record<string, unknown>): void {
+    const message = typeof e.message === 'string' ? e.message : 'error';
+    const passes = refusedFor(message);
+    let found: [number, PendingCall] | undefined;
+    if (passes !== null) {
+      for (const entry of this.#calls) {
+        if (passes(entry[1])) {
+          found = entry;
+          break;
+        }
+      }
+    }
+    if (found === undefined && this.#calls.size === 1) found = this.#calls.entries().next().value;
+    if (found === undefined) return;
+    this.#calls.delete(found[0]);
+    found[1].reject(new RpcError(typeof e.code === 'number' ? e.code : -32600, message, e.data));
   }
 
   async #send(line: string): Promise<void> {
@@ -143,7 +201,9 @@ export class Client {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const result = new Promise<unknown>((resolve, reject) => this.#calls.set(id, { resolve, reject }));
+    const bytes = Buffer.byteLength(line);
+    const depth = nestingOf(line);
+    const result = new Promise<unknown>((resolve, reject) => this.#calls.set(id, { resolve, reject, bytes, depth }));
     this.#send(line).catch((err: Error) => {
       this.#calls.get(id)?.reject(err);
       this.#calls.delete(id);

@@ -142,3 +142,29 @@ test('results and errors are parsed losslessly: unsafe integers arrive as bigint
   assert.equal(Object.getPrototypeOf(r), Object.prototype);
   await assert.rejects(client.call('other'), (e: unknown) => e instanceof RpcError && e.code === -32001 && (e.data as { row: unknown }).row === 18446744073709551615n);
 });
+
+test('a call the daemon refuses before reading its id (too long, too deep) rejects with the refusal; the calls beside it are answered', async () => {
+  const { dir, cleanup } = tmpHome();
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, maxLineBytes: 4096, maxDepth: 8 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const client = new Client({ socket: config.socket, callTimeoutMs: 10_000 });
+  try {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20; i++) deep = [deep];
+    const [before, long, nested, after] = await Promise.allSettled([
+      client.call('sleep', { ms: 200 }),
+      client.call('echo', { text: 'x'.repeat(10_000) }),
+      client.call('echo', deep),
+      client.call('echo', [1]),
+    ]);
+    assert.deepEqual(before, { status: 'fulfilled', value: { slept: 200 } });
+    assert.equal(long?.status, 'rejected');
+    assert.ok(long.status === 'rejected' && long.reason instanceof RpcError && long.reason.code === ErrorCode.InvalidRequest && /line too long/.test(long.reason.message), String(long.status === 'rejected' ? long.reason : ''));
+    assert.ok(nested?.status === 'rejected' && nested.reason instanceof RpcError && nested.reason.code === ErrorCode.InvalidRequest && /nesting deeper/.test(nested.reason.message));
+    assert.deepEqual(after, { status: 'fulfilled', value: [1] });
+  } finally {
+    client.close();
+    await daemon.close();
+    cleanup();
+  }
+});

@@ -30,7 +30,10 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   hol:        --hol-seconds N (15, or --seconds)  --hol-connections K (4)  --slow-ms MS (50)  --interval-ms MS (20)
               --slow-method NAME (spin) --fast-method NAME (echo)  --threads N
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
+              dispatchd, the inline echo ceiling, a minimal piscina server and the asyncio baseline,
+              measured in alternating rounds (the machine's load drifts; a ratio must not measure it)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
+              beside it, the same loop in 1..N plain node processes in the same rounds (the machine's own speed-up)
   startup:    --runs N (7)  interleaved runs per target
   abuse:      worst-case 1 MiB lines, distinct method names; --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)

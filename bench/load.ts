@@ -26,7 +26,7 @@ export type Answered = (ms: number, failed: boolean) => void;
  * second (dispatchd, the echo ceiling and the asyncio baseline all write them
  * so), read without parsing the whole line; null for any other shape.
  */
-function scanResponse(line: string): { id: number; failed: boolean } | null {
+export function scanResponse(line: string): { id: number; failed: boolean } | null {
   let i = line.startsWith('{"jsonrpc":"2.0","id":') ? 22 : line.startsWith('{"jsonrpc": "2.0", "id": ') ? 25 : -1;
   if (i < 0) return null;
   let id = 0;

@@ -124,7 +124,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
           slowMethod: v['slow-method'] ?? 'spin',
           fastMethod: v['fast-method'] ?? 'echo',
           ...(v.threads ? { threads: Number(v.threads) } : {}),
-          variants: ['pool', 'pool-nice-10', 'pool-no-lanes', 'piscina-minimal', 'inline'],
+          variants: ['pool', 'pool-nice-10', 'pool-no-lanes', 'inline'],
         },
         progress,
       );
@@ -177,8 +177,6 @@ export function headlines(r: Results): Headline[] {
     out.push({ name: 'hol: status probe p99 (pool)', value: `${pool.status.p99} ms`, target: '≤ 5 ms', met: pool.status.p99 <= 5 });
     out.push({ name: 'hol: echo probe p99 (pool)', value: `${pool.echo.p99} ms`, target: '≤ 10 ms', met: pool.echo.p99 <= 10 });
   }
-  const ref = r.hol?.find((h) => h.target === 'piscina-minimal');
-  if (pool && ref) out.push({ name: 'hol: status / echo probe p99, minimal piscina server under the same load (reference)', value: `${ref.status.p99} / ${ref.echo.p99} ms` });
   if (pool && inline) {
     out.push({ name: 'hol: status p99 inline ÷ pool', value: `${ratio(inline.status.p99, pool.status.p99)}×` });
     out.push({ name: 'hol: echo p99 inline ÷ pool', value: `${ratio(inline.echo.p99, pool.echo.p99)}×` });

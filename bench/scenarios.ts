@@ -69,8 +69,7 @@ export async function hol(o: HolOptions & { socket?: string; threads?: number; v
   for (const variant of o.variants) {
     const nice = /^pool-nice-(\d+)$/.exec(variant);
     const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
-    // The reference: a minimal piscina server (cores threads, status on the main thread) under the same load.
-    const started = variant === 'piscina-minimal' ? startPiscinaServer() : startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
+    const started = startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
     out.push(await withProc(started, (d) => holAgainst(d.socket, variant, o, progress)));
   }
   return out;

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const BENCH_FIXTURE = fileURLToPath(new URL('./fixture.js', import.meta.url));
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.js', import.meta.url));
+const PISCINA_SERVER = fileURLToPath(new URL('./piscina-server.js', import.meta.url));
 
 export interface Proc {
   readonly socket: string;
@@ -63,13 +64,22 @@ export async function startDispatchd(extra: string[] = [], dispatch: string | nu
   return { socket, pid: child.pid as number, stop: stopper(child, dir) };
 }
 
-/** Starts the inline echo server (the transport ceiling). */
-export async function startEchoServer(): Promise<Proc> {
+async function startScript(script: string): Promise<Proc> {
   const dir = mkdtempSync('/tmp/ddb-');
-  const socket = join(dir, 'echo.sock');
-  const child = spawn(process.execPath, [ECHO_SERVER, socket], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const socket = join(dir, 'server.sock');
+  const child = spawn(process.execPath, [script, socket], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitFor(socket, child);
   return { socket, pid: child.pid as number, stop: stopper(child, dir) };
+}
+
+/** Starts the inline echo server (the transport ceiling). */
+export function startEchoServer(): Promise<Proc> {
+  return startScript(ECHO_SERVER);
+}
+
+/** Starts the minimal hand-written piscina server (what this machine gives any piscina server). */
+export function startPiscinaServer(): Promise<Proc> {
+  return startScript(PISCINA_SERVER);
 }
 
 /** Runs `fn` against a started process and stops it afterwards, whatever happens. */

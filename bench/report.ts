@@ -73,7 +73,7 @@ export function markdown(r: Results): string {
   }
   if (r.scaling) {
     out.push('## scaling — fixed CPU work', '');
-    out.push(table(['threads', 'work/s', 'speed-up', 'calls/s', 'lost', 'errors'], r.scaling.map((s) => [s.threads, s.workPerSec, s.speedup, s.callsPerSec, s.lost, s.errors])), '');
+    out.push(table(['threads', 'work/s', 'speed-up', 'bare processes speed-up (same rounds)', 'calls/s', 'lost', 'errors'], r.scaling.map((s) => [s.threads, s.workPerSec, s.speedup, s.bareSpeedup ?? '—', s.callsPerSec, s.lost, s.errors])), '');
   }
   if (r.startup) out.push(...startupMarkdown(r.startup));
   return out.join('\n');

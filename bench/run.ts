@@ -30,7 +30,10 @@ Runs hol, throughput, scaling and startup by default (about two minutes on 2 cor
   hol:        --hol-seconds N (15, or --seconds)  --hol-connections K (4)  --slow-ms MS (50)  --interval-ms MS (20)
               --slow-method NAME (spin) --fast-method NAME (echo)  --threads N
   throughput: --method NAME (echo)  --settings C:P,C:P (16:1,16:32)
+              dispatchd, the inline echo ceiling, a minimal piscina server and the asyncio baseline,
+              measured in alternating rounds (the machine's load drifts; a ratio must not measure it)
   scaling:    --max-threads N (max(2, cores))  --iterations N (2000000)
+              beside it, the same loop in 1..N plain node processes in the same rounds (the machine's own speed-up)
   startup:    --runs N (7)  interleaved runs per target
   abuse:      worst-case 1 MiB lines, distinct method names; --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   built-in store, capture/recall (not in the default run)
@@ -196,9 +199,17 @@ export function headlines(r: Results): Headline[] {
     if (d !== undefined && base !== undefined && p === 1) {
       out.push({ name: `throughput C=16 P=1 ÷ asyncio.to_thread baseline (same run)`, value: `${d} / ${base} calls/s = ${ratio(d, base)}×`, target: '≥ 5×', met: d / base >= 5 });
     }
+    // The same figures for a minimal hand-written piscina server: what this machine allows any of them.
+    const ref = t('piscina-minimal', c, p);
+    if (ref !== undefined && (p === 1 ? base : ceil) !== undefined) {
+      const by = (p === 1 ? base : ceil) as number;
+      out.push({ name: `throughput C=${c} P=${p}: piscina-minimal reference ÷ ${p === 1 ? 'asyncio baseline' : 'inline echo ceiling'}`, value: `${ref} / ${by} calls/s = ${ratio(ref, by)}${p === 1 ? '×' : ''}` });
+    }
+    if (ref !== undefined && d !== undefined) out.push({ name: `throughput C=${c} P=${p}: dispatchd ÷ piscina-minimal reference`, value: `${ratio(d, ref)}×` });
   }
   const two = r.scaling?.find((s) => s.threads === 2);
   if (two) out.push({ name: 'scaling: 2 threads ÷ 1 thread', value: `${two.speedup}×`, target: '≥ 1.8×', met: two.speedup >= 1.8 });
+  if (two?.bareSpeedup !== undefined) out.push({ name: 'scaling: the machine itself, 2 plain processes ÷ 1 (same rounds)', value: `${two.bareSpeedup}×` });
   if (r.maintenance) {
     const m = r.maintenance;
     out.push({ name: `maintenance: echo p99 during ${m.cycles} cycles ÷ with none`, value: `${m.duringCycles.p99} ms / ${m.idle.p99} ms = ${ratio(m.duringCycles.p99, m.idle.p99)}× (p50 ${m.duringCycles.p50} / ${m.idle.p50} ms)` });

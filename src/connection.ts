@@ -38,6 +38,11 @@ export class Connection implements CallContext {
   #slowTimer: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
   readonly #endOutput: boolean;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#output.uncork();
+  };
 
   constructor(
     input: Readable,
@@ -105,6 +110,13 @@ export class Connection implements CallContext {
 
   #write(line: string): void {
     if (this.#closed || this.#output.destroyed || this.#output.writableEnded) return;
+    // The replies written in one go (a batch's results arrive together) leave in one write
+    // (writev) instead of a syscall, and a wake-up of the client, per reply.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#output.cork();
+      process.nextTick(this.#uncork);
+    }
     if (!this.#output.write(`${line}\n`) || this.#output.writableLength > this.#limits.maxWriteBuffer) {
       this.#pause('write_buffer');
       this.#slowTimer ??= setTimeout(() => {

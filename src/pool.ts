@@ -197,10 +197,12 @@ export class Pool {
   }
 
   #schedulePump(): void {
-    // Once per turn of the event loop, so calls that arrive together travel together.
+    // Once per turn of the event loop (after its I/O), so calls that arrive together travel
+    // together. A microtask would run after each socket's callback: with 16 connections of one
+    // call each, the first call of a turn went alone and the rest waited for it (docs/pool.md).
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#pumpScheduled = false;
       this.#pump();
     });

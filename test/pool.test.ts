@@ -128,7 +128,8 @@ function call(pool: Pool, method: string, params: unknown = {}): { answers: Answ
   return { answers, cancel: () => t.cancel() };
 }
 
-const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// The pool pumps once per turn of the event loop (setImmediate): a tick waits for a timer, then for the immediates queued before it.
+const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(() => setImmediate(r), ms));
 const codeOf = (a: Answer | undefined): number | undefined => (a && !a.outcome.ok ? a.outcome.error.code : undefined);
 
 describe('pool: lanes and batching', () => {

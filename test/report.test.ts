@@ -58,8 +58,8 @@ test('hol chart: an axis with decade ticks, sample counts, p99 targets, and no v
 
 test('scaling chart: says what it shows, linear axis from 0, ideal line through n× at n threads, target', () => {
   const svg = scalingSvg([
-    { threads: 1, workPerSec: 996e6, speedup: 1, callsPerSec: 498, lost: 0, errors: 0 },
-    { threads: 2, workPerSec: 1942e6, speedup: 1.95, callsPerSec: 971, lost: 0, errors: 0 },
+    { threads: 1, workPerSec: 996e6, speedup: 1, callsPerSec: 498, lost: 0, errors: 0, bareSpeedup: 1 },
+    { threads: 2, workPerSec: 1942e6, speedup: 1.95, callsPerSec: 971, lost: 0, errors: 0, bareSpeedup: 1.97 },
   ]);
   assert.match(svg, /Speed-up over 1 thread for fixed CPU work/);
   assert.ok(labels(svg).includes('0×') && labels(svg).includes('2×'), labels(svg).join(' '));

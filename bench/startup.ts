@@ -18,7 +18,7 @@ import type { Headline } from './report.js';
 import type { Progress } from './scenarios.js';
 
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.js', import.meta.url));
-const PISCINA_ECHO_SERVER = fileURLToPath(new URL('./piscina-echo-server.js', import.meta.url));
+const PISCINA_SERVER = fileURLToPath(new URL('./piscina-server.js', import.meta.url));
 // Not compiled: the same file from the source tree (dist/bench → bench).
 const ASYNCIO = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
 
@@ -81,8 +81,8 @@ function targets(python: boolean): Target[] {
   const list = [dispatchdTarget('dispatchd (built-in store)', null), dispatchdTarget('dispatchd (fixture module)', BENCH_FIXTURE)];
   if (python) list.push({ name: 'asyncio baseline (python3)', argv: (dir) => ({ cmd: 'python3', args: [ASYNCIO, join(dir, 'b.sock')], socket: join(dir, 'b.sock') }) });
   list.push({ name: 'bare node echo server', argv: (dir) => ({ cmd: process.execPath, args: [ECHO_SERVER, join(dir, 'e.sock')], socket: join(dir, 'e.sock') }) });
-  // The floor of the shape: node + piscina + one thread's boot, and nothing of ours.
-  list.push({ name: 'bare piscina echo server', argv: (dir) => ({ cmd: process.execPath, args: [PISCINA_ECHO_SERVER, join(dir, 'p.sock')], socket: join(dir, 'p.sock') }) });
+  // The floor of the shape: node, piscina, its threads booting and loading the same fixture — and nothing of ours.
+  list.push({ name: 'minimal piscina server', argv: (dir) => ({ cmd: process.execPath, args: [PISCINA_SERVER, join(dir, 'p.sock')], socket: join(dir, 'p.sock') }) });
   return list;
 }
 
@@ -219,7 +219,7 @@ const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
 /** The markdown section for the report. */
 export function startupMarkdown(r: StartupResult): string[] {
   const base = r.rows.find((x) => x.target.startsWith('asyncio'));
-  const floor = r.rows.find((x) => x.target === 'bare piscina echo server');
+  const floor = r.rows.find((x) => x.target === 'minimal piscina server');
   const over = (x: StartupRow): string => (floor && x.target.startsWith('dispatchd') ? `+${round(x.firstAnswerMs.median - floor.firstAnswerMs.median)}` : '—');
   const lines = [
     `## startup — spawn → first answered echo (${r.runs} interleaved runs each)`,

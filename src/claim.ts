@@ -6,8 +6,9 @@
  * plane), so the threads boot on the other core meanwhile. Under socket
  * activation the start is the first caller's latency.
  *
- * Nothing here logs: what is worth a warning (an ignored LISTEN_FDS) is
- * carried in the claim and logged by the daemon.
+ * Everything a thread must not inherit (LISTEN_*, NOTIFY_SOCKET) is taken
+ * from the environment first. Nothing here logs: what is worth a warning
+ * (an ignored LISTEN_FDS) is carried in the claim and logged by the daemon.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +19,7 @@ import { prepareHome } from './home.js';
 import type { ActivateSocket } from './launchd.js';
 import { platformActivateSocket } from './launchd.js';
 import { acquireLock, type HeldLock } from './lock.js';
+import { takeNotifySocket, type NotifyTarget } from './notify.js';
 import { createPool, type Pool } from './pool-setup.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
@@ -40,6 +42,8 @@ export interface ClaimOptions {
 /** What a start holds before the daemon proper is built; `Daemon.start` owns it from then on. */
 export interface Claim {
   readonly activation: Activation;
+  /** NOTIFY_SOCKET, taken from the environment before the threads were started. */
+  readonly notify: NotifyTarget | null;
   readonly lock: HeldLock;
   /** Its threads are booting; `pool.ready` says when the module has loaded. */
   readonly pool: Pool;
@@ -52,6 +56,7 @@ export async function claimHome(config: Config, opts: ClaimOptions): Promise<Cla
   // launchd is asked only when LISTEN_* said nothing at all.
   const launchd = config.stdio || fromEnv.activated || fromEnv.reason !== null ? null : opts.activateSocket === undefined ? platformActivateSocket() : opts.activateSocket;
   const activation = launchd === null ? fromEnv : await launchdActivation(launchd);
+  const notify = takeNotifySocket(opts.env ?? {});
   prepareHome(config.home);
   const lock = acquireLock(join(config.home, 'daemon.lock'));
   try {
@@ -59,7 +64,7 @@ export async function claimHome(config: Config, opts: ClaimOptions): Promise<Cla
     if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
     // Only now, under the lock: the built-in store opens its database as its thread starts.
     const pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
-    return { activation, lock, pool };
+    return { activation, notify, lock, pool };
   } catch (err) {
     lock.release();
     throw err;

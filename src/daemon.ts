@@ -49,7 +49,7 @@ import { parseState } from './statedata.js';
 import { Scheduler } from './scheduler.js';
 import type { Activation } from './activation.js';
 import { claimHome, type Claim, type ClaimOptions } from './claim.js';
-import { takeNotifier, type Notifier } from './notify.js';
+import { notifierFor, type Notifier } from './notify.js';
 import { MetricsServer } from './metrics-server.js';
 import { VERSION } from './version.js';
 import { within } from './within.js';
@@ -145,7 +145,7 @@ export class Daemon {
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
     const { log } = opts;
     const claim = opts.claim ?? (await claimHome(config, opts));
-    const notifier = takeNotifier(opts.env ?? {}, log);
+    const notifier = notifierFor(claim.notify, log);
     let daemon: Daemon | undefined;
     let settleStart: (ok: boolean) => void = () => {};
     try {

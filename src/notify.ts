@@ -7,7 +7,6 @@
  * until the manager has read the message, so it never races its own exit.
  * Without NOTIFY_SOCKET nothing is sent and nothing is spawned.
  */
-import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 
 export interface Notifier {
@@ -19,23 +18,40 @@ export interface Notifier {
 
 const SILENT: Notifier = { ready() {}, stopping() {} };
 
+/** Where readiness goes: systemd's socket, and the PATH to find systemd-notify on. */
+export interface NotifyTarget {
+  readonly socket: string;
+  readonly path: string;
+}
+
 /**
- * Reads and clears NOTIFY_SOCKET from `env` (so workers and a dispatch
- * module's children cannot signal on the daemon's behalf) and returns a
- * notifier for it — a silent one when it is unset.
+ * Reads and clears NOTIFY_SOCKET from `env`, so workers and a dispatch
+ * module's children cannot signal on the daemon's behalf: called with the
+ * claim, before any thread exists to inherit it. Null when it is unset.
  */
-export function takeNotifier(env: NodeJS.ProcessEnv, log: Logger): Notifier {
+export function takeNotifySocket(env: NodeJS.ProcessEnv): NotifyTarget | null {
   const socket = env.NOTIFY_SOCKET;
   delete env.NOTIFY_SOCKET;
-  if (socket === undefined || socket === '') return SILENT;
+  if (socket === undefined || socket === '') return null;
+  return { socket, path: env.PATH ?? '/usr/bin:/bin' };
+}
+
+/** A notifier for `target` — a silent one without. */
+export function notifierFor(target: NotifyTarget | null, log: Logger): Notifier {
+  if (target === null) return SILENT;
+  // Loaded on the first message only: most starts are not under systemd, and none should pay for it before serving.
+  let childProcess: Promise<typeof import('node:child_process')> | undefined;
   const send = (args: string[]): void => {
-    const child = spawn('systemd-notify', args, { env: { PATH: env.PATH ?? '/usr/bin:/bin', NOTIFY_SOCKET: socket }, stdio: 'ignore' });
-    child.once('error', (err) => log.warn({ err, notify: args.join(' ') }, 'could not run systemd-notify; the service manager was not told'));
-    child.once('exit', (code) => {
-      if (code !== 0 && code !== null) log.warn({ code, notify: args.join(' ') }, 'systemd-notify failed');
+    childProcess ??= import('node:child_process');
+    void childProcess.then(({ spawn }) => {
+      const child = spawn('systemd-notify', args, { env: { PATH: target.path, NOTIFY_SOCKET: target.socket }, stdio: 'ignore' });
+      child.once('error', (err) => log.warn({ err, notify: args.join(' ') }, 'could not run systemd-notify; the service manager was not told'));
+      child.once('exit', (code) => {
+        if (code !== 0 && code !== null) log.warn({ code, notify: args.join(' ') }, 'systemd-notify failed');
+      });
+      // Never keep a stopping daemon alive for its notification.
+      child.unref();
     });
-    // Never keep a stopping daemon alive for its notification.
-    child.unref();
   };
   return {
     ready: () => send(['--ready']),

@@ -70,8 +70,12 @@ export class PiscinaRunner implements Runner {
     const reserve = Math.min(opts.fastThreads, opts.minThreads);
     this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.minThreads - reserve), sink);
     this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
-    // Ready once the module has loaded in one thread; the others load in parallel.
-    this.ready = this.#ping(this.#slow);
+    // Ready once the module has loaded in one thread — whichever of the two pools' first threads
+    // gets there first (threads boot at different speeds while the main thread loads); calls sent
+    // before the other pool's thread is up wait in piscina's queue for it.
+    const pings = this.#fast === this.#slow ? [this.#ping(this.#slow)] : [this.#ping(this.#fast), this.#ping(this.#slow)];
+    for (const p of pings) p.catch(() => {}); // the loser's outcome is the same module's
+    this.ready = Promise.race(pings);
   }
 
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LAUNCHD_SOCKET_NAME } from '../src/launchd.js';
-import { FIXTURE, join, roundTrip, spawnCli, tmpHome } from './helper.js';
+import { FIXTURE, FIXTURES, join, roundTrip, spawnCli, tmpHome } from './helper.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVICE = join(ROOT, 'deploy/systemd/dispatchd.service');
@@ -129,6 +129,30 @@ test('under NOTIFY_SOCKET the daemon sends READY=1 once it answers, and STOPPING
   } finally {
     child.proc.kill('SIGKILL');
     notify.proc.kill('SIGKILL');
+    cleanup();
+  }
+});
+
+test("the threads never inherit NOTIFY_SOCKET or LISTEN_*: they are taken before the first thread starts", async () => {
+  const { dir, cleanup } = tmpHome();
+  // LISTEN_PID names another process: activation is declined (and logged), but the variables must still go.
+  const child = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'env-probe.js'), '--threads', '2', '--log-level', 'error'], {
+    NOTIFY_SOCKET: join(dir, 'nobody-listens'),
+    LISTEN_FDS: '1',
+    LISTEN_PID: '1',
+    LISTEN_FDNAMES: 'x',
+  });
+  try {
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'daemon.sock')); i++) await new Promise((r) => setTimeout(r, 50));
+    // Both lanes' threads: a batch of calls spreads over whatever threads are up.
+    const batch = Array.from({ length: 16 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'env' }));
+    const replies = (await roundTrip(join(dir, 'daemon.sock'), batch)) as unknown as { result: unknown }[];
+    assert.equal(replies.length, 16);
+    for (const r of replies) assert.deepEqual(r.result, { NOTIFY_SOCKET: null, LISTEN_FDS: null, LISTEN_PID: null, LISTEN_FDNAMES: null });
+    child.proc.kill('SIGTERM');
+    assert.equal(await child.exited, 0, child.stderr);
+  } finally {
+    child.proc.kill('SIGKILL');
     cleanup();
   }
 });

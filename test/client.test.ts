@@ -191,3 +191,10 @@ test('a refusal for a call that already timed out is not given to another call p
     cleanup();
   }
 });
+
+test('an id-null refusal in words this client cannot read goes to the one call pending', async (t) => {
+  const path = await fakeServer(t, () => '{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request refused for a reason of its own"}}');
+  const client = new Client({ socket: path, callTimeoutMs: 10_000 });
+  t.after(() => client.close());
+  await assert.rejects(client.call('echo', [1]), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.InvalidRequest);
+});

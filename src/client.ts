@@ -147,14 +147,20 @@ export class Client {
    * A line the daemon refused before it could read its id (too long, too
    * deep) is answered with `id: null`. Every line this client sends is one
    * call it built, so the refusal is matched to the oldest pending call
-   * whose line passes the bound it names — or, with one call pending, to
-   * that one. A refusal that matches nothing is dropped.
+   * whose line passes the bound it names. A refusal naming a bound no
+   * pending line passes is dropped, not given to a call that merely
+   * happens to be pending: the refused call may have timed out already,
+   * and the pending one will still get its own answer. One this client
+   * cannot read (another daemon's wording) goes to the call pending, if
+   * there is just one.
    */
   #refused(e: Record<string, unknown>): void {
     const message = typeof e.message === 'string' ? e.message : 'error';
     const passes = refusedFor(message);
     let found: [number, PendingCall] | undefined;
-    if (passes !== null) {
+    if (passes === null) {
+      if (this.#calls.size === 1) found = this.#calls.entries().next().value;
+    } else {
       for (const entry of this.#calls) {
         if (passes(entry[1])) {
           found = entry;
@@ -162,7 +168,6 @@ export class Client {
         }
       }
     }
-    if (found === undefined && this.#calls.size === 1) found = this.#calls.entries().next().value;
     if (found === undefined) return;
     this.#calls.delete(found[0]);
     found[1].reject(new RpcError(typeof e.code === 'number' ? e.code : -32600, message, e.data));

@@ -168,3 +168,33 @@ test('a call the daemon refuses before reading its id (too long, too deep) rejec
     cleanup();
   }
 });
+
+test('a refusal for a call that already timed out is not given to another call pending at the time', async () => {
+  const { dir, cleanup } = tmpHome();
+  // One call in flight: reading pauses, so the long line is refused only after the sleep, when both have timed out.
+  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, maxLineBytes: 4096, maxInFlight: 1 }, {});
+  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const client = new Client({ socket: config.socket, callTimeoutMs: 400 });
+  const timedOut = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
+  try {
+    const slow = client.call('sleep', { ms: 1200 });
+    await new Promise((r) => setTimeout(r, 50));
+    const long = client.call('echo', { text: 'x'.repeat(10_000) });
+    await assert.rejects(slow, timedOut);
+    await assert.rejects(long, timedOut);
+    await new Promise((r) => setTimeout(r, 500));
+    // Sent before the refusal of the long line arrives, answered after it.
+    assert.deepEqual(await client.call('echo', [1]), [1]);
+  } finally {
+    client.close();
+    await daemon.close();
+    cleanup();
+  }
+});
+
+test('an id-null refusal in words this client cannot read goes to the one call pending', async (t) => {
+  const path = await fakeServer(t, () => '{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request refused for a reason of its own"}}');
+  const client = new Client({ socket: path, callTimeoutMs: 10_000 });
+  t.after(() => client.close());
+  await assert.rejects(client.call('echo', [1]), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.InvalidRequest);
+});

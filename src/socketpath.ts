@@ -82,7 +82,9 @@ export function privateName(path: string): string | null {
  * Removes the private names for `path` that a crash between bind and link
  * left behind: stale sockets only (the same probe as the path itself); a
  * name someone still listens on, or that is not a socket, stays. Call only
- * while holding the lock. Returns what it removed.
+ * while holding the lock — which covers one home: two homes configured with
+ * the same --socket contend for it anyway, and one of them fails to start.
+ * Returns what it removed.
  */
 export async function removeStalePrivateNames(path: string): Promise<string[]> {
   const dir = dirname(path);

@@ -73,9 +73,11 @@ test('npm pack → offline install → serve → call; a module importing dispat
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', work], ROOT)) as { filename: string; files: { path: string }[] }[];
   const { filename, files } = packed[0] as { filename: string; files: { path: string }[] };
   const paths = files.map((f) => f.path);
-  for (const p of ['bin/dispatchd.js', 'dist/src/main.js', 'dist/cli/main.js', 'dist/cli/serve.js', 'dist/workers/thread.cjs', 'dist/bench/echo-task.cjs', 'dist/bench/piscina-echo-server.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/embed.js', 'dist/workers/worker.js', 'dist/workers/store.js', 'dist/bench/run.js', 'examples/text-tools.ts', 'package.json', 'README.md']) {
+  for (const p of ['bin/dispatchd.js', 'dist/src/main.js', 'dist/cli/main.js', 'dist/workers/thread.cjs', 'dist/bench/piscina-server.js', 'dist/bench/piscina-worker.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/embed.js', 'dist/workers/worker.js', 'dist/workers/store.js', 'dist/bench/run.js', 'examples/text-tools.ts', 'package.json', 'README.md']) {
     assert.ok(paths.includes(p), `tarball has ${p}`);
   }
+  // The CLI's chunks carry content hashes in their names: the serve and daemon chunks must be there.
+  for (const chunk of [/^dist\/cli\/serve-\w+\.js$/, /^dist\/cli\/daemon-\w+\.js$/]) assert.ok(paths.some((p) => chunk.test(p)), `tarball has ${String(chunk)}`);
   assert.deepEqual(paths.filter((p) => p.startsWith('dist/test/') || p.endsWith('.map') || p.includes('tsbuildinfo') || p.startsWith('src/') || p.startsWith('bench/results')), []);
 
   // 2. An empty project that depends on the tarball, locked to this repository's versions; npm ci --offline.

@@ -249,9 +249,10 @@ async function burst(socket: string, method: string): Promise<number> {
 export async function firstBurst(o: { ms: number }, progress: Progress): Promise<FirstBurstResult> {
   progress('first burst', 0);
   const [coldMs, warmMs] = await withProc(startDispatchd(), async (d) => {
-    // The daemon is up and its threads loaded (status answers once the module has loaded): only the method is new.
+    // Only the method may be new: the daemon answers status before its threads have loaded the
+    // module, so wait for a call on each lane (a fast `echo`, a slow-declared `sleep`) first.
     const c = await LoadConn.open(d.socket);
-    await c.control({ type: 'status' });
+    await Promise.all([c.call('echo', {}), c.call('sleep', { ms: 1 })]);
     c.close();
     const cold = await burst(d.socket, 'fresh');
     const warm = await burst(d.socket, 'fresh');

@@ -6,6 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { Latency, type LatencySummary } from './metrics.js';
 
 export interface PoolStats {
+  /** The dispatch module: still loading (calls wait for it), loaded, or failed (calls get its error). */
+  readonly module: 'loading' | 'loaded' | 'failed';
   readonly threads: number;
   readonly threads_started: number;
   readonly slow_threads: number;

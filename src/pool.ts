@@ -470,6 +470,7 @@ export class Pool {
     const runner = this.#runner.stats();
     const capacity = threads + fastThreads;
     return {
+      module: this.#loaded ? 'loaded' : this.#loadError !== undefined ? 'failed' : 'loading',
       threads: capacity,
       threads_started: runner.threads,
       slow_threads: threads,

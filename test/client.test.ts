@@ -7,13 +7,11 @@ import { Client } from '../src/client.js';
 import { ErrorCode, RpcError } from '../src/errors.js';
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
-import { FIXTURE, silent, tmpHome } from './helper.js';
+import { FIXTURE, silent, startDaemon, tmpHome } from './helper.js';
 
 test('calls and control messages; errors carry the server code', async () => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  const client = new Client({ socket: config.socket });
+  const d = await startDaemon({ threads: 1 });
+  const client = new Client({ socket: d.socket });
   try {
     const results = await Promise.all([client.call('echo', { a: 1 }), client.call('sleep', { ms: 50 }), client.call('echo', [2])]);
     assert.deepEqual(results, [{ a: 1 }, { slept: 50 }, [2]]);
@@ -21,8 +19,7 @@ test('calls and control messages; errors carry the server code', async () => {
     await assert.rejects(client.call('nope'), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.MethodNotFound);
   } finally {
     client.close();
-    await daemon.close();
-    cleanup();
+    await d.close();
   }
 });
 
@@ -48,15 +45,9 @@ test('pending calls reject with -32002 when the daemon goes; the next call recon
 });
 
 test('close() rejects calls and control requests still waiting with -32002', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await daemon.close();
-    cleanup();
-  });
-  const client = new Client({ socket: config.socket });
+  const d = await startDaemon({ threads: 1 });
+  t.after(() => d.close());
+  const client = new Client({ socket: d.socket });
   await client.connect();
   const unreachable = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
   const call = client.call('sleep', { ms: 1000 });
@@ -69,19 +60,13 @@ test('close() rejects calls and control requests still waiting with -32002', asy
 });
 
 test('params that cannot be sent reject that call alone; bigints are sent as their digits', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await daemon.close();
-    cleanup();
-  });
+  const d = await startDaemon({ threads: 1 });
+  t.after(() => d.close());
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown): void => void unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);
   t.after(() => process.off('unhandledRejection', onUnhandled));
-  const client = new Client({ socket: config.socket });
+  const client = new Client({ socket: d.socket });
   // A bigint read from a reply can be sent back (the fixture's worker parses it as a double).
   assert.deepEqual(await client.call('echo', { n: 18446744073709551617n }), { n: 18446744073709552000n });
   const cycle: Record<string, unknown> = {};
@@ -144,10 +129,8 @@ test('results and errors are parsed losslessly: unsafe integers arrive as bigint
 });
 
 test('a call the daemon refuses before reading its id (too long, too deep) rejects with the refusal; the calls beside it are answered', async () => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, maxLineBytes: 4096, maxDepth: 8 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  const client = new Client({ socket: config.socket, callTimeoutMs: 10_000 });
+  const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxDepth: 8 });
+  const client = new Client({ socket: d.socket, callTimeoutMs: 10_000 });
   try {
     let deep: unknown = 1;
     for (let i = 0; i < 20; i++) deep = [deep];
@@ -164,17 +147,14 @@ test('a call the daemon refuses before reading its id (too long, too deep) rejec
     assert.deepEqual(after, { status: 'fulfilled', value: [1] });
   } finally {
     client.close();
-    await daemon.close();
-    cleanup();
+    await d.close();
   }
 });
 
 test('a refusal for a call that already timed out is not given to another call pending at the time', async () => {
-  const { dir, cleanup } = tmpHome();
   // One call in flight: reading pauses, so the long line is refused only after the sleep, when both have timed out.
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, maxLineBytes: 4096, maxInFlight: 1 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  const client = new Client({ socket: config.socket, callTimeoutMs: 400 });
+  const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxInFlight: 1 });
+  const client = new Client({ socket: d.socket, callTimeoutMs: 400 });
   const timedOut = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
   try {
     const slow = client.call('sleep', { ms: 1200 });
@@ -187,8 +167,7 @@ test('a refusal for a call that already timed out is not given to another call p
     assert.deepEqual(await client.call('echo', [1]), [1]);
   } finally {
     client.close();
-    await daemon.close();
-    cleanup();
+    await d.close();
   }
 });
 

@@ -5,7 +5,7 @@
  * module that fails to load after the daemon listened still answers the
  * calls it received (-32001, naming the failure) and exits 1.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,18 @@ async function replies(c: Conn, n: number): Promise<Record<string, unknown>[]> {
   return (await c.waitLines(n, 20_000)).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** `dispatchd serve --home <a temp home> ...args`, stopped and its home removed after the test — in that order. */
+function serve(t: TestContext, args: string[]): { dir: string; d: Child } {
+  const { dir, cleanup } = tmpHome();
+  const d = spawnCli(['serve', '--home', dir, ...args]);
+  // After-hooks run in the order they were added: one hook, so the daemon stops before its home goes.
+  t.after(async () => {
+    await stop(d);
+    cleanup();
+  });
+  return { dir, d };
+}
+
 async function stop(d: Child): Promise<void> {
   if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGTERM');
   const t = setTimeout(() => d.proc.kill('SIGKILL'), 15_000);
@@ -24,13 +36,7 @@ async function stop(d: Child): Promise<void> {
 }
 
 test('a call sent the moment the socket accepts is answered, not refused', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
+  const { dir, d } = serve(t, ['--dispatch', FIXTURE, '--log-level', 'warn']);
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.send('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"early":true}}\n');
   const [reply] = await replies(s, 1);
@@ -39,13 +45,7 @@ test('a call sent the moment the socket accepts is answered, not refused', async
 });
 
 test('control messages are answered while the module is still loading; calls wait for it', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'slow-import.js'), '--log-level', 'warn']);
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
+  const { dir, d } = serve(t, ['--dispatch', join(FIXTURES, 'slow-import.js'), '--log-level', 'warn']);
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   const sent = Date.now();
   s.send('{"jsonrpc":"2.0","id":"call","method":"echo","params":[1]}\n{"type":"status"}\n');
@@ -63,13 +63,7 @@ test('control messages are answered while the module is still loading; calls wai
 });
 
 test('a module that fails to load after the daemon listened: calls received are answered -32001, then exit 1', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js'), '--log-level', 'warn']);
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
+  const { dir, d } = serve(t, ['--dispatch', join(FIXTURES, 'bad-import.js'), '--log-level', 'warn']);
   let s: Conn;
   try {
     s = await connectEarly(join(dir, 'daemon.sock'), d, 10_000);
@@ -113,13 +107,7 @@ test('SIGTERM the moment the socket answers, while threads are still loading: a 
 });
 
 test('a module that never loads: calls received are answered -32001, a pause is not written, state.json is as it was', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--dispatch-load-timeout-ms', '1500', '--log-level', 'warn']);
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
+  const { dir, d } = serve(t, ['--dispatch', join(FIXTURES, 'hang-import.js'), '--dispatch-load-timeout-ms', '1500', '--log-level', 'warn']);
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.send('{"jsonrpc":"2.0","id":"waiting","method":"echo","params":{}}\n{"type":"pause"}\n');
   const got = await replies(s, 2);
@@ -135,13 +123,7 @@ test('a module that never loads: calls received are answered -32001, a pause is 
 });
 
 test('SIGTERM while the module is still loading ends the start at once: exit 0, nothing written', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'hang-import.js'), '--log-level', 'warn']);
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
+  const { dir, d } = serve(t, ['--dispatch', join(FIXTURES, 'hang-import.js'), '--log-level', 'warn']);
   const s = await connectEarly(join(dir, 'daemon.sock'), d);
   s.close();
   const asked = Date.now();

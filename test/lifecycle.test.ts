@@ -9,7 +9,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, tmpHome } from './helper.js';
+import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, startDaemon, tmpHome } from './helper.js';
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 import { Router } from '../src/router.js';
@@ -106,14 +106,10 @@ test('destroy() first, then close(): one stop, and the scheduler no longer ticks
 });
 
 test('a second Server.close() waits for the drain like the first', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
-  // Stop first, then remove the home: after-hooks run in the order they were added.
-  t.after(async () => {
-    await daemon.close();
-    cleanup();
-  });
+  const d = await startDaemon({ threads: 1 });
+  t.after(() => d.close());
+  const { daemon, home: dir } = d;
+  const { config } = daemon;
   const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {} }, config);
   const server = new Server(router, config, silent);
   const path = join(dir, 'second.sock');

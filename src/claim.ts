@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { launchdActivation, takeActivation, type Activation } from './activation.js';
 import type { Config } from './config.js';
-import { refuseSymlinks } from './files.js';
+import { createPrivate, refuseSymlinks } from './files.js';
 import { prepareHome } from './home.js';
 import type { ActivateSocket } from './launchd.js';
 import { platformActivateSocket } from './launchd.js';
@@ -23,12 +23,20 @@ import { takeNotifySocket, type NotifyTarget } from './notify.js';
 import { createPool, type Pool } from './pool-setup.js';
 
 const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
+/** How long the built-in store waits for another connection's lock (ms). */
+const STORE_BUSY_MS = 5000;
+/** With a call deadline, a lock wait ends this long after it. */
+const STORE_BUSY_PAST_DEADLINE_MS = 250;
 
 /** The built-in store's module URL: its database and limit travel in the query. */
 function builtinStore(config: Config): string {
   const url = new URL(BUILTIN_STORE);
   url.searchParams.set('db', join(config.home, 'store.db'));
   url.searchParams.set('maxText', String(config.storeMaxTextBytes));
+  // A lock wait ends soon after the call deadline: the caller gets -32004 at the deadline, and the
+  // thread (not terminated inside SQLite, see guardNative) is stopped as the wait returns.
+  const busyMs = config.callDeadlineMs > 0 ? Math.min(STORE_BUSY_MS, config.callDeadlineMs + STORE_BUSY_PAST_DEADLINE_MS) : STORE_BUSY_MS;
+  url.searchParams.set('busyMs', String(busyMs));
   return url.href;
 }
 
@@ -61,7 +69,11 @@ export async function claimHome(config: Config, opts: ClaimOptions): Promise<Cla
   const lock = acquireLock(join(config.home, 'daemon.lock'));
   try {
     // SQLite opens its files by path; a link planted there must not be followed.
-    if (config.dispatch === null) refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
+    if (config.dispatch === null) {
+      refuseSymlinks(config.home, ['store.db', 'store.db-wal', 'store.db-shm']);
+      // Created private here, before any SQLite connection exists in this process; never touched again outside SQLite.
+      createPrivate(join(config.home, 'store.db'));
+    }
     // Only now, under the lock: the built-in store opens its database as its thread starts.
     const pool = createPool(config, config.dispatch === null ? builtinStore(config) : pathToFileURL(config.dispatch).href);
     return { activation, notify, lock, pool };

@@ -36,6 +36,8 @@ export type Task =
       readonly batch: number;
       readonly calls: readonly Call[];
       readonly base: number;
+      /** The pool's region this task holds (its slots start at `base`). */
+      readonly region: number;
       readonly gen: number;
       /** The batch's byte range of the results arena: [start, end). */
       readonly arena: readonly [number, number];
@@ -69,7 +71,40 @@ export interface Progress {
   readonly lengths: SharedArrayBuffer;
   /** Results of calls that finished, as UTF-8 JSON, so none is lost with its thread. */
   readonly arena: SharedArrayBuffer;
+  /**
+   * Native guards (`guardNative`): per guard slot, two Int32 — its state
+   * (`Guard`) and the thread id that holds it. A thread takes a slot as it
+   * starts and the main thread frees it when the thread is gone.
+   */
+  readonly guards: SharedArrayBuffer;
+  /** Per region (one running task each), the guard slot + 1 of the thread running it; 0: none. */
+  readonly runners: SharedArrayBuffer;
+  /**
+   * Module loads: [0] failed loads since the last one that succeeded (threads
+   * back off by it before they retire), [1] loads that succeeded.
+   */
+  readonly loads: SharedArrayBuffer;
 }
+
+/**
+ * States of a thread's guard slot. Every change is a compare-and-swap:
+ *   Free → Js (thread, as it starts)          Js ⇄ Native (thread, around guardNative)
+ *   Js → Stopping (main: safe to terminate now; the thread never enters native code again)
+ *   Native → StopWanted (main) → Stopping (thread, as it leaves native code; it then exits)
+ *   any → Free (main, once the thread is gone)
+ * Terminating a thread inside native code can abort the whole process
+ * (an addon building a value in a terminating isolate), hence the handshake.
+ */
+export const Guard = {
+  Free: 0,
+  Js: 1,
+  Native: 2,
+  StopWanted: 3,
+  Stopping: 4,
+} as const;
+
+/** Int32 entries per guard slot in `Progress.guards`: state, thread id. */
+export const GUARD_FIELDS = 2;
 
 /** Float64 entries per slot in `Progress.results`. */
 export const RESULT_FIELDS = 2;
@@ -104,6 +139,22 @@ export interface CallResult {
   readonly outcome: Outcome;
 }
 
+/**
+ * News of a thread's life, posted beside call results: its module loaded or
+ * failed to load (such a thread retires by itself), or (from the runner)
+ * the thread is gone.
+ */
+export interface ThreadNews {
+  readonly thread: 'loaded' | 'failed' | 'gone';
+  readonly id: number;
+  readonly error?: string;
+}
+
+/** A calls task's answer from a thread whose module failed to load: no call was started; they may run elsewhere. */
+export interface NotLoaded {
+  readonly notLoaded: string;
+}
+
 /** What a ping answers: the lanes the module declares. */
 export interface PingReply {
   readonly lanes: Readonly<Record<string, 'fast' | 'slow'>>;
@@ -128,6 +179,24 @@ export const Slot = {
 /** A slot's state word: the batch's generation and the state. */
 export function slotWord(gen: number, state: number): number {
   return ((gen & 0x0fffffff) << 3) | state;
+}
+
+/** Where a worker installs its native guard: a worker-global, so a module need not import the runtime. */
+export const GUARD = Symbol.for('dispatchd.guardNative');
+
+/**
+ * For dispatch modules that call native code which may wait (a SQLite call
+ * waiting on a lock, a synchronous addon): runs `fn` and returns what it
+ * returns, and the daemon does not terminate this thread while `fn` runs —
+ * a deadline or a stop that falls inside waits until `fn` returns, then
+ * stops the thread before it runs anything else. Terminating a thread inside
+ * native code can abort the whole process. Keep what `fn` waits for bounded
+ * (e.g. SQLite's busy timeout), because the stop waits for it. Outside a
+ * pooled thread it just runs `fn`.
+ */
+export function guardNative<T>(fn: () => T): T {
+  const guard = (globalThis as Record<symbol, unknown>)[GUARD];
+  return typeof guard === 'function' ? (guard as (f: () => T) => T)(fn) : fn();
 }
 
 /** Where the runtime installs the running call's claim: a worker-global, so a module need not import the runtime. */

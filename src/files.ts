@@ -183,3 +183,16 @@ export function refuseSymlinks(dir: string, names: readonly string[]): void {
     }
   }
 }
+
+/**
+ * Creates `path` empty with mode 0600 if it does not exist (O_EXCL, no
+ * symlink followed); an existing file is left alone — never opened, since
+ * closing a descriptor of a SQLite file drops SQLite's locks on it.
+ */
+export function createPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}

@@ -16,5 +16,5 @@ export {
   type WireError,
 } from './errors.js';
 export type { DispatchFn, DispatchModule, Lane } from './module.js';
-export { claimCompletion } from './contract.js';
+export { claimCompletion, guardNative } from './contract.js';
 export { Client, type ClientOptions } from './client.js';

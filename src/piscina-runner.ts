@@ -12,7 +12,7 @@
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
-import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from './contract.js';
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
@@ -72,10 +72,12 @@ export class PiscinaRunner implements Runner {
     this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
     // Ready once the module has loaded in one thread — whichever of the two pools' first threads
     // gets there first (threads boot at different speeds while the main thread loads); calls sent
-    // before the other pool's thread is up wait in piscina's queue for it.
+    // before the other pool's thread is up wait in piscina's queue for it. A load that failed in one
+    // thread is a fact about that thread: only when it failed in both is the start refused.
     const pings = this.#fast === this.#slow ? [this.#ping(this.#slow)] : [this.#ping(this.#fast), this.#ping(this.#slow)];
-    for (const p of pings) p.catch(() => {}); // the loser's outcome is the same module's
-    this.ready = Promise.race(pings);
+    this.ready = Promise.any(pings).catch((err: AggregateError) => {
+      throw err.errors[0] as Error;
+    });
   }
 
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {
@@ -93,7 +95,8 @@ export class PiscinaRunner implements Runner {
     // A worker that dies is replaced by piscina; its task is rejected and
     // handled by the pool. Nothing else must reach the process as an error.
     p.on('error', () => {});
-    p.on('message', (m: CallResult | Flush) => sink(m));
+    p.on('message', (m: CallResult | Flush | ThreadNews) => sink(m));
+    p.on('workerDestroy', (w: { id: number }) => sink({ thread: 'gone', id: w.id }));
     return p;
   }
 
@@ -103,10 +106,10 @@ export class PiscinaRunner implements Runner {
     return reply;
   }
 
-  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
+  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | NotLoaded | null> {
     try {
       const p = lane === 'fast' ? this.#fast : this.#slow;
-      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
+      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | NotLoaded | null;
     } catch (err) {
       throw failureOf(err);
     }

@@ -6,8 +6,19 @@ import { performance } from 'node:perf_hooks';
 import { Latency, type LatencySummary } from './metrics.js';
 
 export interface PoolStats {
-  /** The dispatch module: still loading (calls wait for it), loaded, or failed (calls get its error). */
-  readonly module: 'loading' | 'loaded' | 'failed';
+  /**
+   * The dispatch module: still loading (calls wait for it), loaded, failing
+   * (loaded, but new threads fail to load it: they retire and calls run on
+   * threads that loaded), or failed (it never loaded: calls get its error).
+   */
+  readonly module: 'loading' | 'loaded' | 'failing' | 'failed';
+  readonly threads_loaded: number;
+  readonly load_failures: number;
+  readonly load_failures_in_a_row: number;
+  readonly last_load_error: string | null;
+  readonly last_load_error_at: string | null;
+  /** Threads inside guarded native code (guardNative) right now. */
+  readonly threads_in_native: number;
   readonly threads: number;
   readonly threads_started: number;
   readonly slow_threads: number;

@@ -20,7 +20,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './errors.js';
-import { RESULT_FIELDS, Slot, type CallResult, type Flush, type Outcome, type Progress } from './contract.js';
+import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type Progress, type ThreadNews } from './contract.js';
+import { Guards, guardSlots } from './guards.js';
+import { LoadHealth } from './load-health.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
@@ -54,6 +56,10 @@ export interface PoolOptions {
 const ARENA_BYTES = 64 * 1024;
 /** A Done call's result message may trail its task's end (another port); this long at most. */
 const RESULT_GRACE_MS = 2000;
+/** Calls fail with the module's load error only once loading has failed in every thread this long. */
+const LOAD_VERDICT_MS = 5000;
+/** A stop waits this long at most for threads inside native code (guardNative) to return. */
+const NATIVE_GRACE_MS = 10_000;
 
 function failure(code: number, message: string, data?: unknown): Outcome {
   return { ok: false, error: data === undefined ? { code, message } : { code, message, data }, runMs: 0 };
@@ -85,6 +91,11 @@ export class Pool {
   #watch: NodeJS.Timeout | undefined;
   readonly #n = new PoolCounters();
   #idle: (() => void)[] = [];
+  readonly #guards: Guards;
+  readonly #loads = new LoadHealth(LOAD_VERDICT_MS);
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** Settles once no thread is inside native code after a stop began. */
+  #safeToStop: Promise<void> = Promise.resolve();
 
   constructor(opts: PoolOptions, makeRunner: RunnerFactory) {
     this.#opts = opts;
@@ -97,7 +108,11 @@ export class Pool {
       results: new SharedArrayBuffer(slots * RESULT_FIELDS * 8),
       lengths: new SharedArrayBuffer(slots * 4),
       arena: new SharedArrayBuffer(regions * ARENA_BYTES),
+      guards: new SharedArrayBuffer(guardSlots(regions) * GUARD_FIELDS * 4),
+      runners: new SharedArrayBuffer(regions * 4),
+      loads: new SharedArrayBuffer(2 * 4),
     };
+    this.#guards = new Guards(progress);
     this.#views = {
       states: new Int32Array(progress.states),
       starts: new Float64Array(progress.starts),
@@ -215,7 +230,11 @@ export class Pool {
   #pump(): void {
     if (!this.#loaded || this.#stopped) return;
     const { threads, fastThreads, cpuThreads, maxBatch } = this.#opts;
+    // While loads fail, no more tasks than threads that loaded (plus a retry now and then).
+    const cap = this.#loads.cap(performance.now());
+    if (this.#total >= cap) return this.#retryLater();
     for (;;) {
+      if (this.#total >= cap) break;
       // Slow threads in use: slow calls and fast batches that spilled onto them.
       const slowBusy = this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
       const fastLive = this.#q.fast.live;
@@ -264,6 +283,7 @@ export class Pool {
     // A task per thread at most, so a region is always free here.
     const region = this.#freeRegions.pop() as number;
     const batch = new Batch(++this.#batchSeq, jobs, onReserve ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
+    this.#guards.assign(region);
     if (onReserve) this.#onReserve++;
     const now = batch.startedAt;
     jobs.forEach((job, i) => {
@@ -280,12 +300,13 @@ export class Pool {
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
     this.#runner
       .run(
-        { op: 'calls', batch: batch.id, calls, base: batch.base, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes },
+        { op: 'calls', batch: batch.id, calls, base: batch.base, region, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes },
         batch.lane,
         batch.abort?.signal,
       )
       .then(
         (last) => {
+          if (last !== null && 'notLoaded' in last) return this.#notLoaded(batch, last);
           this.#readArena(batch);
           if (last !== null) this.#onResult(last);
           this.#settle(batch, null);
@@ -301,7 +322,12 @@ export class Pool {
     else this.#waitUsed += d;
   }
 
-  #onResult(r: CallResult | Flush): void {
+  #onResult(r: CallResult | Flush | ThreadNews): void {
+    if ('thread' in r) {
+      this.#loads.onNews(r, performance.now());
+      if (r.thread === 'loaded') this.#schedulePump();
+      return;
+    }
     if ('flush' in r) {
       const batch = this.#batches.get(r.batch);
       if (batch !== undefined) this.#readArena(batch);
@@ -355,7 +381,32 @@ export class Pool {
     this.#schedulePump();
   }
 
-  #settle(batch: Batch, err: RunFailure | null): void {
+  /**
+   * The batch went to a thread whose module failed to load: no call of it
+   * started. They run elsewhere — or, once loading has failed everywhere
+   * for long enough, they (and every queued call) get the load error.
+   */
+  #notLoaded(batch: Batch, reply: NotLoaded): void {
+    const verdict = this.#loads.verdict(performance.now());
+    if (verdict === undefined) return this.#settle(batch, null);
+    const refuse = failure(ErrorCode.Internal, `dispatch module failed to load: ${verdict}`);
+    this.#settle(batch, null, refuse);
+    for (const job of this.#q.drain()) this.#finish(job, refuse, false);
+    void reply;
+  }
+
+  /** Pumps again when the next load retry is due. */
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined || this.#stopped || this.queued === 0) return;
+    const wait = Math.max(1, this.#loads.retryAt(performance.now()) - performance.now());
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pump();
+    }, wait);
+    this.#retryTimer.unref();
+  }
+
+  #settle(batch: Batch, err: RunFailure | null, refuse?: Outcome): void {
     // Results of calls that finished are in the arena even if the thread is gone.
     this.#readArena(batch);
     batch.settled = true;
@@ -376,8 +427,9 @@ export class Pool {
       } else trailing = true; // Done: its result is on its way
     });
     release();
-    if (this.#stopped) {
-      for (const job of back) this.#answer(batch, job, failure(ErrorCode.Internal, 'pool is stopped'), false);
+    if (this.#stopped || refuse !== undefined) {
+      const answer = refuse ?? failure(ErrorCode.Internal, 'pool is stopped');
+      for (const job of back) this.#answer(batch, job, answer, false);
     } else this.#requeue(batch, back);
     if (trailing) {
       setTimeout(() => {
@@ -435,7 +487,8 @@ export class Pool {
     this.#n.kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
     this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
-    batch.abort?.abort();
+    // Terminated only where that is safe: a thread inside guarded native code is stopped as it returns.
+    this.#guards.whenStoppable(batch.base / this.#opts.maxBatch, () => batch.abort?.abort());
   }
 
   /**
@@ -470,7 +523,9 @@ export class Pool {
     const runner = this.#runner.stats();
     const capacity = threads + fastThreads;
     return {
-      module: this.#loaded ? 'loaded' : this.#loadError !== undefined ? 'failed' : 'loading',
+      module: this.#loaded ? (this.#loads.failing ? 'failing' : 'loaded') : this.#loadError !== undefined ? 'failed' : 'loading',
+      ...this.#loads.summary(),
+      threads_in_native: this.#guards.inNative,
       threads: capacity,
       threads_started: runner.threads,
       slow_threads: threads,
@@ -518,9 +573,13 @@ export class Pool {
     if (!this.#stopped) {
       this.#stopped = true;
       if (this.#watch !== undefined) clearInterval(this.#watch);
+      if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
       const stop = failure(ErrorCode.Internal, 'pool is stopped');
       for (const job of this.#q.drain()) this.#finish(job, stop, false);
+      // No thread is terminated inside native code (guardNative): those finish it first.
+      this.#safeToStop = this.#guards.stopAll(NATIVE_GRACE_MS).then(() => this.#guards.dispose());
     }
+    await this.#safeToStop;
     await this.#runner.destroy();
     const idle = this.#idle;
     this.#idle = [];

@@ -4,13 +4,13 @@
  * for the bench's comparison, or a fake in unit tests).
  */
 import type { WireError } from './errors.js';
-import type { CallResult, Flush, Outcome, PingReply, Progress, Task } from './contract.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from './contract.js';
 import type { Lane } from './lanes.js';
 
 export type CallsTask = Extract<Task, { op: 'calls' }>;
 
-/** Where a runner delivers what threads say as calls finish: a result, or that results wait in the arena. */
-export type ResultSink = (r: CallResult | Flush) => void;
+/** Where a runner delivers what threads say: a result, that results wait in the arena, or news of a thread. */
+export type ResultSink = (r: CallResult | Flush | ThreadNews) => void;
 
 /** Why a task did not complete: already a JSON-RPC error, turned into one by the runner. */
 export class RunFailure extends Error {
@@ -32,7 +32,8 @@ export interface RunnerStats {
 export interface Runner {
   /**
    * Resolves once the dispatch module has loaded (in one worker), with its
-   * declared lanes; rejects with the module's load error.
+   * declared lanes; rejects with the module's load error when it failed in
+   * every thread that tried at the start.
    */
   readonly ready: Promise<PingReply>;
   /**
@@ -41,7 +42,7 @@ export interface Runner {
    * the promise settles when the task ends, rejecting with a RunFailure if
    * the thread was lost (or the signal aborted it, which stops the thread).
    */
-  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null>;
+  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | NotLoaded | null>;
   /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
   maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
   stats(): RunnerStats;

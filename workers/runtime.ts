@@ -18,6 +18,15 @@ import { ErrorCode, toWire, type WireError } from '../src/errors.js';
 import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
+let mySlot = -1;
+/** This thread's native guard slot (set by the worker entry as the thread starts); -1: none. */
+export function setGuardSlot(slot: number): void {
+  mySlot = slot;
+}
+function guardSlot(): number {
+  return mySlot;
+}
+
 export type { LoadedModule } from '../src/contract.js';
 
 /** Validates a module's `lanes` export; anything malformed is an error naming the method. */
@@ -56,15 +65,9 @@ export async function loadDispatch(url: string): Promise<LoadedModule> {
   };
 }
 
-/** A stand-in for a module that failed to load: every call fails with its load error. */
-export function failingModule(err: unknown): LoadedModule {
-  const message = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-  return {
-    dispatch: () => {
-      throw Object.assign(new Error(message), { code: ErrorCode.Internal });
-    },
-    lanes: {},
-  };
+/** A module's load error as one line for the pool, status and the log. */
+export function loadErrorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -177,6 +180,8 @@ export async function runCalls(
 ): Promise<CallResult | null> {
   const n = task.calls.length;
   const { states, starts, results, lengths, arena } = views(progress);
+  // Which thread runs this region, before any call starts: a stop for a deadline looks here.
+  Atomics.store(new Int32Array(progress.runners), task.region, guardSlot() + 1);
   const queued = slotWord(task.gen, Slot.Queued);
   const running = slotWord(task.gen, Slot.Running);
   const done = slotWord(task.gen, Slot.Done);

@@ -4,18 +4,33 @@
  * call that must stay off the event loop). One connection per worker (module
  * scope), WAL with a busy timeout, full-text search with FTS5.
  *
- * The database path and text limit arrive in this module's URL query
- * (`store.js?db=…&maxText=…`), so the same module works in a worker and in
- * inline mode without reading the environment.
+ * The database path, text limit and busy timeout arrive in this module's URL
+ * query (`store.js?db=…&maxText=…&busyMs=…`), so the same module works in a
+ * worker and in inline mode without reading the environment.
+ *
+ * Rules this module keeps (docs/store.md):
+ * - Its files are touched only through SQLite while a connection is open:
+ *   opening and closing the file ourselves would drop SQLite's POSIX locks
+ *   for the whole process, and another reader would then delete the WAL we
+ *   still write to. The daemon creates store.db (0600) before any thread.
+ * - Opening a store at the current schema takes no write lock; the first
+ *   opener of a new store sets WAL and migrates, the others wait and retry.
+ * - synchronous=FULL: an acknowledged capture is on disk (survives a crash,
+ *   SIGKILL and power loss).
+ * - Every SQLite call runs inside guardNative: the daemon never terminates
+ *   this thread while SQLite waits on a lock (that can abort the process);
+ *   the busy timeout bounds the wait, below the call deadline.
  */
 import Database from 'better-sqlite3';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/errors.js';
-import { claimCompletion } from '../src/contract.js';
+import { claimCompletion, guardNative } from '../src/contract.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';
 const MAX_TEXT_BYTES = Number(query.get('maxText') ?? 512 * 1024);
+/** Longest wait for another connection's lock, per statement (ms). */
+const BUSY_MS = Number(query.get('busyMs') ?? 5000);
 const MAX_TAGS = 64;
 const MAX_TAG_CHARS = 128;
 const MAX_SESSION_CHARS = 128;
@@ -48,24 +63,68 @@ const MIGRATIONS: readonly string[] = [
 /** The store's lanes: lookups by id are always quick; the rest is learned. */
 export const lanes = { memory_get: 'fast', memory_forget: 'fast', memory_stats: 'fast', ping: 'fast', echo: 'fast' } as const;
 
+/** What a store's file says about itself, read in one snapshot. */
+interface StoreState {
+  readonly appId: number;
+  readonly tables: number;
+  readonly version: number;
+  readonly journal: string;
+}
+
+function inspect(db: Database.Database): StoreState {
+  // One read transaction: a migration committed by another thread is seen whole or not at all.
+  return db.transaction(() => {
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n;
+    const hasVersion = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
+    const row = hasVersion ? (db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined) : undefined;
+    const journal = String(db.pragma('journal_mode', { simple: true }));
+    return { appId, tables, version: row?.version ?? 0, journal };
+  })();
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function sleep(ms: number): void {
+  Atomics.wait(pause, 0, 0, ms);
+}
+
 function open(path: string): Database.Database {
-  if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600)); // create it private; WAL/SHM files follow its mode
-  const db = new Database(path, { timeout: 5000 });
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n;
-  if (appId !== APPLICATION_ID && (appId !== 0 || tables > 0)) {
+  const db = new Database(path, { timeout: BUSY_MS, fileMustExist: path !== ':memory:' });
+  try {
+    const until = Date.now() + BUSY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const s = inspect(db);
+        if (s.appId !== APPLICATION_ID && (s.appId !== 0 || s.tables > 0)) {
+          throw new Error(`${path} is not a dispatchd store (application_id ${s.appId}, ${s.tables} tables); refusing to use it`);
+        }
+        if (s.version > MIGRATIONS.length) throw new Error(`store schema version ${s.version} is newer than this dispatchd (${MIGRATIONS.length})`);
+        // Only a new store is changed here, once, by whichever thread gets the lock first.
+        if (s.journal !== 'wal' && path !== ':memory:') db.pragma('journal_mode = WAL');
+        if (s.appId !== APPLICATION_ID || s.version < MIGRATIONS.length) migrate(db);
+        break;
+      } catch (err) {
+        // Another thread is creating the store (journal mode needs the file to itself): wait, look again.
+        if (!isBusy(err) || Date.now() >= until) throw err;
+        sleep(Math.min(50, 2 ** attempt));
+      }
+    }
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (err) {
     db.close();
-    throw new Error(`${path} is not a dispatchd store (application_id ${appId}, ${tables} tables); refusing to use it`);
+    throw err;
   }
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  migrate(db);
-  return db;
 }
 
 function migrate(db: Database.Database): void {
-  // Every worker opens the store at once: the first to take the write lock migrates.
+  // Under the write lock, the version is read again: another thread may have migrated meanwhile.
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
@@ -78,7 +137,7 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-const db = open(DB_PATH);
+const db = guardNative(() => open(DB_PATH));
 const stmt = {
   insert: db.prepare('INSERT INTO memories (text, tags, session_id, created_at) VALUES (?, ?, ?, ?)'),
   get: db.prepare('SELECT id, text, tags, session_id, created_at FROM memories WHERE id = ?'),
@@ -253,6 +312,10 @@ function stats(): unknown {
 }
 
 export function dispatch(method: string, params: unknown): unknown {
+  return guardNative(() => route(method, params));
+}
+
+function route(method: string, params: unknown): unknown {
   switch (method) {
     case 'memory_capture':
       return capture(params);
@@ -277,6 +340,10 @@ export function dispatch(method: string, params: unknown): unknown {
 
 /** One background maintenance cycle: merge FTS segments, checkpoint and truncate the WAL. */
 export function maintain(): unknown {
+  return guardNative(optimize);
+}
+
+function optimize(): unknown {
   const started = Date.now();
   db.exec("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')");
   const [checkpoint] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];

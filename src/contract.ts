@@ -45,7 +45,9 @@ export type Task =
     }
   | { readonly op: 'maintain'; readonly ctx: unknown; readonly maxResultBytes: number }
   /** Loads the module (if not yet) and reports its declared lanes. */
-  | { readonly op: 'ping' };
+  | { readonly op: 'ping' }
+  /** The thread retires: it exits once this task is received (an idle thread, not needed by recent demand). */
+  | { readonly op: 'retire' };
 
 /**
  * The pool's progress record, shared with every worker once (at its start),

@@ -46,7 +46,11 @@ export class InlineRunner implements Runner {
   }
 
   stats(): RunnerStats {
-    return { threads: 0, max_threads: 0 };
+    return { threads: 0, max_threads: 0, threads_created: 0, threads_retired_idle: 0 };
+  }
+
+  retireIdle(): boolean {
+    return false;
   }
 
   async destroy(): Promise<void> {}

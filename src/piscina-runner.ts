@@ -1,8 +1,10 @@
 /**
  * Runs batches on piscina worker threads. The one place that turns
  * piscina's own failures (worker exited, out of memory, aborted) into
- * JSON-RPC errors. Threads start on demand up to the maximum and retire
- * after `idleMs` without work; `minThreads` start at once, in parallel.
+ * JSON-RPC errors. Threads start on demand up to the maximum; `minThreads`
+ * start at once, in parallel. piscina's own idle retirement is off: the
+ * pool retires idle threads one at a time as recent demand falls
+ * (`retireIdle`).
  *
  * Two piscina pools: the fast reserve (`fastThreads` threads, kept warm:
  * fast batches always find the same hot threads) and the slow threads,
@@ -39,9 +41,10 @@ export interface PiscinaRunnerOptions {
   /** niceIncrement of slow-call threads (0: normal priority, one pool). */
   readonly slowNice: number;
   readonly workerHeapMb: number;
-  /** A thread idle this long retires (down to minThreads). */
-  readonly idleMs: number;
 }
+
+/** piscina's own idle retirement is off (its timer's longest delay): the pool retires threads itself, one at a time. */
+const NEVER_MS = 2 ** 31 - 1;
 
 function isOutcome(v: unknown): v is Outcome {
   return v !== null && typeof v === 'object' && 'ok' in v;
@@ -63,6 +66,10 @@ export class PiscinaRunner implements Runner {
   #destroyed: Promise<void> | undefined;
 
   readonly #progress: Progress;
+  /** Tasks running or queued on the slow piscina, and threads created / retired. */
+  #slowTasks = 0;
+  #created = 0;
+  #retired = 0;
 
   constructor(opts: PiscinaRunnerOptions, sink: ResultSink, progress: Progress) {
     this.#opts = opts;
@@ -86,7 +93,7 @@ export class PiscinaRunner implements Runner {
       workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress },
       minThreads: Math.min(min, max),
       maxThreads: max,
-      idleTimeout: this.#opts.idleMs,
+      idleTimeout: NEVER_MS,
       // One task per thread: the pool above decides what runs where.
       concurrentTasksPerWorker: 1,
       ...(nice > 0 ? { niceIncrement: nice } : {}),
@@ -97,6 +104,7 @@ export class PiscinaRunner implements Runner {
     p.on('error', () => {});
     p.on('message', (m: CallResult | Flush | ThreadNews) => sink(m));
     p.on('workerDestroy', (w: { id: number }) => sink({ thread: 'gone', id: w.id }));
+    p.on('workerCreate', () => void this.#created++);
     return p;
   }
 
@@ -109,23 +117,45 @@ export class PiscinaRunner implements Runner {
   async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | NotLoaded | null> {
     try {
       const p = lane === 'fast' ? this.#fast : this.#slow;
-      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | NotLoaded | null;
+      if (p === this.#slow) this.#slowTasks++;
+      try {
+        return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | NotLoaded | null;
+      } finally {
+        if (p === this.#slow) this.#slowTasks--;
+      }
     } catch (err) {
       throw failureOf(err);
     }
   }
 
+  retireIdle(keep: number): boolean {
+    const threads = this.#slow.threads.length;
+    // Only an idle thread takes the task at once; with none idle it would wait and retire one that was needed.
+    if (threads <= keep || threads <= this.#slowTasks || this.#slow.queueSize > 0) return false;
+    this.#retired++;
+    this.#slow.run({ op: 'retire' } satisfies Task).catch(() => {}); // rejected as the thread exits
+    return true;
+  }
+
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {
+    this.#slowTasks++;
     try {
       return (await this.#slow.run({ op: 'maintain', ctx, maxResultBytes } satisfies Task)) as Outcome;
     } catch (err) {
       return { ok: false, error: failureOf(err).error, runMs: 0 };
+    } finally {
+      this.#slowTasks--;
     }
   }
 
   stats(): RunnerStats {
     const both = this.#slow === this.#fast ? [this.#fast] : [this.#fast, this.#slow];
-    return { threads: both.reduce((n, p) => n + p.threads.length, 0), max_threads: this.#opts.threads + this.#opts.fastThreads };
+    return {
+      threads: both.reduce((n, p) => n + p.threads.length, 0),
+      max_threads: this.#opts.threads + this.#opts.fastThreads,
+      threads_created: this.#created,
+      threads_retired_idle: this.#retired,
+    };
   }
 
   destroy(): Promise<void> {

@@ -13,8 +13,10 @@ export { Pool } from './pool.js';
 /** Methods the pool remembers, and bytes of their names (SPEC §6: bounded in bytes). */
 const MAX_METHODS = 4096;
 const MAX_METHOD_TABLE_BYTES = 512 * 1024;
-/** Threads started at once (in parallel) and kept while idle. */
-const MIN_THREADS = 2;
+/** Slow-call threads started with the daemon (in parallel with the fast reserve) and kept however quiet it is. */
+const WARM_THREADS = 2;
+/** Recent demand: the most slow threads busy at once within this many retire periods (--thread-idle-ms) stay warm: 5 min by default. */
+const DEMAND_WINDOWS = 10;
 
 export function createPool(config: Config, dispatchUrl: string): Pool {
   return new Pool(
@@ -29,6 +31,9 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
       maxResultBytes: config.maxResultBytes,
       maxMethods: MAX_METHODS,
       maxMethodTableBytes: MAX_METHOD_TABLE_BYTES,
+      warmThreads: config.inline ? 0 : Math.min(WARM_THREADS, config.threads),
+      retireEveryMs: config.threadIdleMs,
+      demandWindowMs: DEMAND_WINDOWS * config.threadIdleMs,
     },
     (sink, progress) =>
       config.inline
@@ -38,10 +43,9 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               dispatchUrl,
               threads: config.threads,
               fastThreads: config.fastThreads,
-              minThreads: MIN_THREADS,
+              minThreads: Math.min(WARM_THREADS, config.threads) + Math.min(1, config.fastThreads),
               slowNice: config.slowNice,
               workerHeapMb: config.workerHeapMb,
-              idleMs: config.threadIdleMs,
             },
             sink,
             progress,

@@ -20,7 +20,14 @@ export interface PoolStats {
   /** Threads inside guarded native code (guardNative) right now. */
   readonly threads_in_native: number;
   readonly threads: number;
+  /** Threads running now. */
   readonly threads_started: number;
+  /** Threads started since the daemon began. */
+  readonly threads_created: number;
+  /** Threads retired because recent demand no longer needed them (one per --thread-idle-ms). */
+  readonly threads_retired_idle: number;
+  /** Slow threads kept warm now: the floor, or the most busy at once within the demand window. */
+  readonly threads_kept_warm: number;
   readonly slow_threads: number;
   readonly fast_threads: number;
   readonly cpu_threads: number;

@@ -49,6 +49,12 @@ export interface PoolOptions {
   /** Methods remembered, and bytes of their names. */
   readonly maxMethods: number;
   readonly maxMethodTableBytes: number;
+  /** Slow-call threads kept warm however quiet it is. */
+  readonly warmThreads: number;
+  /** An idle thread beyond recent demand retires, one per this period (ms). */
+  readonly retireEveryMs: number;
+  /** How far back "recent demand" looks (ms): the most slow threads busy at once in it are kept. */
+  readonly demandWindowMs: number;
 }
 
 
@@ -94,6 +100,10 @@ export class Pool {
   readonly #guards: Guards;
   readonly #loads = new LoadHealth(LOAD_VERDICT_MS);
   #retryTimer: NodeJS.Timeout | undefined;
+  /** The most slow threads busy at once in each retire period of the demand window, newest last. */
+  readonly #peaks: number[] = [];
+  #peak = 0;
+  readonly #retire: NodeJS.Timeout;
   /** Settles once no thread is inside native code after a stop began. */
   #safeToStop: Promise<void> = Promise.resolve();
 
@@ -113,6 +123,8 @@ export class Pool {
       loads: new SharedArrayBuffer(2 * 4),
     };
     this.#guards = new Guards(progress);
+    this.#retire = setInterval(() => this.#retireBeyondDemand(), opts.retireEveryMs);
+    this.#retire.unref();
     this.#views = {
       states: new Int32Array(progress.states),
       starts: new Float64Array(progress.starts),
@@ -236,7 +248,7 @@ export class Pool {
     for (;;) {
       if (this.#total >= cap) break;
       // Slow threads in use: slow calls and fast batches that spilled onto them.
-      const slowBusy = this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
+      const slowBusy = this.#slowBusy;
       const fastLive = this.#q.fast.live;
       // Fast calls run on the reserve, and spill onto idle slow threads only
       // when there is no reserve, a full batch waits, or the oldest has
@@ -320,6 +332,27 @@ export class Pool {
     if (slot === 'fast') this.#fastUsed += d;
     else if (slot === 'cpu') this.#cpuUsed += d;
     else this.#waitUsed += d;
+    this.#peak = Math.max(this.#peak, this.#slowBusy);
+  }
+
+  /** Slow threads in use: slow calls, maintenance, and fast batches that spilled onto them. */
+  get #slowBusy(): number {
+    return this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
+  }
+
+  /**
+   * Threads warm for the burst that comes: as many slow threads as were busy
+   * at once within the demand window stay; above that, one idle thread
+   * retires per period — minutes from a wide burst down to the warm floor,
+   * not all at once after one quiet spell.
+   */
+  #retireBeyondDemand(): void {
+    const { retireEveryMs, demandWindowMs, warmThreads } = this.#opts;
+    this.#peaks.push(this.#peak);
+    this.#peak = this.#slowBusy;
+    while (this.#peaks.length > Math.max(1, Math.ceil(demandWindowMs / retireEveryMs))) this.#peaks.shift();
+    if (this.#stopped || !this.#loaded) return;
+    this.#runner.retireIdle(Math.max(warmThreads, ...this.#peaks));
   }
 
   #onResult(r: CallResult | Flush | ThreadNews): void {
@@ -499,14 +532,14 @@ export class Pool {
   async maintain(ctx: unknown): Promise<Outcome | null> {
     const { threads, fastThreads, cpuThreads } = this.#opts;
     if (!this.#loaded || this.#stopped || this.queued > 0) return null;
-    const slowFree = threads - (this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve);
+    const slowFree = threads - this.#slowBusy;
     if (slowFree < 1 || this.#cpuUsed >= Math.min(cpuThreads, threads) || slowFree + fastThreads - this.#onReserve < 2) return null;
-    this.#cpuUsed++;
+    this.#used('cpu', +1);
     const started = performance.now();
     try {
       return await this.#runner.maintain(ctx, this.#opts.maxResultBytes);
     } finally {
-      this.#cpuUsed--;
+      this.#used('cpu', -1);
       this.#n.busy(performance.now() - started);
       this.#pump();
       this.#checkIdle();
@@ -528,6 +561,9 @@ export class Pool {
       threads_in_native: this.#guards.inNative,
       threads: capacity,
       threads_started: runner.threads,
+      threads_created: runner.threads_created,
+      threads_retired_idle: runner.threads_retired_idle,
+      threads_kept_warm: Math.max(this.#opts.warmThreads, this.#peak, ...this.#peaks),
       slow_threads: threads,
       fast_threads: fastThreads,
       cpu_threads: cpuThreads,
@@ -574,6 +610,7 @@ export class Pool {
       this.#stopped = true;
       if (this.#watch !== undefined) clearInterval(this.#watch);
       if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+      clearInterval(this.#retire);
       const stop = failure(ErrorCode.Internal, 'pool is stopped');
       for (const job of this.#q.drain()) this.#finish(job, stop, false);
       // No thread is terminated inside native code (guardNative): those finish it first.

@@ -27,6 +27,10 @@ export class RunFailure extends Error {
 export interface RunnerStats {
   readonly threads: number;
   readonly max_threads: number;
+  /** Threads started since the pool began (the first ones included). */
+  readonly threads_created: number;
+  /** Threads that retired because recent demand no longer needed them. */
+  readonly threads_retired_idle: number;
 }
 
 export interface Runner {
@@ -46,6 +50,11 @@ export interface Runner {
   /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
   maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
   stats(): RunnerStats;
+  /**
+   * Retires one idle slow-call thread, if there is one above the threads
+   * kept warm; true if one was asked to go.
+   */
+  retireIdle(keep: number): boolean;
   /** Stops the threads (running tasks are abandoned). Idempotent. */
   destroy(): Promise<void>;
 }

@@ -51,7 +51,11 @@ class FakeRunner implements Runner {
   }
 
   stats(): RunnerStats {
-    return { threads: 0, max_threads: 0 };
+    return { threads: 0, max_threads: 0, threads_created: 0, threads_retired_idle: 0 };
+  }
+
+  retireIdle(): boolean {
+    return false;
   }
 
   async destroy(): Promise<void> {}
@@ -111,6 +115,9 @@ const OPTS: PoolOptions = {
   maxResultBytes: 1 << 20,
   maxMethods: 100,
   maxMethodTableBytes: 64 * 1024,
+  warmThreads: 2,
+  retireEveryMs: 30_000,
+  demandWindowMs: 300_000,
 };
 
 const LANES = { echo: 'fast', sleep: 'slow', spin: 'slow' } as const;

@@ -48,6 +48,8 @@ const loaded: Promise<LoadedModule | null> = loadDispatch(dispatchUrl).then(
 );
 
 export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | NotLoaded | null> {
+  // Idle, in JavaScript: exiting here is safe. The pool's task is rejected as the thread exits.
+  if (task.op === 'retire') process.exit(0);
   const mod = await loaded;
   if (mod === null) {
     const message = `dispatch module failed to load: ${loadError ?? 'unknown error'}`;

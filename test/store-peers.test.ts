@@ -7,13 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { canPeer, peerHold, readerThenKill } from '../bench/store-peers.js';
 import { Conn, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild, exitWithin, type Child } from './helper.js';
 
-const PEER = fileURLToPath(new URL('../../test/fixtures/sqlite_peer.py', import.meta.url));
-const python = spawnSync('python3', ['-c', 'import sqlite3'], { encoding: 'utf8' });
-const skip = python.status === 0 ? false : 'python3 with its sqlite3 module is not installed';
+const skip = canPeer() ? false : 'python3 with its sqlite3 module is not installed';
 
 function serve(home: string, ...more: string[]): Child {
   return spawnCli(['serve', '--home', home, ...more]);
@@ -23,57 +20,10 @@ async function call(socket: string, method: string, params: unknown): Promise<Re
   return roundTrip(socket, rpc(1, method, params));
 }
 
-function peerRead(db: string): number {
-  const r = spawnSync('python3', [PEER, 'read', db], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return Number(r.stdout.trim());
-}
-
-/** Holds store.db's write lock for `seconds`; resolves once it is held, with a promise of its end. */
-async function peerHold(db: string, seconds: number): Promise<{ released: Promise<void> }> {
-  const p = spawn('python3', [PEER, 'hold', db, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const released = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (d.includes('locked') ? resolve() : undefined));
-    p.once('exit', (code) => reject(new Error(`peer exited ${code} before it held the lock`)));
-  });
-  return { released };
-}
-
-test('a reader between captures, then SIGKILL: every acknowledged capture is there after a restart', { skip, timeout: 90_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
-  const socket = join(dir, 'daemon.sock');
-  const db = join(dir, 'store.db');
-  let daemon = serve(dir);
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
-  await waitForSocket(socket);
-  const ids: number[] = [];
-  const first = await call(socket, 'memory_capture', { text: 'before the reader' });
-  ids.push((first.result as { id: number }).id);
-  // Threads started on demand: each opens the store while the reader may come and go.
-  const burst = await Conn.open(socket);
-  burst.send(Array.from({ length: 12 }, (_, i) => rpc(i, 'memory_recall', { cue: 'reader' })).join(''));
-  await burst.waitLines(12, 20_000);
-  burst.close();
-  assert.equal(peerRead(db), 1);
-  for (let i = 0; i < 20; i++) {
-    const r = await call(socket, 'memory_capture', { text: `after the reader ${i}` });
-    assert.ok('result' in r, JSON.stringify(r));
-    ids.push((r.result as { id: number }).id);
-    if (i === 9) assert.equal(peerRead(db), 11);
-  }
-  daemon.proc.kill('SIGKILL');
-  await daemon.exited;
-  daemon = serve(dir);
-  await waitForSocket(socket);
-  for (const id of ids) {
-    const r = await call(socket, 'memory_get', { id });
-    assert.ok(r.result !== null && typeof r.result === 'object', `capture ${id} lost: ${JSON.stringify(r)}`);
-  }
-  assert.equal(peerRead(db), 21);
+test('a reader between captures, then SIGKILL: every acknowledged capture is there after a restart', { skip, timeout: 90_000 }, async () => {
+  const r = await readerThenKill(20);
+  assert.equal(r.acknowledged, 21);
+  assert.equal(r.lost, 0, `${r.lost} of ${r.acknowledged} acknowledged captures lost`);
 });
 
 test('another process holds the write lock for 7 s during traffic: after it lets go, no call fails and status told the truth', { skip, timeout: 90_000 }, async (t) => {

@@ -118,7 +118,7 @@ export const DEFAULTS = Object.freeze({
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
   maxBatchLength: 1000,
-  maxDepth: 64,
+  maxDepth: 1000,
   maxMethodBytes: 256,
   maxReplyBytes: 16 * 1024 * 1024,
   maxConnections: 1024,

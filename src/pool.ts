@@ -501,6 +501,11 @@ export class Pool {
     return this.#table.kindOf(method);
   }
 
+  /** Threads started now (booting or running, both pools): what their fds are kept aside for (server.ts). */
+  get threadsStarted(): number {
+    return this.#runner.stats().threads;
+  }
+
   /**
    * Graceful: takes no new calls, lets queued and running ones finish, then
    * stops the threads. Idempotent; `destroy()` cuts it short.

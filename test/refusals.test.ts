@@ -9,10 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '../src/client.js';
-import { DEFAULTS } from '../src/config.js';
+import { DEFAULTS, resolveConfig } from '../src/config.js';
+import { Daemon } from '../src/daemon.js';
 import { ErrorCode, RpcError } from '../src/errors.js';
-import { Conn, startDaemon, type Running } from './helper.js';
+import { Conn, silent, startDaemon, tmpHome, type Running } from './helper.js';
 
 type Reply = { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
@@ -303,4 +306,25 @@ describe('logs at the right level', () => {
       await d.close();
     }
   });
+});
+
+describe('errors that say what happened', () => {
+  // A module that throws while loading, and one that does not parse: the error names the user's file and line.
+  const cases = [
+    ['throws.mjs', 'const a = 1;\nfunction open() { throw new Error("no database"); }\nopen();\nexport function dispatch() {}\n', ':2:'],
+    ['syntax.mjs', 'const a = 1;\nlet b = ;\nexport function dispatch() {}\n', ':2'],
+  ] as const;
+  for (const [name, source, line] of cases) {
+    test(`a dispatch module that fails at load (${name}) is reported at its own file and line`, async () => {
+      const { dir, cleanup } = tmpHome();
+      try {
+        const file = join(dir, name);
+        writeFileSync(file, source);
+        const config = resolveConfig({ home: join(dir, 'home'), dispatch: file, threads: 1 }, {});
+        await assert.rejects(Daemon.start(config, { log: silent, env: {} }), (e: unknown) => e instanceof Error && e.message.includes(`${file}${line}`));
+      } finally {
+        cleanup();
+      }
+    });
+  }
 });

@@ -19,7 +19,7 @@
  * module has loaded wait for it; `ready` says when it has (or why not).
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCode } from './errors.js';
+import { boundData, ErrorCode } from './errors.js';
 import { RESULT_FIELDS, Slot, type CallResult, type Flush, type Outcome, type Progress } from './contract.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
 import type { Fifo } from './fifo.js';
@@ -54,6 +54,10 @@ export interface PoolOptions {
 const ARENA_BYTES = 64 * 1024;
 /** A Done call's result message may trail its task's end (another port); this long at most. */
 const RESULT_GRACE_MS = 2000;
+
+/** error.data of the pool's own failures (docs/protocol.md, "Error data"). */
+const STOPPED = { failure: 'stopped' } as const;
+const LOAD_FAILED = { failure: 'load_failed' } as const;
 
 function failure(code: number, message: string, data?: unknown): Outcome {
   return { ok: false, error: data === undefined ? { code, message } : { code, message, data }, runMs: 0 };
@@ -116,7 +120,7 @@ export class Pool {
       },
       (err: unknown) => {
         this.#loadError = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError), false);
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED), false);
         throw err;
       },
     );
@@ -148,11 +152,11 @@ export class Pool {
       cancel: () => this.#q.cancel(job, this.#loaded),
     };
     const refuse = this.#stopped
-      ? failure(ErrorCode.Internal, 'pool is stopped')
+      ? failure(ErrorCode.Internal, 'pool is stopped', STOPPED)
       : this.#loadError !== undefined
-        ? failure(ErrorCode.Internal, this.#loadError)
+        ? failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED)
         : this.queued >= this.#opts.maxQueue
-          ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 })
+          ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { ...boundData('max_queue', this.#opts.maxQueue), retry_after_ms: 100 })
           : null;
     if (refuse !== null) {
       if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#n.rejected++;
@@ -372,17 +376,17 @@ export class Pool {
       if (batch.swap(i, Slot.Queued, Slot.Withdrawn)) back.push(job);
       else if (batch.swap(i, Slot.Running, Slot.Killed)) {
         const message = `worker stopped while running this call: ${lost?.message ?? 'unknown'}`;
-        this.#answer(batch, job, failure(ErrorCode.Internal, message), false);
+        this.#answer(batch, job, failure(ErrorCode.Internal, message, lost?.data ?? { failure: 'worker_stopped' }), false);
       } else trailing = true; // Done: its result is on its way
     });
     release();
     if (this.#stopped) {
-      for (const job of back) this.#answer(batch, job, failure(ErrorCode.Internal, 'pool is stopped'), false);
+      for (const job of back) this.#answer(batch, job, failure(ErrorCode.Internal, 'pool is stopped', STOPPED), false);
     } else this.#requeue(batch, back);
     if (trailing) {
       setTimeout(() => {
         batch.jobs.forEach((job) => {
-          if (job.batch === batch && job.state === 'running') this.#answer(batch, job, failure(ErrorCode.Internal, 'result lost with its worker'), false);
+          if (job.batch === batch && job.state === 'running') this.#answer(batch, job, failure(ErrorCode.Internal, 'result lost with its worker', { failure: 'result_lost' }), false);
         });
       }, RESULT_GRACE_MS).unref();
     }
@@ -434,7 +438,7 @@ export class Pool {
     if (!batch.swap(i, Slot.Running, Slot.Killed)) return; // it finished first: its result stands
     this.#n.kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
-    this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
+    this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`, boundData('call_deadline_ms', this.#opts.deadlineMs)), false);
     batch.abort?.abort();
   }
 
@@ -523,7 +527,7 @@ export class Pool {
     if (!this.#stopped) {
       this.#stopped = true;
       if (this.#watch !== undefined) clearInterval(this.#watch);
-      const stop = failure(ErrorCode.Internal, 'pool is stopped');
+      const stop = failure(ErrorCode.Internal, 'pool is stopped', STOPPED);
       for (const job of this.#q.drain()) this.#finish(job, stop, false);
     }
     await this.#runner.destroy();

@@ -328,3 +328,36 @@ describe('errors that say what happened', () => {
     });
   }
 });
+
+describe('every error the daemon makes up carries data', () => {
+  test('deadline, queue full, worker lost, result too large or not serialisable', async () => {
+    const d = await startDaemon({ threads: 1, fastThreads: 0, maxQueue: 2, callDeadlineMs: 300, maxResultBytes: 1000 });
+    const c = await Conn.open(d.socket);
+    try {
+      const send = (id: string, method: string, params: unknown = {}): void => c.send(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+      send('deadline', 'sleep', { ms: 1000 });
+      // One thread busy: the queue takes two, the rest are refused at once.
+      for (let i = 0; i < 4; i++) send(`q${i}`, 'sleep', { ms: 1 });
+      const first = (await c.waitLines(2, 10_000)).map((l) => JSON.parse(l) as Reply);
+      for (const r of first) assert.deepEqual(r.error?.data, { bound: 'max_queue', limit: 2, retry_after_ms: 100 }, JSON.stringify(r));
+      const all = (await c.waitLines(5, 10_000)).map((l) => JSON.parse(l) as Reply);
+      const deadline = all.find((r) => r.id === 'deadline');
+      assert.equal(deadline?.error?.code, ErrorCode.DeadlineExceeded);
+      assert.deepEqual(deadline?.error?.data, { bound: 'call_deadline_ms', limit: 300 });
+      // One at a time: the queue holds two.
+      const rest = new Map<unknown, Reply>();
+      for (const [id, method, params] of [['big', 'big', { bytes: 5000 }], ['bigint', 'unserialisable', {}], ['exit', 'exit', {}]] as const) {
+        send(id, method, params);
+        const r = JSON.parse((await c.waitLines(all.length + rest.size + 1, 20_000)).at(-1) as string) as Reply;
+        rest.set(r.id, r);
+      }
+      assert.deepEqual(rest.get('big')?.error?.data, { bound: 'max_result_bytes', limit: 1000 });
+      assert.deepEqual(rest.get('bigint')?.error?.data, { failure: 'unserialisable_result' });
+      assert.equal(rest.get('exit')?.error?.code, ErrorCode.Internal);
+      assert.deepEqual(rest.get('exit')?.error?.data, { failure: 'worker_stopped' });
+    } finally {
+      c.close();
+      await d.close();
+    }
+  });
+});

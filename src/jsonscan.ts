@@ -361,7 +361,7 @@ export function scanLine(line: string, limits: ScanLimits): Scanned {
 /**
  * The span of the top-level `id` of a line that was cut (too long), if the
  * part before the cut is the start of one JSON object and its `id` member
- * stands complete before the cut: a scalar followed by its comma. One linear
+ * stands complete before the cut: a string or number followed by its comma. One linear
  * pass over the part; anything else (a batch, a syntax error before the cut,
  * an id cut in two) gives null. The last `id` before the cut wins, as a
  * later duplicate behind the cut cannot be seen.
@@ -379,7 +379,8 @@ export function headId(head: string, maxDepth: number): Span | null {
     if (!(err instanceof SyntaxFailure) || err.message !== END_OF_INPUT) return null;
   }
   const id = members.id;
-  if (id === undefined || id.end >= head.length) return null;
+  // Only an id JSON-RPC allows (a string or a number) is echoed.
+  if (id === undefined || (id.kind !== 'string' && id.kind !== 'number') || id.end >= head.length) return null;
   return s.charCodeAt(skipWs(s, id.end)) === COMMA ? id : null;
 }
 

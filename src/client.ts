@@ -2,13 +2,15 @@
  * A small client for dispatchd (or any NDJSON JSON-RPC server on a unix
  * socket): connect with a timeout, match responses by id, and reject every
  * pending call with -32002 `daemon_unreachable` when the socket dies or the
- * client is closed. After a death, the next call makes one reconnect
- * attempt. Replies are parsed losslessly: an integer outside Number's safe
+ * client is closed; a call past its own timeout rejects with -32005. After
+ * a death, the next call makes one reconnect attempt. Errors are read off
+ * the wire by `RpcError.fromWire`, and matched by id, or by their data —
+ * never by their wording. Replies are parsed losslessly: an integer outside Number's safe
  * range arrives as a `bigint` (see `lossless.ts`).
  */
 import { createConnection, type Socket } from 'node:net';
 import split2 from 'split2';
-import { DaemonUnreachableError, RpcError } from './errors.js';
+import { boundOf, CallTimeoutError, DaemonUnreachableError, RpcError } from './errors.js';
 import { parseJson, stringifyJson } from './lossless.js';
 
 export interface ClientOptions {
@@ -46,12 +48,11 @@ function nestingOf(json: string): number {
   return max;
 }
 
-/** The bound a refusal with `id: null` names (SPEC §6), if it is one a line's size or depth can be matched against. */
-function refusedFor(message: string): ((p: PendingCall) => boolean) | null {
-  const long = /^line too long \(limit (\d+) bytes\)$/.exec(message);
-  if (long) return (p) => p.bytes > Number(long[1]);
-  const deep = /^nesting deeper than (\d+) levels$/.exec(message);
-  if (deep) return (p) => p.depth > Number(deep[1]);
+/** Which pending lines pass the bound an id-null refusal names in its data, if it names one a line can be measured against. */
+function refusedFor(data: unknown): ((p: PendingCall) => boolean) | null {
+  const b = boundOf(data);
+  if (b?.bound === 'max_line_bytes') return (p) => p.bytes > b.limit;
+  if (b?.bound === 'max_depth') return (p) => p.depth > b.limit;
   return null;
 }
 
@@ -75,11 +76,12 @@ export class Client {
       const s = createConnection(this.#opts.socket);
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new DaemonUnreachableError(`connect to ${this.#opts.socket} timed out after ${this.#opts.connectTimeoutMs} ms`));
+        reject(new DaemonUnreachableError(`connect to ${this.#opts.socket} timed out after ${this.#opts.connectTimeoutMs} ms`, 'connect_timeout'));
       }, this.#opts.connectTimeoutMs);
       s.once('error', (err) => {
         clearTimeout(timer);
-        reject(new DaemonUnreachableError(`${(err as NodeJS.ErrnoException).code ?? err.message} on ${this.#opts.socket}`));
+        const errno = (err as NodeJS.ErrnoException).code;
+        reject(new DaemonUnreachableError(`${errno ?? err.message} on ${this.#opts.socket}`, 'connect_failed', errno));
       });
       s.once('connect', () => {
         clearTimeout(timer);
@@ -106,8 +108,8 @@ export class Client {
   }
 
   /** Every call and control request still waiting gets -32002. */
-  #rejectAll(why: string): void {
-    const err = (): Error => new DaemonUnreachableError(why);
+  #rejectAll(why: string, kind: 'connection_lost' | 'closed' = 'connection_lost'): void {
+    const err = (): Error => new DaemonUnreachableError(why, kind);
     const calls = [...this.#calls.values()];
     const controls = this.#controls;
     this.#calls.clear();
@@ -130,33 +132,28 @@ export class Client {
       this.#controls.shift()?.resolve(msg);
       return;
     }
-    const error = msg.error;
-    if (msg.id === null && error !== null && typeof error === 'object') return this.#refused(error as Record<string, unknown>);
+    const error = 'error' in msg ? RpcError.fromWire(msg.error) : null;
+    if (msg.id === null && error !== null) return this.#refused(error);
     const p = typeof msg.id === 'number' ? this.#calls.get(msg.id) : undefined;
     if (p === undefined) return;
     this.#calls.delete(msg.id as number);
-    if (error !== null && typeof error === 'object') {
-      const e = error as { code?: unknown; message?: unknown; data?: unknown };
-      p.reject(new RpcError(typeof e.code === 'number' ? e.code : -32001, typeof e.message === 'string' ? e.message : 'error', e.data));
-    } else {
-      p.resolve(msg.result);
-    }
+    if (error !== null) p.reject(error);
+    else p.resolve(msg.result);
   }
 
   /**
-   * A line the daemon refused before it could read its id (too long, too
-   * deep) is answered with `id: null`. Every line this client sends is one
-   * call it built, so the refusal is matched to the oldest pending call
-   * whose line passes the bound it names. A refusal naming a bound no
-   * pending line passes is dropped, not given to a call that merely
-   * happens to be pending: the refused call may have timed out already,
-   * and the pending one will still get its own answer. One this client
-   * cannot read (another daemon's wording) goes to the call pending, if
-   * there is just one.
+   * dispatchd names the id of every refusal it can, and this client writes
+   * the id first, so `id: null` is rare: a line whose id the daemon could
+   * not read. Every line this client sends is one call it built, so such a
+   * refusal is matched, by the bound its data names, to the oldest pending
+   * call whose line passes it. A refusal naming a bound no pending line
+   * passes is dropped, not given to a call that merely happens to be
+   * pending: the refused call may have timed out already, and the pending
+   * one will still get its own answer. One without such data (another
+   * server) goes to the call pending, if there is just one.
    */
-  #refused(e: Record<string, unknown>): void {
-    const message = typeof e.message === 'string' ? e.message : 'error';
-    const passes = refusedFor(message);
+  #refused(error: RpcError): void {
+    const passes = refusedFor(error.data);
     let found: [number, PendingCall] | undefined;
     if (passes === null) {
       if (this.#calls.size === 1) found = this.#calls.entries().next().value;
@@ -170,11 +167,11 @@ export class Client {
     }
     if (found === undefined) return;
     this.#calls.delete(found[0]);
-    found[1].reject(new RpcError(typeof e.code === 'number' ? e.code : -32600, message, e.data));
+    found[1].reject(error);
   }
 
   async #send(line: string): Promise<void> {
-    if (this.#closed) throw new DaemonUnreachableError('client is closed');
+    if (this.#closed) throw new DaemonUnreachableError('client is closed', 'closed');
     const s = await this.connect();
     s.write(`${line}\n`);
   }
@@ -188,7 +185,7 @@ export class Client {
       new Promise<T>((_, reject) => {
         timer = setTimeout(() => {
           onTimeout();
-          reject(new DaemonUnreachableError(`no answer within ${ms} ms`));
+          reject(new CallTimeoutError(ms));
         }, ms);
       }),
     ]).finally(() => clearTimeout(timer));
@@ -241,6 +238,6 @@ export class Client {
     this.#closed = true;
     this.#socket?.end();
     this.#socket = null;
-    this.#rejectAll('client is closed');
+    this.#rejectAll('client is closed', 'closed');
   }
 }

@@ -41,7 +41,7 @@ export interface Config {
   readonly maxLineBytes: number;
   /** Most elements in one batch; a longer batch is one -32600. */
   readonly maxBatchLength: number;
-  /** Deepest nesting of objects and arrays in a line; deeper is -32600. */
+  /** Deepest nesting of objects and arrays in one request (alone or in a batch); deeper is -32600 for it alone. */
   readonly maxDepth: number;
   /** Longest method name, in UTF-8 bytes; longer is -32600. */
   readonly maxMethodBytes: number;
@@ -118,7 +118,7 @@ export const DEFAULTS = Object.freeze({
   maxInFlight: 32,
   maxLineBytes: 1024 * 1024,
   maxBatchLength: 1000,
-  maxDepth: 64,
+  maxDepth: 1000,
   maxMethodBytes: 256,
   maxReplyBytes: 16 * 1024 * 1024,
   maxConnections: 1024,
@@ -160,7 +160,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   maxInFlight: { env: 'DISPATCHD_MAX_IN_FLIGHT', flag: '--max-in-flight', kind: 'int', min: 1, help: 'requests in flight per connection' },
   maxLineBytes: { env: 'DISPATCHD_MAX_LINE_BYTES', flag: '--max-line-bytes', kind: 'int', min: 64, help: 'longest request line in bytes' },
   maxBatchLength: { env: 'DISPATCHD_MAX_BATCH_LENGTH', flag: '--max-batch-length', kind: 'int', min: 1, help: 'most elements in one batch; more → one -32600' },
-  maxDepth: { env: 'DISPATCHD_MAX_DEPTH', flag: '--max-depth', kind: 'int', min: 2, help: 'deepest nesting of objects/arrays in a line; deeper → -32600' },
+  maxDepth: { env: 'DISPATCHD_MAX_DEPTH', flag: '--max-depth', kind: 'int', min: 2, help: 'deepest nesting of objects/arrays in one request (a batch element counts from itself); deeper → -32600 with its id, that request alone' },
   maxMethodBytes: { env: 'DISPATCHD_MAX_METHOD_BYTES', flag: '--max-method-bytes', kind: 'int', min: 1, help: 'longest method name in bytes; longer → -32600' },
   maxReplyBytes: { env: 'DISPATCHD_MAX_REPLY_BYTES', flag: '--max-reply-bytes', kind: 'int', min: 1024, help: 'bytes answered for one line; past them each answer is -32001' },
   maxConnections: { env: 'DISPATCHD_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', min: 1, help: 'simultaneous connections' },

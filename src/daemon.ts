@@ -245,7 +245,7 @@ export class Daemon {
       if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed bind names an interrupted start left behind');
       where = { kind: 'path', path: config.socket };
     }
-    const server = new Server(this.#router(), config, log);
+    const server = new Server(this.#router(), config, log, () => this.pool.threadsStarted);
     await server.listen(where);
     this.#server = server;
     log.info(

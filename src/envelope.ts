@@ -5,7 +5,8 @@
  * text and params kept as their exact JSON text for the worker to parse
  * (SPEC §2, §6). Knows nothing about sockets, the pool or the control plane.
  */
-import { CONTROL_FIELDS, scanLine, stringValue, type Element, type Span } from './jsonscan.js';
+import { boundData, ErrorCode, type InvalidPart, type WireError } from './errors.js';
+import { CONTROL_FIELDS, headId, scanLine, stringValue, type Element, type Span } from './jsonscan.js';
 
 /** The seven control types (SPEC §3). */
 export const CONTROL_TYPES: ReadonlySet<string> = new Set([
@@ -44,7 +45,8 @@ export type Message =
        */
       readonly floatSeconds: boolean;
     }
-  | { readonly kind: 'invalid'; readonly id: RawId | null; readonly message: string }
+  /** Refused before it runs: a -32600 with `data` (docs/protocol.md, "Error data"). */
+  | { readonly kind: 'invalid'; readonly id: RawId | null; readonly error: WireError }
   | {
       readonly kind: 'request';
       /** null for a notification (no `id` key): it runs and gets no response. */
@@ -56,7 +58,7 @@ export type Message =
 
 /** What a whole line means. */
 export type Parsed =
-  | { readonly kind: 'parse_error'; readonly message: string }
+  | { readonly kind: 'parse_error'; readonly error: WireError }
   | { readonly kind: 'batch'; readonly items: readonly Message[] }
   | Message;
 
@@ -69,11 +71,15 @@ function detach(s: string): string {
   return s.length < 13 ? s : (' ' + s).slice(1);
 }
 
-function invalid(id: RawId | null, message: string): Message {
-  return { kind: 'invalid', id, message };
+function invalid(id: RawId | null, message: string, data: WireError['data']): Message {
+  return { kind: 'invalid', id, error: { code: ErrorCode.InvalidRequest, message, data } };
 }
 
-const NOT_AN_OBJECT = invalid(null, 'request must be a JSON object');
+function bad(id: RawId | null, part: InvalidPart, message: string): Message {
+  return invalid(id, message, { invalid: part });
+}
+
+const NOT_AN_OBJECT = bad(null, 'request', 'request must be a JSON object');
 
 /** Whether a method name is over the limit, without decoding a long one. */
 function methodTooLong(line: string, span: Span, maxBytes: number): boolean {
@@ -103,10 +109,24 @@ function controlMessage(line: string, type: string, members: Extract<Element, { 
   return msg;
 }
 
+/** The id to echo: a string or a number, exactly as written (SPEC §2); else null. */
+function echoOf(line: string, id: Span | undefined): RawId | null {
+  return id !== undefined && (id.kind === 'string' || id.kind === 'number') ? detach(line.slice(id.start, id.end)) : null;
+}
+
+/** The refusal of an element nested past the bound: it carries the element's id, if it has one. */
+function tooDeep(id: RawId | null, maxDepth: number): Message {
+  return invalid(id, `nesting deeper than ${maxDepth} levels`, boundData('max_depth', maxDepth));
+}
+
 /** Classifies one scanned element (SPEC §2 routing steps 2–4). */
-function classify(line: string, el: Element, maxMethodBytes: number): Message {
-  if (!el.object) return NOT_AN_OBJECT;
+function classify(line: string, el: Element, limits: EnvelopeLimits): Message {
+  if (!el.object) return el.tooDeep ? tooDeep(null, limits.maxDepth) : NOT_AN_OBJECT;
   const { jsonrpc, id, method, type, params, seconds } = el.members;
+  const echo = echoOf(line, id);
+  // Before routing: a control message is bounded like any line (SPEC §6).
+  if (el.tooDeep) return tooDeep(echo, limits.maxDepth);
+  const maxMethodBytes = limits.maxMethodBytes;
   if (type?.kind === 'string' && jsonrpc === undefined) {
     const name = stringValue(line, type);
     if (CONTROL_TYPES.has(name)) {
@@ -114,15 +134,15 @@ function classify(line: string, el: Element, maxMethodBytes: number): Message {
       return { kind: 'control', msg: controlMessage(line, name, el.members), floatSeconds };
     }
   }
-  const usable = id !== undefined && (id.kind === 'string' || id.kind === 'number');
-  const echo = usable ? detach(line.slice(id.start, id.end)) : null;
-  if (jsonrpc?.kind !== 'string' || stringValue(line, jsonrpc) !== '2.0') return invalid(echo, "jsonrpc must be '2.0'");
-  if (id?.kind === 'null') return invalid(echo, 'id required and non-null');
-  if (id !== undefined && !usable) return invalid(echo, 'id must be a string or a number');
-  if (method?.kind !== 'string') return invalid(echo, 'method must be a string');
-  if (methodTooLong(line, method, maxMethodBytes)) return invalid(echo, `method name longer than ${maxMethodBytes} bytes`);
+  if (jsonrpc?.kind !== 'string' || stringValue(line, jsonrpc) !== '2.0') return bad(echo, 'jsonrpc', "jsonrpc must be '2.0'");
+  if (id?.kind === 'null') return bad(echo, 'id', 'id required and non-null');
+  if (id !== undefined && echo === null) return bad(echo, 'id', 'id must be a string or a number');
+  if (method?.kind !== 'string') return bad(echo, 'method', 'method must be a string');
+  if (methodTooLong(line, method, maxMethodBytes)) {
+    return invalid(echo, `method name longer than ${maxMethodBytes} bytes`, boundData('max_method_bytes', maxMethodBytes));
+  }
   if (params !== undefined && params.kind !== 'object' && params.kind !== 'array') {
-    return invalid(echo, 'params must be object or array');
+    return bad(echo, 'params', 'params must be object or array');
   }
   return {
     kind: 'request',
@@ -137,15 +157,23 @@ export function parseLine(line: string, limits: EnvelopeLimits): Parsed {
   const scanned = scanLine(line, limits);
   switch (scanned.kind) {
     case 'syntax_error':
-      return { kind: 'parse_error', message: scanned.message };
-    case 'too_deep':
-      return invalid(null, `nesting deeper than ${limits.maxDepth} levels`);
+      return { kind: 'parse_error', error: { code: ErrorCode.ParseError, message: scanned.message, data: { syntax: 'json' } } };
     case 'batch_too_large':
-      return invalid(null, `batch too large (limit ${limits.maxBatchLength} elements)`);
+      return invalid(null, `batch too large (limit ${limits.maxBatchLength} elements)`, boundData('max_batch_length', limits.maxBatchLength));
     case 'single':
-      return classify(line, scanned.element, limits.maxMethodBytes);
+      return classify(line, scanned.element, limits);
     case 'batch':
-      if (scanned.elements.length === 0) return invalid(null, 'empty batch');
-      return { kind: 'batch', items: scanned.elements.map((el) => classify(line, el, limits.maxMethodBytes)) };
+      if (scanned.elements.length === 0) return bad(null, 'batch', 'empty batch');
+      return { kind: 'batch', items: scanned.elements.map((el) => classify(line, el, limits)) };
   }
+}
+
+/**
+ * The id of a line refused for its length, read from the part before the
+ * cut (`head`, null when the framer kept none): see `headId`.
+ */
+export function idBeforeCut(head: string | null, limits: EnvelopeLimits): RawId | null {
+  if (head === null) return null;
+  const span = headId(head, limits.maxDepth);
+  return span === null ? null : detach(head.slice(span.start, span.end));
 }

@@ -14,6 +14,7 @@ export const ErrorCode = {
   DaemonUnreachable: -32002,
   Overloaded: -32003,
   DeadlineExceeded: -32004,
+  Timeout: -32005,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -22,6 +23,51 @@ export interface WireError {
   code: number;
   message: string;
   data?: unknown;
+}
+
+/**
+ * The bounds a refusal can name in `error.data.bound` (docs/protocol.md,
+ * "Error data"): each is an option, and `limit` is its value.
+ */
+export type BoundName =
+  | 'max_line_bytes'
+  | 'max_depth'
+  | 'max_method_bytes'
+  | 'max_batch_length'
+  | 'max_reply_bytes'
+  | 'max_result_bytes'
+  | 'max_queue'
+  | 'max_connections'
+  | 'call_deadline_ms';
+
+/** `error.data` of a refusal for a bound: `{bound, limit}` (plus `retry_after_ms` for -32003). */
+export interface BoundData {
+  readonly bound: BoundName;
+  readonly limit: number;
+}
+
+/** The member of a request that made it invalid (`error.data.invalid` of a -32600 that is not a bound). */
+export type InvalidPart = 'request' | 'jsonrpc' | 'id' | 'method' | 'params' | 'batch';
+
+/** What a parse error (-32700) failed on: the JSON, or the bytes' UTF-8. */
+export type SyntaxKind = 'json' | 'utf8';
+
+/** Why the daemon (not the dispatch module) failed a call: `error.data.failure` of a -32001. */
+export type FailureKind = 'load_failed' | 'unserialisable_result' | 'worker_stopped' | 'out_of_memory' | 'result_lost' | 'stopped';
+
+/** Why the client library or CLI gave up (-32002, -32005): `error.data.client`. */
+export type ClientKind = 'connect_failed' | 'connect_timeout' | 'connection_lost' | 'closed' | 'timeout';
+
+/** `error.data` of a bound refusal. */
+export function boundData(bound: BoundName, limit: number): BoundData {
+  return { bound, limit };
+}
+
+/** The bound an error's data names, if it names one. */
+export function boundOf(data: unknown): BoundData | null {
+  if (data === null || typeof data !== 'object') return null;
+  const d = data as { bound?: unknown; limit?: unknown };
+  return typeof d.bound === 'string' && typeof d.limit === 'number' ? { bound: d.bound as BoundName, limit: d.limit } : null;
 }
 
 /** Base class: an error with a JSON-RPC code. */
@@ -41,6 +87,27 @@ export class RpcError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, data: this.data };
   }
+
+  /**
+   * The one way to read an error off the wire: the `error` member of a
+   * JSON-RPC response (anything: a peer may send garbage) as an RpcError
+   * with its code, message and data. A malformed error object still gives
+   * an RpcError (-32001), so a caller always has something to reject with.
+   */
+  static fromWire(error: unknown): RpcError {
+    if (error === null || typeof error !== 'object' || Array.isArray(error)) {
+      return new RpcError(ErrorCode.Internal, 'malformed error in a response', { malformed: true });
+    }
+    const e = error as { code?: unknown; message?: unknown; data?: unknown };
+    const code = typeof e.code === 'number' && Number.isInteger(e.code) ? e.code : ErrorCode.Internal;
+    return new RpcError(code, typeof e.message === 'string' ? e.message : 'error', e.data);
+  }
+}
+
+/** The error of a JSON-RPC response object (`{"jsonrpc":"2.0","error":…}`), or null if it is not one. */
+export function errorOfResponse(response: unknown): RpcError | null {
+  if (response === null || typeof response !== 'object' || !('jsonrpc' in response) || !('error' in response)) return null;
+  return RpcError.fromWire((response as { error: unknown }).error);
 }
 
 /** Thrown by a dispatch module for a method it does not serve (-32601). */
@@ -85,13 +152,31 @@ export class DeadlineExceededError extends RpcError {
   }
 }
 
-/** Client side: the daemon's socket died or could not be reached (-32002). */
+/**
+ * Client side: the daemon's socket died or could not be reached (-32002).
+ * `data.client` says which (`connect_failed` with `errno`, `connect_timeout`,
+ * `connection_lost`, `closed`), so a program never reads the message.
+ */
 export class DaemonUnreachableError extends RpcError {
-  constructor(detail: string) {
-    super(ErrorCode.DaemonUnreachable, `daemon_unreachable: ${detail}`);
+  constructor(detail: string, kind: Exclude<ClientKind, 'timeout'> = 'connection_lost', errno?: string) {
+    super(ErrorCode.DaemonUnreachable, `daemon_unreachable: ${detail}`, errno === undefined ? { client: kind } : { client: kind, errno });
   }
   override get name(): string {
     return 'DaemonUnreachableError';
+  }
+}
+
+/**
+ * Client side: the daemon was reached but did not answer within the
+ * caller's own time limit (-32005, `data: {client: "timeout", timeout_ms}`).
+ * Not a sign that no daemon runs: the call may still be running there.
+ */
+export class CallTimeoutError extends RpcError {
+  constructor(ms: number) {
+    super(ErrorCode.Timeout, `timeout: no answer within ${ms} ms`, { client: 'timeout', timeout_ms: ms });
+  }
+  override get name(): string {
+    return 'CallTimeoutError';
   }
 }
 

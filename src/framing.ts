@@ -5,8 +5,11 @@
  * Each input line yields exactly one frame, in order:
  *   {kind:'line', text}   a complete line (CRLF accepted; a leading UTF-8 BOM
  *                         dropped; blank lines dropped)
- *   {kind:'too_long'}     a line over the limit — reported as soon as it
- *                         passes the limit, and skipped through its `\n`
+ *   {kind:'too_long', head} a line over the limit — reported as soon as it
+ *                         passes the limit, and skipped through its `\n`;
+ *                         `head` is its first bytes up to the limit, as
+ *                         text (whole characters only), or null if they are
+ *                         not UTF-8 — so a refusal can name an id before the cut
  *   {kind:'invalid_utf8'} a line holding bytes that are not UTF-8
  *
  * Cost is linear in the bytes: each byte is searched for `\n` once, copied
@@ -19,14 +22,29 @@ import { isUtf8 } from 'node:buffer';
 
 export type Frame =
   | { readonly kind: 'line'; readonly text: string }
-  | { readonly kind: 'too_long' }
+  | { readonly kind: 'too_long'; readonly head: string | null }
   | { readonly kind: 'invalid_utf8' };
 
-const TOO_LONG: Frame = Object.freeze({ kind: 'too_long' });
 const INVALID_UTF8: Frame = Object.freeze({ kind: 'invalid_utf8' });
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+/** The part of a too-long line the limit allowed, as text: cut back to a whole character. */
+function headText(bytes: Buffer): string | null {
+  let end = bytes.length;
+  // Back over at most 3 continuation bytes to the start of the last character; drop it if incomplete.
+  let k = end - 1;
+  while (k >= 0 && end - k <= 4 && ((bytes[k] as number) & 0xc0) === 0x80) k--;
+  if (k >= 0) {
+    const lead = bytes[k] as number;
+    const size = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (k + size > end) end = k;
+  }
+  const whole = bytes.subarray(0, end);
+  if (!isUtf8(whole)) return null;
+  return whole[0] === 0xef && whole[1] === 0xbb && whole[2] === 0xbf ? whole.toString('utf8', 3) : whole.toString('utf8');
+}
+
 /** An unfinished-line buffer up to this size is kept for the next line; a larger one is let go. */
 const KEEP_BUFFER = 64 * 1024;
 
@@ -90,9 +108,8 @@ export class LineFramer {
   #keep(part: Buffer): void {
     if (this.#skipping || part.length === 0) return;
     if (this.#pendingBytes + part.length > this.#maxBytes + 1) {
-      this.#drop();
       this.#skipping = true;
-      this.#emit(TOO_LONG);
+      this.#tooLong(part);
       return;
     }
     this.#append(part);
@@ -119,16 +136,13 @@ export class LineFramer {
   #line(last: Buffer): void {
     let bytes = last;
     if (this.#pendingBytes > 0) {
-      if (this.#pendingBytes + last.length > this.#maxBytes + 1) {
-        this.#drop();
-        return this.#emit(TOO_LONG);
-      }
+      if (this.#pendingBytes + last.length > this.#maxBytes + 1) return this.#tooLong(last);
       this.#append(last);
       bytes = this.#pending.subarray(0, this.#pendingBytes);
     }
     try {
       if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
-      if (bytes.length > this.#maxBytes) return this.#emit(TOO_LONG);
+      if (bytes.length > this.#maxBytes) return this.#emit({ kind: 'too_long', head: headText(bytes.subarray(0, this.#maxBytes)) });
       if (!isUtf8(bytes)) return this.#emit(INVALID_UTF8);
       // A UTF-8 byte order mark starting a line is dropped, as the original's json.loads(bytes) does.
       const text = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.toString('utf8', 3) : bytes.toString('utf8');
@@ -136,6 +150,15 @@ export class LineFramer {
     } finally {
       if (this.#pendingBytes > 0) this.#drop();
     }
+  }
+
+  // The pending bytes and then `more` make a line over the limit: report it with its head, forget it.
+  #tooLong(more: Buffer): void {
+    const room = this.#maxBytes - this.#pendingBytes;
+    const head = room <= 0 ? this.#pending.subarray(0, this.#maxBytes) : Buffer.concat([this.#pending.subarray(0, this.#pendingBytes), more.subarray(0, room)]);
+    const frame: Frame = { kind: 'too_long', head: headText(head) };
+    this.#drop();
+    this.#emit(frame);
   }
 
   #emit(frame: Frame): void {

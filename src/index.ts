@@ -12,8 +12,13 @@ export {
   OverloadedError,
   DeadlineExceededError,
   DaemonUnreachableError,
+  CallTimeoutError,
+  errorOfResponse,
+  boundOf,
   requireParam,
   type WireError,
+  type BoundData,
+  type BoundName,
 } from './errors.js';
 export type { DispatchFn, DispatchModule, Lane } from './module.js';
 export { claimCompletion, guardNative } from './contract.js';

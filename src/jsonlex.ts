@@ -143,8 +143,11 @@ function show(c: number): string {
   return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `'\\u${c.toString(16).padStart(4, '0')}'`;
 }
 
+/** The message of every failure at the end of the text (a cut line ends there). */
+export const END_OF_INPUT = 'Unexpected end of JSON input';
+
 function at(n: number, i: number, what: string): string {
-  return i >= n ? 'Unexpected end of JSON input' : `${what} at position ${i}`;
+  return i >= n ? END_OF_INPUT : `${what} at position ${i}`;
 }
 
 // The messages below take the padded text and `n`, the length of the line in it.

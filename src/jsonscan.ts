@@ -26,6 +26,7 @@ import {
   RBRACE,
   RBRACKET,
   decodeShortName,
+  END_OF_INPUT,
   hasBackslash,
   isDigit,
   literalEnd,
@@ -56,13 +57,24 @@ export type RoutingKey = 'jsonrpc' | 'id' | 'method' | 'type' | 'params' | Contr
 export type ControlField = 'reason' | 'ts' | 'seconds' | 'session_id';
 export const CONTROL_FIELDS: readonly ControlField[] = ['reason', 'ts', 'seconds', 'session_id'];
 
-/** A top-level value or batch element. */
+/**
+ * A top-level value or batch element. `tooDeep`: it nests deeper than the
+ * limit (counted from the element itself, so a request nests as deep alone
+ * as in a batch); it was still read to its end, so its members are known and
+ * the rest of the line is checked.
+ */
 export type Element =
-  | { readonly object: false }
-  | { readonly object: true; readonly start: number; readonly end: number; readonly members: Readonly<Partial<Record<RoutingKey, Span>>> };
+  | { readonly object: false; readonly tooDeep: boolean }
+  | {
+      readonly object: true;
+      readonly start: number;
+      readonly end: number;
+      readonly members: Readonly<Partial<Record<RoutingKey, Span>>>;
+      readonly tooDeep: boolean;
+    };
 
 export interface ScanLimits {
-  /** Deepest nesting of objects and arrays; the top-level value is depth 1. */
+  /** Deepest nesting of objects and arrays; a line's value, or a batch's element, is depth 1. */
   readonly maxDepth: number;
   /** Most elements a top-level array may have. */
   readonly maxBatchLength: number;
@@ -72,7 +84,6 @@ export type Scanned =
   | { readonly kind: 'single'; readonly element: Element }
   | { readonly kind: 'batch'; readonly elements: readonly Element[] }
   | { readonly kind: 'syntax_error'; readonly message: string }
-  | { readonly kind: 'too_deep' }
   | { readonly kind: 'batch_too_large' };
 
 // Longest routing key (`session_id`), and its longest source text: every character as \uXXXX.
@@ -84,8 +95,8 @@ const ROUTING_FIRSTS = 'jimtpsr';
 class SyntaxFailure {
   constructor(readonly message: string) {}
 }
-const TOO_DEEP = Symbol('too deep');
-const NOT_OBJECT: Element = Object.freeze({ object: false });
+const NOT_OBJECT: Element = Object.freeze({ object: false, tooDeep: false });
+const NOT_OBJECT_DEEP: Element = Object.freeze({ object: false, tooDeep: true });
 
 /** The routing members of one object; a fixed shape (nine fields), filled as they are met. */
 class Members implements Partial<Record<RoutingKey, Span>> {
@@ -166,6 +177,8 @@ class Scanner {
   /** The line's own length. */
   readonly #n: number;
   readonly #maxDepth: number;
+  /** The element being read went past the depth limit. */
+  #deep = false;
 
   constructor(line: string, maxDepth: number) {
     this.#s = line + PAD;
@@ -194,8 +207,11 @@ class Scanner {
 
   /**
    * Past the container at `i` (`{` or `[`), whose depth is `depth`; nothing
-   * in it is kept. Iterative, so nesting costs no call stack; a container
-   * deeper than the limit stops the scan.
+   * in it is kept. Iterative, so nesting costs no call stack (one array
+   * entry per open level: memory linear in the line); a container deeper
+   * than the limit marks the element, and the scan goes on, so a refusal
+   * can still name an id written after the deep part, and a batch's other
+   * elements are still read.
    */
   skipContainer(i: number, depth: number): number {
     const s = this.#s;
@@ -205,7 +221,7 @@ class Scanner {
       // Here i is at the start of a value.
       let c = s.charCodeAt(i);
       if (c === LBRACE || c === LBRACKET) {
-        if (closers.length > room) throw TOO_DEEP;
+        if (closers.length > room) this.#deep = true;
         const close = c + 2; // '{' + 2 is '}', '[' + 2 is ']'
         i = skipWs(s, i + 1);
         if (s.charCodeAt(i) !== close) {
@@ -238,11 +254,14 @@ class Scanner {
     }
   }
 
-  /** An object at `start` whose routing members are wanted; `depth` is its depth. */
-  object(start: number, depth: number): { element: Element; end: number } {
-    if (depth > this.#maxDepth) throw TOO_DEEP;
+  /**
+   * An object at `start` whose routing members are wanted; `depth` is its
+   * depth. Members are set into `members` as they are met, so a caller that
+   * reads a cut line still has those before the cut.
+   */
+  object(start: number, depth: number, members = new Members()): { element: Element; end: number } {
+    if (depth > this.#maxDepth) this.#deep = true;
     const s = this.#s;
-    const members = new Members();
     let i = skipWs(s, start + 1);
     if (s.charCodeAt(i) !== RBRACE) {
       for (;;) {
@@ -274,15 +293,16 @@ class Scanner {
         break;
       }
     }
-    return { element: { object: true, start, end: i + 1, members }, end: i + 1 };
+    return { element: { object: true, start, end: i + 1, members, tooDeep: this.#deep }, end: i + 1 };
   }
 
   /** The value at `i` as an element: an object is looked into, anything else skipped. */
-  element(i: number, depth: number): { element: Element; end: number } {
+  element(i: number): { element: Element; end: number } {
+    this.#deep = false;
     const c = this.#s.charCodeAt(i);
-    if (c === LBRACE) return this.object(i, depth);
-    const end = c === LBRACKET ? this.skipContainer(i, depth) : scalar(this.#s, this.#n, i).end;
-    return { element: NOT_OBJECT, end };
+    if (c === LBRACE) return this.object(i, 1);
+    const end = c === LBRACKET ? this.skipContainer(i, 1) : scalar(this.#s, this.#n, i).end;
+    return { element: this.#deep ? NOT_OBJECT_DEEP : NOT_OBJECT, end };
   }
 
   /** The whole line. */
@@ -291,7 +311,6 @@ class Scanner {
     let i = skipWs(s, 0);
     let result: Scanned;
     if (s.charCodeAt(i) === LBRACKET) {
-      if (this.#maxDepth < 1) throw TOO_DEEP;
       const elements: Element[] = [];
       i = skipWs(s, i + 1);
       if (s.charCodeAt(i) === RBRACKET) {
@@ -299,7 +318,7 @@ class Scanner {
       } else {
         for (;;) {
           if (elements.length === maxBatchLength) return { kind: 'batch_too_large' };
-          const el = this.element(i, 2);
+          const el = this.element(i);
           elements.push(el.element);
           i = skipWs(s, el.end);
           const c = s.charCodeAt(i);
@@ -314,7 +333,7 @@ class Scanner {
       }
       result = { kind: 'batch', elements };
     } else {
-      const el = this.element(i, 1);
+      const el = this.element(i);
       result = { kind: 'single', element: el.element };
       i = el.end;
     }
@@ -325,19 +344,44 @@ class Scanner {
 }
 
 /**
- * Scans one line. A line that passes a bound stops there: deeper than
- * `maxDepth` at the first container past the limit, a top-level array at
- * element `maxBatchLength + 1` — the rest of such a line is not read, so it
- * costs no more than a line at the bound.
+ * Scans one line. An element deeper than `maxDepth` is marked and the scan
+ * goes on (each element has its own fate, SPEC §6; the cost stays linear).
+ * A top-level array stops at element `maxBatchLength + 1`: a bound on the
+ * line as a whole, so the rest is not read.
  */
 export function scanLine(line: string, limits: ScanLimits): Scanned {
   try {
     return new Scanner(line, limits.maxDepth).line(limits.maxBatchLength);
   } catch (err) {
-    if (err === TOO_DEEP) return { kind: 'too_deep' };
     if (err instanceof SyntaxFailure) return { kind: 'syntax_error', message: err.message };
     throw err;
   }
+}
+
+/**
+ * The span of the top-level `id` of a line that was cut (too long), if the
+ * part before the cut is the start of one JSON object and its `id` member
+ * stands complete before the cut: a string or number followed by its comma. One linear
+ * pass over the part; anything else (a batch, a syntax error before the cut,
+ * an id cut in two) gives null. The last `id` before the cut wins, as a
+ * later duplicate behind the cut cannot be seen.
+ */
+export function headId(head: string, maxDepth: number): Span | null {
+  const scanner = new Scanner(head, maxDepth);
+  const s = head + PAD;
+  const start = skipWs(s, 0);
+  if (s.charCodeAt(start) !== LBRACE) return null;
+  const members = new Members();
+  try {
+    scanner.object(start, 1, members);
+    return null; // the object ended before the cut: the line is not one object
+  } catch (err) {
+    if (!(err instanceof SyntaxFailure) || err.message !== END_OF_INPUT) return null;
+  }
+  const id = members.id;
+  // Only an id JSON-RPC allows (a string or a number) is echoed.
+  if (id === undefined || (id.kind !== 'string' && id.kind !== 'number') || id.end >= head.length) return null;
+  return s.charCodeAt(skipWs(s, id.end)) === COMMA ? id : null;
 }
 
 /** A string span's value (decoded only when it holds escapes). */

@@ -19,7 +19,7 @@
  * module has loaded wait for it; `ready` says when it has (or why not).
  */
 import { performance } from 'node:perf_hooks';
-import { ErrorCode } from './errors.js';
+import { boundData, ErrorCode } from './errors.js';
 import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type Progress, type ThreadNews } from './contract.js';
 import { Guards, guardSlots } from './guards.js';
 import { LoadHealth } from './load-health.js';
@@ -66,6 +66,10 @@ const RESULT_GRACE_MS = 2000;
 const LOAD_VERDICT_MS = 5000;
 /** A stop waits this long at most for threads inside native code (guardNative) to return. */
 const NATIVE_GRACE_MS = 10_000;
+
+/** error.data of the pool's own failures (docs/protocol.md, "Error data"). */
+const STOPPED = { failure: 'stopped' } as const;
+const LOAD_FAILED = { failure: 'load_failed' } as const;
 
 function failure(code: number, message: string, data?: unknown): Outcome {
   return { ok: false, error: data === undefined ? { code, message } : { code, message, data }, runMs: 0 };
@@ -143,7 +147,7 @@ export class Pool {
       },
       (err: unknown) => {
         this.#loadError = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError), false);
+        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED), false);
         throw err;
       },
     );
@@ -175,11 +179,11 @@ export class Pool {
       cancel: () => this.#q.cancel(job, this.#loaded),
     };
     const refuse = this.#stopped
-      ? failure(ErrorCode.Internal, 'pool is stopped')
+      ? failure(ErrorCode.Internal, 'pool is stopped', STOPPED)
       : this.#loadError !== undefined
-        ? failure(ErrorCode.Internal, this.#loadError)
+        ? failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED)
         : this.queued >= this.#opts.maxQueue
-          ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { retry_after_ms: 100 })
+          ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { ...boundData('max_queue', this.#opts.maxQueue), retry_after_ms: 100 })
           : null;
     if (refuse !== null) {
       if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#n.rejected++;
@@ -422,7 +426,7 @@ export class Pool {
   #notLoaded(batch: Batch, reply: NotLoaded): void {
     const verdict = this.#loads.verdict(performance.now());
     if (verdict === undefined) return this.#settle(batch, null);
-    const refuse = failure(ErrorCode.Internal, `dispatch module failed to load: ${verdict}`);
+    const refuse = failure(ErrorCode.Internal, `dispatch module failed to load: ${verdict}`, { failure: 'load_failed' });
     this.#settle(batch, null, refuse);
     for (const job of this.#q.drain()) this.#finish(job, refuse, false);
     void reply;
@@ -456,18 +460,18 @@ export class Pool {
       if (batch.swap(i, Slot.Queued, Slot.Withdrawn)) back.push(job);
       else if (batch.swap(i, Slot.Running, Slot.Killed)) {
         const message = `worker stopped while running this call: ${lost?.message ?? 'unknown'}`;
-        this.#answer(batch, job, failure(ErrorCode.Internal, message), false);
+        this.#answer(batch, job, failure(ErrorCode.Internal, message, lost?.data ?? { failure: 'worker_stopped' }), false);
       } else trailing = true; // Done: its result is on its way
     });
     release();
     if (this.#stopped || refuse !== undefined) {
-      const answer = refuse ?? failure(ErrorCode.Internal, 'pool is stopped');
+      const answer = refuse ?? failure(ErrorCode.Internal, 'pool is stopped', STOPPED);
       for (const job of back) this.#answer(batch, job, answer, false);
     } else this.#requeue(batch, back);
     if (trailing) {
       setTimeout(() => {
         batch.jobs.forEach((job) => {
-          if (job.batch === batch && job.state === 'running') this.#answer(batch, job, failure(ErrorCode.Internal, 'result lost with its worker'), false);
+          if (job.batch === batch && job.state === 'running') this.#answer(batch, job, failure(ErrorCode.Internal, 'result lost with its worker', { failure: 'result_lost' }), false);
         });
       }, RESULT_GRACE_MS).unref();
     }
@@ -519,7 +523,7 @@ export class Pool {
     if (!batch.swap(i, Slot.Running, Slot.Killed)) return; // it finished first: its result stands
     this.#n.kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
-    this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`), false);
+    this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`, boundData('call_deadline_ms', this.#opts.deadlineMs)), false);
     // Terminated only where that is safe: a thread inside guarded native code is stopped as it returns.
     this.#guards.whenStoppable(batch.base / this.#opts.maxBatch, () => batch.abort?.abort());
   }
@@ -592,6 +596,11 @@ export class Pool {
     return this.#table.kindOf(method);
   }
 
+  /** Threads started now (booting or running, both pools): what their fds are kept aside for (server.ts). */
+  get threadsStarted(): number {
+    return this.#runner.stats().threads;
+  }
+
   /**
    * Graceful: takes no new calls, lets queued and running ones finish, then
    * stops the threads. Idempotent; `destroy()` cuts it short.
@@ -611,7 +620,7 @@ export class Pool {
       if (this.#watch !== undefined) clearInterval(this.#watch);
       if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
       clearInterval(this.#retire);
-      const stop = failure(ErrorCode.Internal, 'pool is stopped');
+      const stop = failure(ErrorCode.Internal, 'pool is stopped', STOPPED);
       for (const job of this.#q.drain()) this.#finish(job, stop, false);
       // No thread is terminated inside native code (guardNative): those finish it first.
       this.#safeToStop = this.#guards.stopAll(NATIVE_GRACE_MS).then(() => this.#guards.dispose());

@@ -12,8 +12,8 @@
  */
 import type { Logger } from 'pino';
 import type { ControlPlane } from './control.js';
-import { parseLine, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
-import { ErrorCode } from './errors.js';
+import { idBeforeCut, parseLine, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
+import { boundData, ErrorCode, type WireError } from './errors.js';
 import type { Frame } from './framing.js';
 import type { Pool, Ticket } from './pool.js';
 import { errorLine, resultLine } from './response.js';
@@ -55,8 +55,7 @@ export interface RouterLimits extends EnvelopeLimits {
 /** Codes logged at warn: failures inside the daemon or the dispatch module. */
 const SERVER_FAULTS: ReadonlySet<number> = new Set([ErrorCode.Internal, ErrorCode.DeadlineExceeded]);
 
-const INVALID_UTF8 = errorLine(null, { code: ErrorCode.ParseError, message: 'line is not valid UTF-8' });
-const TOO_LARGE = { code: ErrorCode.Internal, message: 'response too large' };
+const INVALID_UTF8 = errorLine(null, { code: ErrorCode.ParseError, message: 'line is not valid UTF-8', data: { syntax: 'utf8' } });
 /** Control messages of one batch answered before the main thread turns to other work. */
 const CONTROLS_PER_TURN = 32;
 
@@ -67,8 +66,10 @@ const CONTROLS_PER_TURN = 32;
  */
 class ReplyBudget {
   #left: number;
+  readonly #tooLarge: WireError;
   constructor(bytes: number) {
     this.#left = bytes;
+    this.#tooLarge = { code: ErrorCode.Internal, message: 'response too large', data: boundData('max_reply_bytes', bytes) };
   }
   fit(line: string, id: RawId | null): string {
     const bytes = Buffer.byteLength(line) + 1;
@@ -76,7 +77,7 @@ class ReplyBudget {
       this.#left -= bytes;
       return line;
     }
-    const small = errorLine(id, TOO_LARGE);
+    const small = errorLine(id, this.#tooLarge);
     this.#left -= small.length + 1;
     return small;
   }
@@ -90,18 +91,19 @@ class ReplyBudget {
 export class Router {
   readonly #deps: RouterDeps;
   readonly #limits: RouterLimits;
-  readonly #tooLong: string;
+  readonly #tooLong: WireError;
 
   constructor(deps: RouterDeps, limits: RouterLimits) {
     this.#deps = deps;
     this.#limits = limits;
-    this.#tooLong = errorLine(null, { code: ErrorCode.InvalidRequest, message: `line too long (limit ${limits.maxLineBytes} bytes)` });
+    this.#tooLong = { code: ErrorCode.InvalidRequest, message: `line too long (limit ${limits.maxLineBytes} bytes)`, data: boundData('max_line_bytes', limits.maxLineBytes) };
   }
 
   /** Routes one frame; `ctx.reply` or `ctx.replyInOrder` is called exactly once. */
   route(frame: Frame, ctx: CallContext): void {
     if (frame.kind !== 'line') this.#foreground(ctx);
-    if (frame.kind === 'too_long') return ctx.reply(this.#tooLong);
+    // The id is echoed when it stands whole before the cut; a bound on the whole line refuses the line.
+    if (frame.kind === 'too_long') return ctx.reply(errorLine(idBeforeCut(frame.head, this.#limits), this.#tooLong));
     if (frame.kind === 'invalid_utf8') return ctx.reply(INVALID_UTF8);
     const parsed = parseLine(frame.text, this.#limits);
     // Control messages (a monitoring `status`) are not foreground work (SPEC §7).
@@ -109,13 +111,13 @@ export class Router {
     if (!control) this.#foreground(ctx);
     switch (parsed.kind) {
       case 'parse_error':
-        return ctx.reply(errorLine(null, { code: ErrorCode.ParseError, message: parsed.message }));
+        return ctx.reply(errorLine(null, parsed.error));
       case 'batch':
         return this.#batch(parsed.items, ctx);
       case 'control':
         return ctx.replyInOrder(() => this.#control(parsed));
       case 'invalid':
-        return ctx.reply(errorLine(parsed.id, { code: ErrorCode.InvalidRequest, message: parsed.message }));
+        return ctx.reply(errorLine(parsed.id, parsed.error));
       case 'request': {
         const budget = new ReplyBudget(this.#limits.maxReplyBytes);
         return this.#call(parsed, ctx, (line) => ctx.reply(line === null ? null : budget.fit(line, parsed.id)));
@@ -159,7 +161,7 @@ export class Router {
     items.forEach((item, i) => {
       switch (item.kind) {
         case 'invalid':
-          lines[i] = errorLine(item.id, { code: ErrorCode.InvalidRequest, message: item.message });
+          lines[i] = errorLine(item.id, item.error);
           return;
         case 'control':
           controls.push(i);

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { activatedSocketName, describeListenFd } from './activation.js';
 import { Connection, type ConnectionLimits } from './connection.js';
-import { ErrorCode } from './errors.js';
+import { boundData, ErrorCode } from './errors.js';
 import { errorLine } from './response.js';
 import type { Router } from './router.js';
 import { privateName, SocketInUseError } from './socketpath.js';
@@ -23,10 +23,10 @@ export type Listen = { readonly kind: 'path'; readonly path: string } | { readon
 
 export interface ServerOptions extends ConnectionLimits {
   readonly maxConnections: number;
-  /** The pool's thread bounds: each thread needs fds of its own, kept aside from clients. */
-  readonly threads: number;
-  readonly fastThreads: number;
 }
+
+/** The pool's threads started now: each needs fds of its own, kept aside from clients. */
+export type ThreadCount = () => number;
 
 /** An inherited fd that is not a listening unix stream socket. */
 export class ActivationError extends Error {
@@ -37,7 +37,12 @@ export class ActivationError extends Error {
 
 /** Fds the daemon keeps for itself (state writes, the lock, replaced workers, a refused client's moment). */
 const FD_RESERVE = 64;
-/** And per worker thread the pool may start: the thread's own (about 4) and a store's database, WAL and shm. */
+/**
+ * And per worker thread started: the thread's own (about 4) and a store's
+ * database, WAL and shm — for each thread running, plus the next one, so a
+ * thread can always start. Threads start on demand and retire when idle,
+ * so the limit is recomputed at each accept from the threads running then.
+ */
 const FDS_PER_THREAD = 7;
 
 /** The soft RLIMIT_NOFILE and the fds open now, where the platform shows them (Linux /proc). */
@@ -62,9 +67,9 @@ export class Server {
   /** The socket file we bound (device + inode), so we never unlink a successor's. */
   #bound: { readonly dev: number; readonly ino: number } | null = null;
   #listenerClosed = false;
-  /** Connections we keep at most: the option, lowered to leave the daemon's own fds (a reserve plus some per thread) free. */
-  #maxConnections: number;
-  #fdLimit: number | null = null;
+  /** The fd limit and the fds open (no client yet) when listening began; null where the platform does not tell. */
+  #fds: { readonly limit: number; readonly open: number } | null = null;
+  readonly #threads: ThreadCount;
   #nextId = 0;
   #accepted = 0;
   #refused = 0;
@@ -72,11 +77,11 @@ export class Server {
   #acceptErrors = 0;
   #closing: Promise<boolean> | null = null;
 
-  constructor(router: Router, opts: ServerOptions, log: Logger) {
+  constructor(router: Router, opts: ServerOptions, log: Logger, threads: ThreadCount) {
     this.#router = router;
     this.#opts = opts;
     this.#log = log;
-    this.#maxConnections = opts.maxConnections;
+    this.#threads = threads;
     this.#net = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => this.#accept(s));
     this.#net.on('error', (err: NodeJS.ErrnoException) => this.#acceptFailed(err));
   }
@@ -90,7 +95,7 @@ export class Server {
    */
   #acceptFailed(err: NodeJS.ErrnoException): void {
     if (err.code === 'EMFILE' || err.code === 'ENFILE') {
-      if (this.#acceptErrors++ === 0) this.#log.error({ err: err.code, fd_limit: this.#fdLimit }, 'accept failing: out of file descriptors; shedding new connections');
+      if (this.#acceptErrors++ === 0) this.#log.error({ err: err.code, fd_limit: this.#fds?.limit ?? null }, 'accept failing: out of file descriptors; shedding new connections');
       return;
     }
     this.#log.error({ err }, 'listener error');
@@ -163,20 +168,30 @@ export class Server {
     });
   }
 
-  /** Caps connections below the fd limit, so clients can never take the fds the daemon needs. */
+  /** Reads the fd limit once, and says at start if it holds connections below the option. */
   #limitToFds(): void {
-    const budget = fdBudget();
-    if (budget === null) return;
-    this.#fdLimit = budget.limit;
-    // Threads start on demand, after this count: their fds are kept aside now.
-    const reserve = FD_RESERVE + FDS_PER_THREAD * (this.#opts.threads + this.#opts.fastThreads);
-    const room = budget.limit - budget.open - reserve;
-    if (room >= this.#maxConnections) return;
-    this.#maxConnections = Math.max(1, room);
+    this.#fds = fdBudget();
+    if (this.#fds === null) return;
+    const { max, reserve } = this.#limit();
+    if (max >= this.#opts.maxConnections) return;
     this.#log.warn(
-      { max_connections: this.#opts.maxConnections, effective: this.#maxConnections, fd_limit: budget.limit, fds_open: budget.open, fd_reserve: reserve },
+      { max_connections: this.#opts.maxConnections, effective: max, fd_limit: this.#fds.limit, fds_open: this.#fds.open, fd_reserve: reserve, threads: this.#threads() },
       'connection limit lowered to fit the fd limit',
     );
+  }
+
+  /**
+   * Connections taken at most now: the option, lowered so clients can never
+   * take the fds the daemon needs — the reserve, and those of the threads
+   * running now and of the next to start. It follows the threads: it falls
+   * as they start and rises as they retire. A connection already accepted
+   * is never closed when it falls; only newcomers are refused.
+   */
+  #limit(): { max: number; reserve: number } {
+    if (this.#fds === null) return { max: this.#opts.maxConnections, reserve: 0 };
+    const reserve = FD_RESERVE + FDS_PER_THREAD * (this.#threads() + 1);
+    const room = this.#fds.limit - this.#fds.open - reserve;
+    return { max: Math.max(1, Math.min(this.#opts.maxConnections, room)), reserve };
   }
 
   #accept(socket: Socket): void {
@@ -188,27 +203,33 @@ export class Server {
       socket.destroy();
       return;
     }
-    if (this.#conns.size >= this.#maxConnections) {
+    const { max } = this.#limit();
+    if (this.#conns.size >= max) {
       this.#refused++;
       if (this.#refused === 1 || this.#refused % 1000 === 0) {
-        this.#log.warn({ max_connections: this.#maxConnections, refused: this.#refused }, 'connection refused: too many connections');
+        this.#log.warn({ max_connections: max, refused: this.#refused }, 'connection refused: too many connections');
       }
       // One line, then close at once: a refused client must not hold an fd.
       // A fresh socket takes the short line synchronously, before the close.
       socket.on('error', () => {});
-      socket.write(`${errorLine(null, { code: ErrorCode.Overloaded, message: `too many connections (limit ${this.#maxConnections})` })}\n`);
+      const refusal = { code: ErrorCode.Overloaded, message: `too many connections (limit ${max})`, data: boundData('max_connections', max) };
+      socket.write(`${errorLine(null, refusal)}\n`);
       socket.destroy();
       return;
     }
     this.#accepted++;
     const id = ++this.#nextId;
     const log = this.#log.child({ conn: id });
+    const openedAt = performance.now();
     const conn = new Connection(socket, socket, this.#router, this.#opts, log, (c) => {
       this.#conns.delete(c);
-      log.info('connection closed');
+      // At info only for a connection that carried JSON-RPC work: a `status` health check every
+      // few seconds would otherwise write two lines each time (docs/protocol.md, "Logs").
+      const level = c.foreground ? 'info' : 'debug';
+      log[level]({ ms: Math.round(performance.now() - openedAt) }, 'connection closed');
     });
     this.#conns.add(conn);
-    log.info('connection opened');
+    log.debug('connection opened');
   }
 
   get activeConnections(): number {
@@ -230,14 +251,16 @@ export class Server {
   }
 
   stats(): Record<string, number | null> {
+    const { max, reserve } = this.#limit();
     return {
       active: this.#conns.size,
       foreground: this.foregroundConnections,
       accepted: this.#accepted,
       refused: this.#refused,
-      max: this.#maxConnections,
+      max,
       max_configured: this.#opts.maxConnections,
-      fd_limit: this.#fdLimit,
+      fd_limit: this.#fds?.limit ?? null,
+      fd_reserve: this.#fds === null ? null : reserve,
     };
   }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../src/main.js';
 import { COMMANDS } from '../src/cli/commands.js';
 import { BIN, FIXTURE, roundTrip, startDaemon, tmpHome, waitForSocket } from './helper.js';
+import { ErrorCode } from '../src/errors.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.js', import.meta.url));
@@ -201,8 +202,25 @@ describe('errors at run time', () => {
     assert.equal(r.code, 1);
     assert.ok(Date.now() - started < 4000);
     const [first, hint] = lines(r.err);
-    assert.deepEqual(JSON.parse(first as string), { code: -32002, message: 'daemon_unreachable: no answer within 200 ms' });
-    assert.match(hint as string, /^hint: the daemon on .*mute\.sock did not answer/);
+    // A daemon that was reached and did not answer in time is a timeout, not an absent daemon: no "start one" hint.
+    const error = JSON.parse(first as string) as { code: number; data: unknown };
+    assert.equal(error.code, ErrorCode.Timeout);
+    assert.deepEqual(error.data, { client: 'timeout', timeout_ms: 200 });
+    assert.doesNotMatch(hint as string, /dispatchd serve/);
+  });
+
+  test('--timeout-ms against a running daemon with a slow call: a timeout (-32005), no hint to start a daemon', async (t) => {
+    const d = await startDaemon({ threads: 1 });
+    t.after(() => d.close());
+    const r = await cli('call', 'sleep', '{"ms":1500}', '--home', d.home, '--timeout-ms', '300');
+    assert.equal(r.code, 1);
+    const [first, hint] = lines(r.err);
+    const error = JSON.parse(first as string) as { code: number; data: unknown };
+    assert.equal(error.code, ErrorCode.Timeout);
+    assert.deepEqual(error.data, { client: 'timeout', timeout_ms: 300 });
+    assert.doesNotMatch(hint as string, /dispatchd serve/);
+    // The daemon is still there and answers the next command.
+    assert.equal((await cli('status', '--home', d.home, '--timeout-ms', '5000')).code, 0);
   });
 
   test('an error reply is one JSON line on stderr (exit 1)', async (t) => {

@@ -82,7 +82,7 @@ test('params that cannot be sent reject that call alone; bigints are sent as the
 });
 
 /** A one-shot NDJSON server that answers each request line with `reply(id)`. */
-async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id: number) => string): Promise<string> {
+async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id: number, line: string) => string | null): Promise<string> {
   const { dir, cleanup } = tmpHome();
   const path = join(dir, 'fake.sock');
   const server = createServer((s) => {
@@ -92,9 +92,11 @@ async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id:
       buf += d;
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
-        const { id } = JSON.parse(buf.slice(0, i)) as { id: number };
+        const line = buf.slice(0, i);
+        const { id } = JSON.parse(line) as { id: number };
         buf = buf.slice(i + 1);
-        s.write(`${reply(id)}\n`);
+        const answer = reply(id, line);
+        if (answer !== null) s.write(`${answer}\n`);
       }
     });
     s.on('error', () => {});
@@ -128,7 +130,7 @@ test('results and errors are parsed losslessly: unsafe integers arrive as bigint
   await assert.rejects(client.call('other'), (e: unknown) => e instanceof RpcError && e.code === -32001 && (e.data as { row: unknown }).row === 18446744073709551615n);
 });
 
-test('a call the daemon refuses before reading its id (too long, too deep) rejects with the refusal; the calls beside it are answered', async () => {
+test('a call the daemon refuses (too long, too deep) rejects with the refusal, by its id; the calls beside it are answered', async () => {
   const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxDepth: 8 });
   const client = new Client({ socket: d.socket, callTimeoutMs: 10_000 });
   try {
@@ -142,8 +144,10 @@ test('a call the daemon refuses before reading its id (too long, too deep) rejec
     ]);
     assert.deepEqual(before, { status: 'fulfilled', value: { slept: 200 } });
     assert.equal(long?.status, 'rejected');
-    assert.ok(long.status === 'rejected' && long.reason instanceof RpcError && long.reason.code === ErrorCode.InvalidRequest && /line too long/.test(long.reason.message), String(long.status === 'rejected' ? long.reason : ''));
-    assert.ok(nested?.status === 'rejected' && nested.reason instanceof RpcError && nested.reason.code === ErrorCode.InvalidRequest && /nesting deeper/.test(nested.reason.message));
+    assert.ok(long.status === 'rejected' && long.reason instanceof RpcError && long.reason.code === ErrorCode.InvalidRequest, String(long.status === 'rejected' ? long.reason : ''));
+    assert.deepEqual(long.reason.data, { bound: 'max_line_bytes', limit: 4096 });
+    assert.ok(nested?.status === 'rejected' && nested.reason instanceof RpcError && nested.reason.code === ErrorCode.InvalidRequest);
+    assert.deepEqual(nested.reason.data, { bound: 'max_depth', limit: 8 });
     assert.deepEqual(after, { status: 'fulfilled', value: [1] });
   } finally {
     client.close();
@@ -155,7 +159,7 @@ test('a refusal for a call that already timed out is not given to another call p
   // One call in flight: reading pauses, so the long line is refused only after the sleep, when both have timed out.
   const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxInFlight: 1 });
   const client = new Client({ socket: d.socket, callTimeoutMs: 400 });
-  const timedOut = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
+  const timedOut = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.Timeout;
   try {
     const slow = client.call('sleep', { ms: 1200 });
     await new Promise((r) => setTimeout(r, 50));
@@ -171,7 +175,21 @@ test('a refusal for a call that already timed out is not given to another call p
   }
 });
 
-test('an id-null refusal in words this client cannot read goes to the one call pending', async (t) => {
+test('an id-null refusal is matched by the bound its data names, whatever its words', async (t) => {
+  // A server that cannot read ids answers every line with a refusal for the line-length bound at 100 bytes.
+  const path = await fakeServer(t, (_id, line) =>
+    line.length > 100 ? '{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"wording of its own","data":{"bound":"max_line_bytes","limit":100}}}' : null,
+  );
+  const client = new Client({ socket: path, callTimeoutMs: 2000 });
+  t.after(() => client.close());
+  const short = client.call('echo', [1]);
+  const long = client.call('echo', ['x'.repeat(200)]);
+  await assert.rejects(long, (e: unknown) => e instanceof RpcError && e.code === ErrorCode.InvalidRequest && (e.data as { bound?: string }).bound === 'max_line_bytes');
+  // The short line passes no bound: it is never given the refusal (it times out, as this server never answers it).
+  await assert.rejects(short, (e: unknown) => e instanceof RpcError && e.code === ErrorCode.Timeout);
+});
+
+test('an id-null refusal without data this client can read goes to the one call pending', async (t) => {
   const path = await fakeServer(t, () => '{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request refused for a reason of its own"}}');
   const client = new Client({ socket: path, callTimeoutMs: 10_000 });
   t.after(() => client.close());

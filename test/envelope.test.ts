@@ -45,9 +45,9 @@ const NEGATIVE: [string, string, string | null, string][] = [
   ['[]', 'invalid', null, 'empty batch'],
   ['[{},{},{},{}]', 'invalid', null, 'batch too large'],
   ['[0,0,0,0,0,0,0,0,0,0]', 'invalid', null, 'batch too large'],
-  ['[[[[[1]]]]]', 'invalid', null, 'nesting deeper than 4'],
-  ['{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":{"b":{"c":{}}}}}', 'invalid', null, 'nesting deeper than 4'],
-  ['[{"jsonrpc":"2.0","id":1,"method":"m","params":[[[]]]}]', 'invalid', null, 'nesting deeper than 4'],
+  ['{"x":[[[[1]]]]}', 'invalid', null, 'nesting deeper than 4'],
+  ['{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":{"b":{"c":{}}}}}', 'invalid', '1', 'nesting deeper than 4'],
+  ['{"jsonrpc":"2.0","method":"m","params":{"a":{"b":{"c":{}}}},"id":"after"}', 'invalid', '"after"', 'nesting deeper than 4'],
   // Bad envelope (-32600), id echoed when usable.
   ['{"id":1,"method":"m"}', 'invalid', '1', "jsonrpc must be '2.0'"],
   ['{"jsonrpc":"1.0","id":1,"method":"m"}', 'invalid', '1', "jsonrpc must be '2.0'"],
@@ -82,10 +82,13 @@ for (const [line, kind, id, message] of NEGATIVE) {
     assert.equal(p.kind, kind);
     if (p.kind === 'invalid') {
       assert.equal(p.id, id);
-      assert.ok(p.message.includes(message), `${p.message} lacks ${message}`);
+      assert.ok(p.error.message.includes(message), `${p.error.message} lacks ${message}`);
+      assert.equal(p.error.code, -32600);
+      assert.ok(p.error.data !== null && typeof p.error.data === 'object', 'every refusal carries data');
     }
     if (p.kind === 'parse_error') {
-      assert.ok(p.message.includes(message), `${p.message} lacks ${message}`);
+      assert.ok(p.error.message.includes(message), `${p.error.message} lacks ${message}`);
+      assert.deepEqual(p.error.data, { syntax: 'json' });
       assert.throws(() => JSON.parse(line), 'JSON.parse must refuse it too');
     }
   });
@@ -199,15 +202,21 @@ test('a method name exactly at the limit is accepted (bytes, not characters)', (
 
 test('exactly maxBatchLength elements and exactly maxDepth levels are accepted', () => {
   assert.equal(parse('[1,2,3]').kind, 'batch');
-  // A batch of one non-object, four levels deep: not too deep, but not a request.
-  const p = parse('[[[[1]]]]');
-  assert.ok(p.kind === 'batch' && p.items[0]?.kind === 'invalid' && p.items[0].message === 'request must be a JSON object');
+  // A batch of one non-object, four levels deep counted from the element: not too deep, but not a request.
+  const p = parse('[[[[[1]]]]]');
+  assert.ok(p.kind === 'batch' && p.items[0]?.kind === 'invalid');
+  assert.deepEqual(p.items[0].error.data, { invalid: 'request' });
+  // One level more: that element alone is too deep.
+  const q = parse('[[[[[[1]]]]],{"jsonrpc":"2.0","id":2,"method":"m"}]');
+  assert.ok(q.kind === 'batch' && q.items[0]?.kind === 'invalid' && q.items[1]?.kind === 'request');
+  assert.deepEqual(q.items[0].error.data, { bound: 'max_depth', limit: 4 });
   assert.equal(parse('{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":{"b":{}}}}').kind, 'request');
 });
 
 test('a batch past the bound is refused there: the rest of the line is not read', () => {
   const p = parse('[1,2,3,4,5,}');
-  assert.ok(p.kind === 'invalid' && p.message.includes('batch too large'));
+  assert.ok(p.kind === 'invalid' && p.id === null);
+  assert.deepEqual(p.error.data, { bound: 'max_batch_length', limit: 3 });
   // Within the bound, a syntax error is a syntax error.
   assert.equal(parse('[1,2,}').kind, 'parse_error');
 });
@@ -216,21 +225,33 @@ test('a parse error for a 1 MiB line has a short message', () => {
   const big = `[${'1,'.repeat(512 * 1024)}x]`;
   const p = parse(big, { maxBatchLength: 1_000_000, maxDepth: 64, maxMethodBytes: 256 });
   assert.equal(p.kind, 'parse_error');
-  if (p.kind === 'parse_error') assert.ok(p.message.length < 100, p.message);
+  if (p.kind === 'parse_error') assert.ok(p.error.message.length < 100, p.error.message);
   const str = `"${'a'.repeat(1024 * 1024)}`;
   const q = parse(str);
-  assert.ok(q.kind === 'parse_error' && q.message.length < 100);
+  assert.ok(q.kind === 'parse_error' && q.error.message.length < 100);
   // A lone surrogate or control character is shown escaped, never raw.
   const r = parse('\u0001');
-  assert.ok(r.kind === 'parse_error' && r.message.includes('\\u0001'), r.kind === 'parse_error' ? r.message : '');
+  assert.ok(r.kind === 'parse_error' && r.error.message.includes('\\u0001'), r.kind === 'parse_error' ? r.error.message : '');
 });
 
-test('deep nesting is refused before the rest of the line is read', () => {
+test('deep nesting is refused with the id, wherever the id stands; the rest of the line is still checked', () => {
+  const limits = { maxBatchLength: 1000, maxDepth: 64, maxMethodBytes: 256 };
   const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
-  const p = parse(deep, { maxBatchLength: 1000, maxDepth: 64, maxMethodBytes: 256 });
-  assert.ok(p.kind === 'invalid' && p.id === null && p.message.includes('nesting'));
-  // Unbalanced beyond the limit: still the depth error (the scan stopped there).
-  assert.equal(parse(`{"a":${'['.repeat(10)}`).kind, 'invalid');
+  // A deep top-level array is a batch of one element that is too deep: answered alone, id null.
+  const p = parse(deep, limits);
+  assert.ok(p.kind === 'batch' && p.items.length === 1 && p.items[0]?.kind === 'invalid' && p.items[0].id === null);
+  assert.deepEqual(p.items[0].error.data, { bound: 'max_depth', limit: 64 });
+  const nest = `${'['.repeat(1000)}${']'.repeat(1000)}`;
+  for (const line of [
+    `{"jsonrpc":"2.0","id":18446744073709551617,"method":"m","params":${nest}}`,
+    `{"jsonrpc":"2.0","method":"m","params":${nest},"id":18446744073709551617}`,
+  ]) {
+    const q = parse(line, limits);
+    assert.ok(q.kind === 'invalid' && q.id === '18446744073709551617', line.slice(0, 60));
+    assert.deepEqual(q.error.data, { bound: 'max_depth', limit: 64 });
+  }
+  // Unbalanced past the limit: the line is not JSON, and that is what it is told.
+  assert.equal(parse(`{"a":${'['.repeat(10)}`).kind, 'parse_error');
 });
 
 test('a method name or id kept after the line is gone does not keep the line alive', () => {

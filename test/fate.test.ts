@@ -77,8 +77,8 @@ describe('fate per call', () => {
       c.close();
       assert.deepEqual(r.get('a')?.result, { v: 1 });
       assert.deepEqual(r.get('b')?.result, { v: 2 });
-      // Refused by the edge (--max-depth) before anything is queued; its id was never read.
-      assert.equal(lines.find((x) => x.id === null)?.error?.code, ErrorCode.InvalidRequest);
+      // Refused by the edge (--max-depth) before anything is queued, with its own id.
+      assert.equal(r.get('deep')?.error?.code, ErrorCode.InvalidRequest);
     } finally {
       await d.close();
     }

@@ -160,3 +160,19 @@ test('a line sent a byte at a time, then another reusing the buffer, come out wh
   const got = lines(await frame([...bytes].map((b) => Buffer.from([b])), 64 * 1024));
   assert.deepEqual(got, [first, second]);
 });
+
+test('a too_long frame carries the line up to the limit as text, whatever the chunks, cut back to whole characters', async () => {
+  const line = `{"id":7,"x":"${'é'.repeat(100)}"}`;
+  const bytes = Buffer.from(`${line}\n`);
+  for (const size of [1, 3, 7, 64, bytes.length]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+    const [f] = await frame(chunks, 64);
+    assert.ok(f?.kind === 'too_long', `chunks of ${size}`);
+    // 64 bytes: 13 of ASCII, then 25 whole 'é' (2 bytes each), the 26th cut in two and dropped.
+    assert.equal(f.head, line.slice(0, 13 + 25), `chunks of ${size}`);
+  }
+  // Not UTF-8 before the cut: no head.
+  const [g] = await frame([Buffer.concat([Buffer.from('{"id":1,"x":"'), Buffer.from([0xff]), Buffer.from('x'.repeat(100))])], 64);
+  assert.ok(g?.kind === 'too_long' && g.head === null);
+});

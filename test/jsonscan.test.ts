@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { scanLine, type Element, type RoutingKey, type Span } from '../src/jsonscan.js';
+import { headId, scanLine, type Element, type RoutingKey, type Span } from '../src/jsonscan.js';
 import { parseLine } from '../src/envelope.js';
 
 const OPEN = { maxDepth: 1_000_000, maxBatchLength: 1_000_000 };
@@ -126,7 +126,10 @@ test('depth: refused exactly when nesting passes the limit', () => {
       const tail = opens.map((o) => (o ? '}' : ']')).reverse().join('');
       const line = `${head}1${tail}`;
       const scanned = scanLine(line, { maxDepth, maxBatchLength: 1000 });
-      assert.equal(scanned.kind === 'too_deep', opens.length > maxDepth, `${opens.length} levels, limit ${maxDepth}: ${scanned.kind}`);
+      // A top-level array is a batch: its element's depth counts from the element.
+      const deep = scanned.kind === 'single' ? scanned.element.tooDeep : scanned.kind === 'batch' && scanned.elements[0]?.tooDeep === true;
+      const levels = opens[0] === true ? opens.length : opens.length - 1;
+      assert.equal(deep, levels > maxDepth, `${opens.length} levels, limit ${maxDepth}: ${scanned.kind}`);
     }),
     { numRuns: 500 },
   );
@@ -165,4 +168,26 @@ test('batch shapes: each element classified on its own; empty and over-long batc
     }),
     { numRuns: 500 },
   );
+});
+
+test('headId: the top-level id of a cut line, only when it stands whole before the cut', () => {
+  const id = (head: string): string | null => {
+    const span = headId(head, 4);
+    return span === null ? null : head.slice(span.start, span.end);
+  };
+  assert.equal(id('{"jsonrpc":"2.0","id":18446744073709551617,"method":"m","params":["xxx'), '18446744073709551617');
+  assert.equal(id('{"id":"a\\"b","params":{"id":9,"x":[[[[[[1,'), '"a\\"b"');
+  assert.equal(id('{"params":{"id":9},"id":-1.5e3,'), '-1.5e3');
+  // Cut inside the id, or right after it: its end is not known.
+  assert.equal(id('{"jsonrpc":"2.0","id":1844674'), null);
+  assert.equal(id('{"jsonrpc":"2.0","id":"abc'), null);
+  assert.equal(id('{"jsonrpc":"2.0","id":12'), null);
+  // Only a member of the top-level object counts; a batch or a line that is not JSON before the cut has none.
+  assert.equal(id('{"params":{"id":9,"x":"'), null);
+  assert.equal(id('[{"id":1,"method":"m","params":"'), null);
+  assert.equal(id('{"id":1,,"params":"'), null);
+  assert.equal(id('{"id":null,"params":"'), null);
+  assert.equal(id('{"id":[1],"params":"'), null);
+  // An object that ends before the cut: the line is more than one JSON value.
+  assert.equal(id('{"id":1} {"x":"'), null);
 });

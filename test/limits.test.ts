@@ -8,7 +8,7 @@ import { ErrorCode } from '../src/errors.js';
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 
 describe('line length', () => {
-  test('a complete or unfinished over-long line is -32600 with id null; the connection stays usable', async () => {
+  test('a complete or unfinished over-long line is -32600 (with its id when it stands before the cut); the connection stays usable', async () => {
     const d = await startDaemon({ maxLineBytes: 1024 });
     try {
       const c = await Conn.open(d.socket);
@@ -25,7 +25,8 @@ describe('line length', () => {
       c.close();
       const tooLong = lines.filter((l) => code(l) === ErrorCode.InvalidRequest);
       assert.equal(tooLong.length, 2);
-      for (const t of tooLong) assert.equal(t.id, null);
+      assert.deepEqual(tooLong.map((t) => t.id), [1, null]);
+      for (const t of tooLong) assert.deepEqual((t.error as { data?: unknown }).data, { bound: 'max_line_bytes', limit: 1024 });
       assert.deepEqual(lines.filter((l) => 'result' in l).map((l) => l.id).sort(), [2, 3]);
     } finally {
       await d.close();

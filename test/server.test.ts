@@ -40,9 +40,9 @@ describe('routing (SPEC §2)', () => {
 
   test('bad envelope → -32600 with the id echoed and what is wrong', async () => {
     const r = await roundTrip(d.socket, { jsonrpc: '2.0', id: 'abc', method: 7 });
-    assert.deepEqual(r, { jsonrpc: '2.0', id: 'abc', error: { code: -32600, message: 'method must be a string' } });
+    assert.deepEqual(r, { jsonrpc: '2.0', id: 'abc', error: { code: -32600, message: 'method must be a string', data: { invalid: 'method' } } });
     const r2 = await roundTrip(d.socket, { jsonrpc: '1.0', id: 9, method: 'echo' });
-    assert.deepEqual(r2.error, { code: -32600, message: "jsonrpc must be '2.0'" });
+    assert.deepEqual(r2.error, { code: -32600, message: "jsonrpc must be '2.0'", data: { invalid: 'jsonrpc' } });
     assert.equal(r2.id, 9);
   });
 
@@ -172,7 +172,7 @@ describe('JSON-RPC 2.0 completeness', () => {
     assert.equal(batch.length, 3);
     assert.deepEqual(batch[0], { jsonrpc: '2.0', id: 1, result: [1] });
     assert.equal((batch[1]?.error as { code: number }).code, -32601);
-    assert.deepEqual(batch[2], { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'request must be a JSON object' } });
+    assert.deepEqual(batch[2], { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'request must be a JSON object', data: { invalid: 'request' } } });
     const empty = JSON.parse(lines.find((l) => l.includes('empty batch')) as string);
     assert.equal(empty.error.code, -32600);
     assert.equal(empty.id, null);

@@ -12,9 +12,11 @@
  * marked Done before it is posted, so a Done call's result is always on its
  * way even if this worker dies next.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, toWire, type WireError } from '../src/errors.js';
+import { boundData, ErrorCode, toWire, type WireError } from '../src/errors.js';
 import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
@@ -41,9 +43,49 @@ export function parseLanes(value: unknown): Record<string, 'fast' | 'slow'> {
   return out;
 }
 
+/** The file frames of a stack (not `node:` ones), as paths. */
+function framesOf(stack: string): { file: string; line: string; column: string }[] {
+  return [...stack.matchAll(/(?:\(|\bat )((?:file:\/\/)?\/[^\s():]+):(\d+):(\d+)\)?$/gm)].map((m) => ({
+    file: (m[1] as string).startsWith('file:') ? fileURLToPath(m[1] as string) : (m[1] as string),
+    line: m[2] as string,
+    column: m[3] as string,
+  }));
+}
+
+/**
+ * Where in the user's own code a load error arose: the first stack frame in
+ * a file that is not Node's or dispatchd's. A SyntaxError has no such frame
+ * (V8 keeps its place out of the stack), so the entry file is checked with
+ * `node --check`, whose first line names file and line — only on this
+ * failure path, once per thread.
+ */
+function whereInUserCode(err: unknown, url: string): string | null {
+  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
+  const ours = framesOf(new Error().stack ?? '')[0]?.file;
+  // dispatchd's own build directory (this file's parent's parent: dist/), however it is bundled.
+  const dist = ours === undefined ? null : ours.slice(0, ours.lastIndexOf('/', ours.lastIndexOf('/') - 1) + 1);
+  for (const f of framesOf(stack)) {
+    if ((dist === null || !f.file.startsWith(dist)) && !f.file.includes('/node_modules/')) return `${f.file}:${f.line}:${f.column}`;
+  }
+  if (!(err instanceof SyntaxError) || !url.startsWith('file:')) return null;
+  const check = spawnSync(process.execPath, ['--check', fileURLToPath(url)], { encoding: 'utf8', timeout: 10_000 });
+  const first = /^(?:file:\/\/)?(\/\S+:\d+)$/m.exec(check.stderr ?? '');
+  return first === null ? null : (first[1] as string);
+}
+
 /** Imports a dispatch module and checks it exports `dispatch` (named or default). */
 export async function loadDispatch(url: string): Promise<LoadedModule> {
-  const mod = (await import(url)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    // The message the daemon logs and `status` shows names the user's file and line, not only ours.
+    const where = whereInUserCode(err, url);
+    if (where === null) throw err;
+    const what = err instanceof Error ? (err.name === 'Error' ? err.message : `${err.name}: ${err.message}`) : String(err);
+    const message = `${what} (at ${where})`;
+    throw Object.assign(new Error(message, { cause: err }), { location: where });
+  }
   const named = mod.dispatch;
   const fallback = mod.default;
   const dispatch =
@@ -65,7 +107,7 @@ export async function loadDispatch(url: string): Promise<LoadedModule> {
   };
 }
 
-/** A module's load error as one line for the pool, status and the log. */
+/** A module's load error as one line for the pool, status and the log (with the user's own file and line when known). */
 export function loadErrorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -104,11 +146,11 @@ function finish(value: unknown, started: number, maxBytes: number): Outcome {
     return { ok: true, json: boundedJson(value, maxBytes), runMs: performance.now() - started };
   } catch (err) {
     // A result too big or that JSON can't carry is the method's fault, not the caller's params.
-    const message =
+    const error: WireError =
       err instanceof ResultTooLarge
-        ? `result too large: over ${maxBytes} bytes (--max-result-bytes)`
-        : `result is not serialisable: ${err instanceof Error ? err.message : String(err)}`;
-    return { ok: false, error: { code: ErrorCode.Internal, message }, runMs: performance.now() - started };
+        ? { code: ErrorCode.Internal, message: `result too large: over ${maxBytes} bytes (--max-result-bytes)`, data: boundData('max_result_bytes', maxBytes) }
+        : { code: ErrorCode.Internal, message: `result is not serialisable: ${err instanceof Error ? err.message : String(err)}`, data: { failure: 'unserialisable_result' } };
+    return { ok: false, error, runMs: performance.now() - started };
   }
 }
 

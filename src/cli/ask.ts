@@ -5,13 +5,13 @@
  * stream module whose load is a tenth of `dispatchd status`'s whole budget).
  */
 import { createConnection } from 'node:net';
-import { DaemonUnreachableError, ErrorCode, RpcError } from '../errors.js';
+import { CallTimeoutError, DaemonUnreachableError, ErrorCode, RpcError, type ClientKind } from '../errors.js';
 import { parseJson } from '../lossless.js';
 
 export interface AskOptions {
   readonly socket: string;
   readonly connectTimeoutMs: number;
-  /** No answer this long after connecting → daemon_unreachable; 0 waits. */
+  /** No answer this long after connecting → -32005 timeout (a daemon is there; it has not answered yet); 0 waits. */
   readonly answerTimeoutMs: number;
 }
 
@@ -21,21 +21,30 @@ export function ask(line: string, o: AskOptions): Promise<unknown> {
     const s = createConnection(o.socket);
     const chunks: Buffer[] = [];
     let connected = false;
-    let timer = setTimeout(() => fail(`connect to ${o.socket} timed out after ${o.connectTimeoutMs} ms`), o.connectTimeoutMs);
+    const timeout = (): void => {
+      finish();
+      reject(new CallTimeoutError(o.answerTimeoutMs));
+    };
+    // A socket with no daemon refuses at once (ENOENT, ECONNREFUSED); one that keeps a connect
+    // waiting has a listener, just a busy one: under the user's own --timeout-ms that is a timeout.
+    let timer = setTimeout(
+      () => (o.answerTimeoutMs > 0 ? timeout() : fail(`connect to ${o.socket} timed out after ${o.connectTimeoutMs} ms`, 'connect_timeout')),
+      o.connectTimeoutMs,
+    );
     const finish = (): void => {
       clearTimeout(timer);
       s.removeAllListeners();
       s.on('error', () => {});
       s.destroy();
     };
-    const fail = (why: string): void => {
+    const fail = (why: string, kind: Exclude<ClientKind, 'timeout'>, errno?: string): void => {
       finish();
-      reject(new DaemonUnreachableError(why));
+      reject(new DaemonUnreachableError(why, kind, errno));
     };
     s.once('connect', () => {
       connected = true;
       clearTimeout(timer);
-      if (o.answerTimeoutMs > 0) timer = setTimeout(() => fail(`no answer within ${o.answerTimeoutMs} ms`), o.answerTimeoutMs);
+      if (o.answerTimeoutMs > 0) timer = setTimeout(timeout, o.answerTimeoutMs);
       s.write(`${line}\n`);
     });
     s.on('data', (chunk: Buffer) => {
@@ -51,10 +60,12 @@ export function ask(line: string, o: AskOptions): Promise<unknown> {
         // Losslessly, like the library's Client: a 64-bit integer in a result stays exact (a bigint).
         resolve(parseJson(text));
       } catch {
-        reject(new RpcError(ErrorCode.Internal, `the daemon answered something that is not JSON: ${text.slice(0, 200)}`));
+        reject(new RpcError(ErrorCode.Internal, `the daemon answered something that is not JSON: ${text.slice(0, 200)}`, { malformed: true }));
       }
     });
-    s.on('error', (err: NodeJS.ErrnoException) => fail(connected ? `socket error: ${err.code ?? err.message}` : `${err.code ?? err.message} on ${o.socket}`));
-    s.on('end', () => fail('connection closed by the daemon before it answered'));
+    s.on('error', (err: NodeJS.ErrnoException) =>
+      connected ? fail(`socket error: ${err.code ?? err.message}`, 'connection_lost', err.code) : fail(`${err.code ?? err.message} on ${o.socket}`, 'connect_failed', err.code),
+    );
+    s.on('end', () => fail('connection closed by the daemon before it answered', 'connection_lost'));
   });
 }

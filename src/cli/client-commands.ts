@@ -3,7 +3,7 @@
  * JSON. Loads the config's path rules and a socket, nothing of the daemon.
  */
 import { ConfigError, resolveConfig } from '../config.js';
-import { ErrorCode, RpcError } from '../errors.js';
+import { ErrorCode, errorOfResponse, RpcError } from '../errors.js';
 import { stringifyJson } from '../lossless.js';
 import { ask } from './ask.js';
 import { UsageError, type Io } from './io.js';
@@ -34,10 +34,20 @@ export function where(cmd: string, values: Readonly<Record<string, string | bool
   return { socket, timeoutMs: Number(raw) };
 }
 
-/** How to get a daemon answering, for the error nobody can act on otherwise. */
-function hint(socket: string, err: RpcError): string {
-  const nothingThere = /\b(ENOENT|ECONNREFUSED)\b/.test(err.message);
-  const lead = nothingThere ? `no daemon is listening on ${socket}` : `the daemon on ${socket} did not answer`;
+/**
+ * What the user can do about a client-side failure, read from its data.
+ * Only "no daemon there" suggests starting one; a daemon that was reached
+ * but did not answer in time is running, and starting another would fail.
+ */
+function hint(socket: string, err: RpcError, timeoutMs: number): string | null {
+  const data = (err.data ?? {}) as { client?: unknown; errno?: unknown };
+  if (err.code === ErrorCode.Timeout) {
+    return `hint: the daemon on ${socket} is running but did not answer within ${timeoutMs} ms; the call may still be running there. Raise --timeout-ms, or see \`dispatchd status\`.\n`;
+  }
+  if (err.code !== ErrorCode.DaemonUnreachable) return null;
+  if (data.client === 'connection_lost') return `hint: the daemon on ${socket} closed the connection before it answered; its log says why.\n`;
+  const nothingThere = data.client === 'connect_failed' && (data.errno === 'ENOENT' || data.errno === 'ECONNREFUSED');
+  const lead = nothingThere ? `no daemon is listening on ${socket}` : `nothing accepted a connection on ${socket} in time`;
   return `hint: ${lead}. Start one with \`dispatchd serve\` (same --home/--socket), \`npm start\` in a checkout, or \`systemctl --user start dispatchd.socket\` under systemd.\n`;
 }
 
@@ -50,18 +60,12 @@ function lineOf(request: Request): string {
   return params === undefined ? `${head}}` : `${head},"params":${params}}`;
 }
 
-/** A JSON-RPC error answer (to a call, or the daemon's one line when it refuses a connection). */
-function errorIn(answer: unknown): RpcError | null {
-  if (answer === null || typeof answer !== 'object' || !('jsonrpc' in answer) || !('error' in answer)) return null;
-  const e = (answer as { error: { code?: unknown; message?: unknown; data?: unknown } }).error;
-  return new RpcError(typeof e.code === 'number' ? e.code : ErrorCode.Internal, typeof e.message === 'string' ? e.message : 'error', e.data);
-}
-
 export async function runClient(request: Request, at: Where, io: Io): Promise<number> {
   const connectTimeoutMs = at.timeoutMs > 0 ? Math.min(at.timeoutMs, 5000) : 5000;
   try {
     const answer = await ask(lineOf(request), { socket: at.socket, connectTimeoutMs, answerTimeoutMs: at.timeoutMs });
-    const error = errorIn(answer);
+    // A JSON-RPC error answer (to a call, or the daemon's one line when it refuses a connection).
+    const error = errorOfResponse(answer);
     if (error !== null) throw error;
     if (request.kind === 'metrics') {
       const { renderMetrics } = await import('../openmetrics.js');
@@ -74,7 +78,8 @@ export async function runClient(request: Request, at: Where, io: Io): Promise<nu
   } catch (err) {
     if (!(err instanceof RpcError)) throw err;
     io.err(`${stringifyJson(err.toJSON())}\n`);
-    if (err.code === ErrorCode.DaemonUnreachable) io.err(hint(at.socket, err));
+    const help = hint(at.socket, err, at.timeoutMs);
+    if (help !== null) io.err(help);
     return 1;
   }
 }

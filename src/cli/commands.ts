@@ -79,7 +79,7 @@ ${c.summary}.${c.detail ? `\n${c.detail}` : ''}
 options:
   --home DIR        the daemon's home (env DISPATCHD_HOME, default ~/.dispatchd)
   --socket PATH     its socket (env DISPATCHD_SOCKET, default <home>/daemon.sock)
-  --timeout-ms N    give up after N ms without an answer, exit status 1 (default 0: wait)
+  --timeout-ms N    give up after N ms without an answer: -32005, exit status 1 (default 0: wait)
   -h, --help        this text
 
 Exit status: 0 done, 1 error reply or no daemon answering, 2 usage error.

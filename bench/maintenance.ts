@@ -5,7 +5,7 @@
  */
 import { Histogram, LoadConn, type Percentiles } from './load.js';
 import { startDispatchd } from './procs.js';
-import type { Progress } from './scenarios.js';
+import type { Progress } from './types.js';
 
 export interface MaintenanceResult {
   readonly idle: Percentiles;

@@ -5,32 +5,74 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { startDispatchd, startEchoServer, startPiscinaServer, withProc, type Proc } from './procs.js';
+import { startDispatchd, startEchoServer, startPiscinaServer, type Proc } from './procs.js';
 import { havePython, startBaseline } from './pool-bench.js';
-
-export type Progress = (label: string, frac: number) => void;
+import { openLoop, type OpenLoopResult } from './openloop.js';
+import { showCall, type CallSpec } from './calls.js';
+import { BenchUsageError } from './failures.js';
+import { sleep, within } from './timers.js';
+import { addCodes, errorCode } from './wire-error.js';
+import type { Progress } from './types.js';
 
 export interface HolResult {
   readonly target: string;
-  readonly status: Percentiles;
+  /** Closed-loop probe (send, wait for the answer, sleep the interval): hides stalls, kept for comparison. */
+  readonly status: Percentiles | null;
   readonly echo: Percentiles;
+  /** Open-loop probe on a fixed schedule, timed from each request's intended send time. */
+  readonly open: OpenLoopResult;
   readonly slowCallsPerSec: number;
+  /** Slow calls answered with a result during the probe window. */
   readonly slowCalls: number;
   readonly lost: number;
   readonly errors: number;
+  /** Error answers by code. */
+  readonly codes: Record<string, number>;
 }
 
 export interface HolOptions {
   readonly connections: number;
-  readonly slowMs: number;
   readonly intervalMs: number;
+  /** Open-loop probe rate, requests per second. */
+  readonly rate: number;
   readonly ms: number;
-  readonly slowMethod: string;
-  readonly fastMethod: string;
+  readonly slow: CallSpec;
+  readonly fast: CallSpec;
+  /** Probe `{"type":"status"}` too (the target answers dispatchd's control messages). */
+  readonly status: boolean;
 }
 
-/** K connections of slow calls back-to-back; a probe sends status, then a fast call, every interval. */
+/**
+ * One call of each kind before anything is measured: a target that answers
+ * the chosen call with an error cannot be measured with it, and says so
+ * rather than reporting its errors as throughput.
+ */
+export async function preflight(socket: string, target: string, calls: readonly (readonly [string, CallSpec])[]): Promise<void> {
+  const c = await LoadConn.open(socket);
+  try {
+    for (const [flag, call] of calls) {
+      const { msg } = await c.call(call.method, call.params);
+      const code = errorCode(msg);
+      if (code !== null) {
+        const message = String((msg.error as { message?: unknown } | undefined)?.message ?? '').slice(0, 120);
+        throw new BenchUsageError(`${target} answered ${flag} '${showCall(call)}' with error ${code} (${message}); choose a call it serves: ${flag} 'METHOD {json params}'`);
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * K connections of slow calls back-to-back while two probes run side by
+ * side: the closed-loop one (status, then a fast call, then the interval)
+ * and the open-loop one (a fast call and a status every 1/rate s).
+ */
 export async function holAgainst(socket: string, target: string, o: HolOptions, progress: Progress): Promise<HolResult> {
+  await preflight(socket, target, [
+    ['--slow-call', o.slow],
+    ['--fast-call', o.fast],
+  ]);
   const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
   const probe = await LoadConn.open(socket);
   const status = new Histogram();
@@ -38,39 +80,58 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
   let stop = false;
   let slowDone = 0;
   const loops = slow.map(async (c) => {
-    while (!stop) {
-      await c.call(o.slowMethod, { ms: o.slowMs });
-      slowDone++;
+    while (!stop && !c.closed) {
+      const { msg } = await c.call(o.slow.method, o.slow.params).catch(() => ({ msg: { error: 'closed' } }));
+      if (errorCode(msg) === null) slowDone++;
     }
   });
-  await new Promise((r) => setTimeout(r, Math.min(500, o.slowMs * 3))); // let the slow calls saturate first
+  await sleep(500); // let the slow calls saturate first
   const t0 = performance.now();
   const startDone = slowDone;
-  while (performance.now() - t0 < o.ms) {
-    status.record((await probe.control({ type: 'status' })).ms);
-    echo.record((await probe.call(o.fastMethod, { probe: true })).ms);
+  const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status });
+  while (performance.now() - t0 < o.ms && !probe.closed) {
+    if (o.status) status.record((await probe.control({ type: 'status' })).ms);
+    echo.record((await probe.call(o.fast.method, o.fast.params)).ms);
     progress(`hol ${target}`, (performance.now() - t0) / o.ms);
-    await new Promise((r) => setTimeout(r, o.intervalMs));
+    await sleep(o.intervalMs);
   }
+  const openResult = await open;
   const seconds = (performance.now() - t0) / 1000;
   const slowCalls = slowDone - startDone;
   stop = true;
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 10_000))]);
+  await within(Promise.all(loops), 10_000);
   const all = [...slow, probe];
-  const lost = all.reduce((n, c) => n + c.sent - c.answered, 0);
-  const errors = all.reduce((n, c) => n + c.errors, 0);
+  const lost = all.reduce((n, c) => n + c.sent - c.answered, 0) + openResult.lost;
+  const errors = all.reduce((n, c) => n + c.errors, 0) + openResult.errors;
+  const codes: Record<string, number> = {};
+  for (const c of all) addCodes(codes, c.codes);
+  addCodes(codes, openResult.codes);
   for (const c of all) c.close();
-  return { target, status: status.summary(), echo: echo.summary(), slowCallsPerSec: Math.round((slowCalls / seconds) * 10) / 10, slowCalls, lost, errors };
+  return {
+    target,
+    status: o.status ? status.summary() : null,
+    echo: echo.summary(),
+    open: openResult,
+    slowCallsPerSec: Math.round((slowCalls / seconds) * 10) / 10,
+    slowCalls,
+    lost,
+    errors,
+    codes,
+  };
 }
 
-export async function hol(o: HolOptions & { socket?: string; threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
-  if (o.socket) return [await holAgainst(o.socket, 'external', o, progress)];
+/** The project's own hol variants: dispatchd with the bench fixture, started once per variant. */
+export async function holVariants(o: HolOptions & { threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
   const out: HolResult[] = [];
   for (const variant of o.variants) {
     const nice = /^pool-nice-(\d+)$/.exec(variant);
     const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
-    const started = startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
-    out.push(await withProc(started, (d) => holAgainst(d.socket, variant, o, progress)));
+    const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
+    try {
+      out.push(await holAgainst(d.socket, variant, o, progress));
+    } finally {
+      await d.stop();
+    }
   }
   return out;
 }
@@ -97,7 +158,7 @@ async function interleaved(
   o: { connections: number; pipeline: number; ms: number; method: string; params: unknown },
   progress: (name: string, frac: number) => void,
 ): Promise<Map<string, ClosedLoopResult>> {
-  const acc = new Map(targets.map((t) => [t.name, { hist: new Histogram(), calls: 0, errors: 0, lost: 0, seconds: 0 }]));
+  const acc = new Map(targets.map((t) => [t.name, { hist: new Histogram(), calls: 0, errors: 0, codes: {} as Record<string, number>, lost: 0, seconds: 0 }]));
   // Warm each (JIT, threads) before anything is counted.
   for (const t of targets) await closedLoop(t.socket, { ...o, ms: Math.min(500, o.ms / 4) });
   for (let round = 0; round < ROUNDS; round++) {
@@ -107,12 +168,13 @@ async function interleaved(
       const r = await closedLoop(t.socket, { ...o, ms: o.ms / ROUNDS, hist: a.hist, onTick: (f) => progress(t.name, (round + f) / ROUNDS) });
       a.calls += r.calls;
       a.errors += r.errors;
+      addCodes(a.codes, r.codes);
       a.lost += r.lost;
       a.seconds += r.seconds;
     }
   }
   return new Map(
-    [...acc].map(([name, a]) => [name, { calls: a.calls, errors: a.errors, lost: a.lost, seconds: a.seconds, callsPerSec: Math.round(a.calls / a.seconds), latency: a.hist.summary() }]),
+    [...acc].map(([name, a]) => [name, { calls: a.calls, errors: a.errors, codes: a.codes, lost: a.lost, seconds: a.seconds, callsPerSec: Math.round(a.calls / a.seconds), latency: a.hist.summary() }]),
   );
 }
 
@@ -132,24 +194,29 @@ async function withAll<T>(starts: readonly (readonly [string, () => Promise<Proc
   }
 }
 
+/**
+ * Trivial calls at C connections × P in flight. Against the project's own
+ * daemon (no `targets`): dispatchd beside the inline echo ceiling, a minimal
+ * piscina server and the asyncio baseline. Against a user's targets: those
+ * (one, or one and its baseline), with the user's call, nothing else.
+ */
 export async function throughput(
-  o: { socket?: string; settings: readonly (readonly [number, number])[]; ms: number; method: string; ceiling: boolean },
+  o: { targets?: readonly (readonly [string, () => Promise<Proc>])[]; settings: readonly (readonly [number, number])[]; ms: number; call: CallSpec },
   progress: Progress,
 ): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const targets: [string, () => Promise<Proc>][] = o.socket
-    ? [['external', async () => ({ socket: o.socket as string, pid: 0, stop: async () => {} })]]
-    : [['dispatchd', () => startDispatchd()]];
-  if (o.ceiling) {
+  const targets: (readonly [string, () => Promise<Proc>])[] = o.targets ? [...o.targets] : [['dispatchd', () => startDispatchd()]];
+  if (!o.targets) {
     targets.push(['inline-echo', () => startEchoServer()]);
     // What any piscina server gets on this machine: one thread hop per call, nothing else.
     targets.push(['piscina-minimal', () => startPiscinaServer()]);
+    // The original's shape, measured in the same run.
+    if (havePython()) targets.push(['asyncio-to_thread', () => startBaseline()]);
   }
-  // The original's shape, measured in the same run.
-  if (o.ceiling && havePython()) targets.push(['asyncio-to_thread', () => startBaseline()]);
   await withAll(targets, async (procs) => {
+    for (const p of procs) await preflight(p.socket, p.name, [['--fast-call', o.call]]);
     for (const [c, pl] of o.settings) {
-      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.method, params: { x: 1 } }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
+      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.call.method, params: o.call.params }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
       for (const p of procs) rows.push({ target: p.name, connections: c, pipeline: pl, result: results.get(p.name) as ClosedLoopResult });
     }
   });

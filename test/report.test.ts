@@ -13,9 +13,9 @@ import { Latency } from '../src/metrics.js';
 
 const P = (count: number, p50: number, p90: number, p99: number, max: number) => ({ count, p50, p90, p99, max });
 const HOL: HolResult[] = [
-  { target: 'pool', status: P(650, 0.172, 0.239, 1.792, 6.898), echo: P(650, 0.187, 0.264, 3.103, 5.495), slowCallsPerSec: 39.7, slowCalls: 595, lost: 0, errors: 0 },
+  { target: 'pool', status: P(650, 0.172, 0.239, 1.792, 6.898), echo: P(650, 0.187, 0.264, 3.103, 5.495), open: { rate: 50, sent: 650, ok: 650, errors: 0, codes: {}, lost: 0, latency: P(650, 0.2, 0.3, 2.1, 6.1), status: P(650, 0.18, 0.25, 1.9, 6.5) }, slowCallsPerSec: 39.7, slowCalls: 595, lost: 0, errors: 0, codes: {} },
   // The reference run's inline row: 22 probes, and p99 above max (HDR bucket edge).
-  { target: 'inline', status: P(22, 332.287, 335.359, 382.719, 382.541), echo: P(22, 352.255, 352.511, 354.047, 353.839), slowCallsPerSec: 19.9, slowCalls: 300, lost: 0, errors: 0 },
+  { target: 'inline', status: P(22, 332.287, 335.359, 382.719, 382.541), echo: P(22, 352.255, 352.511, 354.047, 353.839), open: { rate: 50, sent: 750, ok: 750, errors: 0, codes: {}, lost: 0, latency: P(750, 180.5, 330.1, 352.2, 353.9), status: P(750, 170.1, 320.2, 381.0, 382.541) }, slowCallsPerSec: 19.9, slowCalls: 300, lost: 0, errors: 0, codes: {} },
 ];
 
 const attr = (svg: string, cls: string): string[] => [...svg.matchAll(new RegExp(`<[a-z]+ class="${cls}"[^>]*>`, 'g'))].map((m) => m[0]);

@@ -29,7 +29,7 @@ export const METRICS: Readonly<Record<Scenario, readonly string[]>> = {
   contention: ['ratio'],
   poison: ['victim_failed', 'victim_p99'],
   deadline: ['pipelined_ok'],
-  firstburst: ['ratio', 'cold_ms', 'warm_ms', 'fresh_max_ms', 'fresh_p99_ms'],
+  firstburst: ['ratio', 'cold_ms', 'warm_ms', 'fresh_max_ms', 'fresh_p99_ms', 'fresh_cold_ms', 'fresh_warm_ms'],
 };
 
 /** Whether `metric` is one scenario `s` can have (static: checked before the run). */
@@ -103,6 +103,7 @@ export function figures(r: Results, roles: Roles): Map<string, number> {
   if (r.pool?.firstBurst) {
     const f = r.pool.firstBurst;
     row('firstburst', 'dispatchd', { ratio: f.ratio, cold_ms: f.coldMs, warm_ms: f.warmMs, fresh_max_ms: f.freshMaxMs, fresh_p99_ms: f.freshP99Ms });
+    for (const b of f.freshBurst) row('firstburst', b.target, { fresh_cold_ms: b.coldMs, fresh_warm_ms: b.warmMs });
   }
   out.set('errors', errors);
   return out;

@@ -35,6 +35,9 @@ export interface OpenLoopOptions {
   /** Also send `{"type":"status"}` on the same schedule (dispatchd-style control plane). */
   readonly status: boolean;
   readonly graceMs?: number;
+  /** Record into these (shared across alternating rounds); the result's percentiles are theirs. */
+  readonly hist?: Histogram;
+  readonly statusHist?: Histogram;
 }
 
 /**
@@ -46,8 +49,8 @@ export interface OpenLoopOptions {
 export async function openLoop(socket: string, o: OpenLoopOptions): Promise<OpenLoopResult> {
   const conn = await LoadConn.open(socket);
   const ctl = o.status ? await LoadConn.open(socket) : null;
-  const hist = new Histogram();
-  const statusHist = new Histogram();
+  const hist = o.hist ?? new Histogram();
+  const statusHist = o.statusHist ?? new Histogram();
   const head = requestHead(o.call.method, o.call.params);
   const period = 1000 / o.rate;
   let ok = 0;

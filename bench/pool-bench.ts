@@ -304,6 +304,8 @@ export interface FirstBurstResult {
   /** C16 P32 on a fresh daemon: the first calls include the method's first burst. */
   readonly freshMaxMs: number;
   readonly freshP99Ms: number;
+  /** A fresh server, one echo, then 512 pipelined echo calls (cold), then the same again (warm): ms, median of the rounds, per server. */
+  readonly freshBurst: readonly { readonly target: string; readonly coldMs: number; readonly warmMs: number }[];
 }
 
 async function burst(socket: string, method: string): Promise<number> {
@@ -315,7 +317,22 @@ async function burst(socket: string, method: string): Promise<number> {
   return ms;
 }
 
-/** 512 pipelined calls (16 × 32) of a method the daemon has not seen, then the same warm; and C16 P32 on a fresh daemon. */
+/** On a fresh server: one echo (it answers), then 512 pipelined echo calls, then the same again. */
+async function freshBurst(start: () => Promise<Proc>): Promise<{ cold: number; warm: number }> {
+  return withProc(start(), async (p) => {
+    const c = await LoadConn.open(p.socket);
+    await c.call('echo', {});
+    c.close();
+    const cold = await burst(p.socket, 'echo');
+    const warm = await burst(p.socket, 'echo');
+    return { cold, warm };
+  });
+}
+
+/**
+ * 512 pipelined calls (16 × 32) of a method the daemon has not seen, then the same warm; C16 P32 on
+ * a fresh daemon; and the fresh-server burst for dispatchd and the asyncio baseline, alternating.
+ */
 export async function firstBurst(o: { ms: number }, progress: Progress): Promise<FirstBurstResult> {
   progress('first burst', 0);
   const [coldMs, warmMs] = await withProc(startDispatchd(), async (d) => {
@@ -330,8 +347,28 @@ export async function firstBurst(o: { ms: number }, progress: Progress): Promise
   });
   progress('first burst', 0.5);
   const fresh = await withProc(startDispatchd(), (d) => closedLoop(d.socket, { connections: 16, pipeline: 32, ms: o.ms, method: 'echo', params: { x: 1 } }));
+  const servers: [string, () => Promise<Proc>][] = [['dispatchd', () => startDispatchd()]];
+  if (havePython()) servers.push(['asyncio-to_thread', () => startBaseline()]);
+  const runs = new Map(servers.map(([name]) => [name, { cold: [] as number[], warm: [] as number[] }]));
+  for (let round = 0; round < COLD_ROUNDS; round++) {
+    for (let k = 0; k < servers.length; k++) {
+      const [name, start] = servers[(k + round) % servers.length] as [string, () => Promise<Proc>];
+      progress(`first burst, fresh ${name}`, 0.6 + (0.4 * (round * servers.length + k)) / (COLD_ROUNDS * servers.length));
+      const r = await freshBurst(start);
+      const acc = runs.get(name) as { cold: number[]; warm: number[] };
+      acc.cold.push(r.cold);
+      acc.warm.push(r.warm);
+    }
+  }
   progress('first burst', 1);
-  return { coldMs: r1(coldMs), warmMs: r1(warmMs), ratio: Math.round((coldMs / warmMs) * 100) / 100, freshMaxMs: fresh.latency.max, freshP99Ms: fresh.latency.p99 };
+  return {
+    coldMs: r1(coldMs),
+    warmMs: r1(warmMs),
+    ratio: Math.round((coldMs / warmMs) * 100) / 100,
+    freshMaxMs: fresh.latency.max,
+    freshP99Ms: fresh.latency.p99,
+    freshBurst: [...runs].map(([target, r]) => ({ target, coldMs: r1(mid(r.cold)), warmMs: r1(mid(r.warm)) })),
+  };
 }
 
 // ---- report ---------------------------------------------------------------
@@ -352,6 +389,10 @@ export function poolHeadlines(p: PoolBenchResults | undefined): Headline[] {
     if (b.coldTenByFiveSec !== undefined) out.push({ name: `blocking ${b.target}: the same, cold (fresh server, one call, then the burst)`, value: `${b.coldTenByFiveSec} s` });
     out.push({ name: `blocking ${b.target}: 3 parallel 300 ms calls`, value: `${b.threeParallelSec} s`, ...(b.target === 'dispatchd' ? { target: '≤ 0.35 s', met: b.threeParallelSec <= 0.35 } : {}) });
   }
+  const [d, base] = [p.blocking?.find((b) => b.target === 'dispatchd'), p.blocking?.find((b) => b.target === 'asyncio-to_thread')];
+  if (d?.coldTenByFiveSec !== undefined && base?.coldTenByFiveSec !== undefined) {
+    out.push({ name: 'blocking cold: dispatchd ÷ asyncio baseline (10 × 5 × 50 ms on a fresh server)', value: `${d.coldTenByFiveSec} / ${base.coldTenByFiveSec} s = ${Math.round((d.coldTenByFiveSec / base.coldTenByFiveSec) * 100) / 100}×` });
+  }
   for (const c of p.contention ?? []) {
     out.push({ name: `contention (slow-nice ${c.slowNice}): ~40 ms CPU call with 2 hogs ÷ unloaded`, value: `${c.loadedMs} / ${c.unloadedMs} ms = ${c.ratio}×`, ...(c.slowNice === 0 ? { target: '≤ 2×', met: c.ratio <= 2 } : {}) });
   }
@@ -368,6 +409,7 @@ export function poolHeadlines(p: PoolBenchResults | undefined): Headline[] {
     const x = p.firstBurst;
     out.push({ name: 'first burst: 512 pipelined calls, new method ÷ warm', value: `${x.coldMs} / ${x.warmMs} ms = ${x.ratio}×`, target: '≤ 2×', met: x.ratio <= 2 });
     out.push({ name: 'first burst: C16 P32 on a fresh daemon, max latency', value: `${x.freshMaxMs} ms (p99 ${x.freshP99Ms} ms)`, target: '≤ 100 ms', met: x.freshMaxMs <= 100 });
+    for (const f of x.freshBurst) out.push({ name: `first burst, ${f.target}: fresh server, one echo, then 512 pipelined echo (cold / warm)`, value: `${f.coldMs} / ${f.warmMs} ms` });
   }
   return out;
 }

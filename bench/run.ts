@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { writeReport, markdown, type Results } from './report.js';
-import { holAgainst, holVariants, scaling, throughput, type HolOptions } from './scenarios.js';
+import { holAlternating, holVariants, scaling, throughput, type HolOptions } from './scenarios.js';
 import { startup } from './startup.js';
 import { abuse } from './abuse.js';
 import { store } from './store.js';
@@ -142,7 +142,7 @@ function roles(plan: Plan, running: readonly Running[]): Roles {
   }
   return {
     primary: { hol: 'pool', throughput: 'dispatchd', blocking: 'dispatchd', scaling: String(plan.maxThreads), startup: 'dispatchd (bench fixture)', maintenance: 'dispatchd', contention: String(plan.nices[0]), poison: 'dispatchd', deadline: 'dispatchd', firstburst: 'dispatchd' },
-    baseline: { hol: 'inline', throughput: 'asyncio-to_thread', blocking: 'asyncio-to_thread', scaling: '1', startup: 'asyncio baseline (python3)' },
+    baseline: { hol: 'inline', throughput: 'asyncio-to_thread', blocking: 'asyncio-to_thread', firstburst: 'asyncio-to_thread', scaling: '1', startup: 'asyncio baseline (python3)' },
   };
 }
 
@@ -157,8 +157,9 @@ async function runScenario(s: Scenario, plan: Plan, running: readonly Running[],
         results.hol = await holVariants({ ...o, ...(plan.threads ? { threads: plan.threads } : {}), variants: ['pool', 'pool-nice-10', 'pool-no-lanes', 'inline'] }, progress);
         return;
       }
-      results.hol = [];
-      for (const t of running) results.hol.push(await holAgainst(t.socket, t.name, { ...o, status: await answersStatus(t.socket) }, progress));
+      const targets = [];
+      for (const t of running) targets.push({ name: t.name, socket: t.socket, status: await answersStatus(t.socket) });
+      results.hol = await holAlternating(targets, o, progress);
       return;
     }
     case 'throughput': {

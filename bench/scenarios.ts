@@ -14,6 +14,9 @@ import { sleep, within } from './timers.js';
 import { addCodes, errorCode } from './wire-error.js';
 import type { Progress } from './types.js';
 
+/** Rounds each measurement is split into, alternating between the targets compared. */
+const ROUNDS = 3;
+
 export interface HolResult {
   readonly target: string;
   /** Closed-loop probe (send, wait for the answer, sleep the interval): hides stalls, kept for comparison. */
@@ -63,20 +66,41 @@ export async function preflight(socket: string, target: string, calls: readonly 
   }
 }
 
+/** A target's histograms and totals over alternating rounds. */
+export interface HolRounds {
+  readonly status: Histogram;
+  readonly echo: Histogram;
+  readonly open: Histogram;
+  readonly openStatus: Histogram;
+  seconds: number;
+  prev: HolResult | null;
+}
+
+export function holRounds(): HolRounds {
+  return { status: new Histogram(), echo: new Histogram(), open: new Histogram(), openStatus: new Histogram(), seconds: 0, prev: null };
+}
+
+const sumCodes = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> => {
+  const out = { ...a };
+  addCodes(out, b);
+  return out;
+};
+
 /**
  * K connections of slow calls back-to-back while two probes run side by
  * side: the closed-loop one (status, then a fast call, then the interval)
- * and the open-loop one (a fast call and a status every 1/rate s).
+ * and the open-loop one (a fast call and a status every 1/rate s). With
+ * `rounds`, this is one round of several: it records into their histograms
+ * and returns the totals so far.
  */
-export async function holAgainst(socket: string, target: string, o: HolOptions, progress: Progress): Promise<HolResult> {
+export async function holAgainst(socket: string, target: string, o: HolOptions, progress: Progress, rounds: HolRounds = holRounds()): Promise<HolResult> {
   await preflight(socket, target, [
     ['--slow-call', o.slow],
     ['--fast-call', o.fast],
   ]);
   const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
   const probe = await LoadConn.open(socket);
-  const status = new Histogram();
-  const echo = new Histogram();
+  const { status, echo } = rounds;
   let stop = false;
   let slowDone = 0;
   const loops = slow.map(async (c) => {
@@ -88,7 +112,7 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
   await sleep(500); // let the slow calls saturate first
   const t0 = performance.now();
   const startDone = slowDone;
-  const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status });
+  const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status, hist: rounds.open, statusHist: rounds.openStatus });
   while (performance.now() - t0 < o.ms && !probe.closed) {
     if (o.status) status.record((await probe.control({ type: 'status' })).ms);
     echo.record((await probe.call(o.fast.method, o.fast.params)).ms);
@@ -107,20 +131,52 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
   for (const c of all) addCodes(codes, c.codes);
   addCodes(codes, openResult.codes);
   for (const c of all) c.close();
-  return {
+  const prev = rounds.prev;
+  rounds.seconds += seconds;
+  const total = slowCalls + (prev?.slowCalls ?? 0);
+  const result: HolResult = {
     target,
     status: o.status ? status.summary() : null,
     echo: echo.summary(),
-    open: openResult,
-    slowCallsPerSec: Math.round((slowCalls / seconds) * 10) / 10,
-    slowCalls,
-    lost,
-    errors,
-    codes,
+    open:
+      prev === null
+        ? openResult
+        : {
+            ...openResult,
+            sent: prev.open.sent + openResult.sent,
+            ok: prev.open.ok + openResult.ok,
+            errors: prev.open.errors + openResult.errors,
+            lost: prev.open.lost + openResult.lost,
+            codes: sumCodes(prev.open.codes, openResult.codes),
+          },
+    slowCallsPerSec: Math.round((total / rounds.seconds) * 10) / 10,
+    slowCalls: total,
+    lost: lost + (prev?.lost ?? 0),
+    errors: errors + (prev?.errors ?? 0),
+    codes: prev === null ? codes : sumCodes(prev.codes, codes),
   };
+  rounds.prev = result;
+  return result;
 }
 
-/** The project's own hol variants: dispatchd with the bench fixture, started once per variant. */
+/**
+ * Several targets in alternating rounds (the order rotating each round), so
+ * that the machine's changing load weighs on each alike.
+ */
+export async function holAlternating(targets: readonly { readonly name: string; readonly socket: string; readonly status: boolean }[], o: HolOptions, progress: Progress): Promise<HolResult[]> {
+  const acc = targets.map(() => holRounds());
+  const results: (HolResult | null)[] = targets.map(() => null);
+  const n = targets.length > 1 ? ROUNDS : 1;
+  for (let round = 0; round < n; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round) % targets.length;
+      const t = targets[i] as (typeof targets)[number];
+      results[i] = await holAgainst(t.socket, t.name, { ...o, ms: o.ms / n, status: t.status }, (label, f) => progress(label, (round + f) / n), acc[i]);
+    }
+  }
+  return results as HolResult[];
+}
+
 export async function holVariants(o: HolOptions & { threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
   const out: HolResult[] = [];
   for (const variant of o.variants) {
@@ -143,8 +199,6 @@ export interface ThroughputRow {
   readonly result: ClosedLoopResult;
 }
 
-/** Rounds each measurement is split into, alternating between the targets compared. */
-const ROUNDS = 3;
 
 /**
  * Measures `targets` in alternating rounds (the order rotating each round)

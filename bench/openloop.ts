@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, requestHead, type Percentiles } from './load.js';
 import { sleep, within } from './timers.js';
-import type { CallSpec } from './calls.js';
+import { nextParams, type CallSpec } from './calls.js';
 
 export interface OpenLoopResult {
   /** Requests per second the schedule asked for. */
@@ -51,7 +51,7 @@ export async function openLoop(socket: string, o: OpenLoopOptions): Promise<Open
   const ctl = o.status ? await LoadConn.open(socket) : null;
   const hist = o.hist ?? new Histogram();
   const statusHist = o.statusHist ?? new Histogram();
-  const head = requestHead(o.call.method, o.call.params);
+  const fixed = o.call.template === undefined ? requestHead(o.call.method, o.call.params) : null;
   const period = 1000 / o.rate;
   let ok = 0;
   let answered = 0;
@@ -65,7 +65,7 @@ export async function openLoop(socket: string, o: OpenLoopOptions): Promise<Open
       for (; sent * period + t0 <= Math.min(now, end); sent++) {
         const due = t0 + sent * period;
         conn.send(
-          head,
+          fixed ?? requestHead(o.call.method, nextParams(o.call)),
           (ms, failed) => {
             answered++;
             if (!failed) {

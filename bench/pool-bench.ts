@@ -14,7 +14,7 @@ import { LoadConn, closedLoop, type Percentiles } from './load.js';
 import { startDispatchd, withProc, type Proc } from './procs.js';
 import { sleep, within } from './timers.js';
 import { errorCode } from './wire-error.js';
-import type { CallSpec } from './calls.js';
+import { nextParams, type CallSpec } from './calls.js';
 import type { Headline, Progress } from './types.js';
 
 const BASELINE = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
@@ -87,7 +87,7 @@ async function rounds(conns: readonly LoadConn[], clients: number, calls: number
   const t0 = performance.now();
   await Promise.all(
     conns.slice(0, clients).map(async (c) => {
-      for (let i = 0; i < calls; i++) if (errorCode((await c.call(call.method, call.params)).msg) !== null) errors++;
+      for (let i = 0; i < calls; i++) if (errorCode((await c.call(call.method, nextParams(call))).msg) !== null) errors++;
     }),
   );
   return { sec: (performance.now() - t0) / 1000, errors };

@@ -8,7 +8,7 @@ import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentile
 import { startDispatchd, startEchoServer, startPiscinaServer, type Proc } from './procs.js';
 import { havePython, startBaseline } from './pool-bench.js';
 import { openLoop, type OpenLoopResult } from './openloop.js';
-import { showCall, type CallSpec } from './calls.js';
+import { nextParams, showCall, type CallSpec } from './calls.js';
 import { BenchUsageError } from './failures.js';
 import { sleep, within } from './timers.js';
 import { addCodes, errorCode } from './wire-error.js';
@@ -54,7 +54,7 @@ export async function preflight(socket: string, target: string, calls: readonly 
   const c = await LoadConn.open(socket);
   try {
     for (const [flag, call] of calls) {
-      const { msg } = await c.call(call.method, call.params);
+      const { msg } = await c.call(call.method, nextParams(call));
       const code = errorCode(msg);
       if (code !== null) {
         const message = String((msg.error as { message?: unknown } | undefined)?.message ?? '').slice(0, 120);
@@ -105,7 +105,7 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
   let slowDone = 0;
   const loops = slow.map(async (c) => {
     while (!stop && !c.closed) {
-      const { msg } = await c.call(o.slow.method, o.slow.params).catch(() => ({ msg: { error: 'closed' } }));
+      const { msg } = await c.call(o.slow.method, nextParams(o.slow)).catch(() => ({ msg: { error: 'closed' } }));
       if (errorCode(msg) === null) slowDone++;
     }
   });
@@ -115,7 +115,7 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
   const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status, hist: rounds.open, statusHist: rounds.openStatus });
   while (performance.now() - t0 < o.ms && !probe.closed) {
     if (o.status) status.record((await probe.control({ type: 'status' })).ms);
-    echo.record((await probe.call(o.fast.method, o.fast.params)).ms);
+    echo.record((await probe.call(o.fast.method, nextParams(o.fast))).ms);
     progress(`hol ${target}`, (performance.now() - t0) / o.ms);
     await sleep(o.intervalMs);
   }
@@ -270,7 +270,8 @@ export async function throughput(
   await withAll(targets, async (procs) => {
     for (const p of procs) await preflight(p.socket, p.name, [['--fast-call', o.call]]);
     for (const [c, pl] of o.settings) {
-      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.call.method, params: o.call.params }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
+      const params = o.call.template === undefined ? o.call.params : () => nextParams(o.call);
+      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.call.method, params }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
       for (const p of procs) rows.push({ target: p.name, connections: c, pipeline: pl, result: results.get(p.name) as ClosedLoopResult });
     }
   });

@@ -52,3 +52,14 @@ test('usage errors: each names what is wrong', () => {
   for (const [argv, why] of cases) assert.throws(() => plan(...argv), (err: unknown) => err instanceof BenchUsageError && why.test(err.message), argv.join(' '));
   assert.equal(plan('--help'), null);
 });
+
+test('{seq} in the params text gives every call its own six-digit number (a server that caches by params still works)', async () => {
+  const { nextParams } = await import('../bench/calls.js');
+  const call = parseCall('primes_below {"n":3{seq}}', '--slow-call');
+  assert.deepEqual(call.params, { n: 3000000 });
+  const a = nextParams(call) as { n: number };
+  const b = nextParams(call) as { n: number };
+  assert.ok(a.n > 3000000 && a.n < 4000000 && b.n === a.n + 1, `${a.n} ${b.n}`);
+  assert.deepEqual(nextParams(parseCall('echo {"x":1}', '--fast-call')), { x: 1 });
+  assert.throws(() => parseCall('f {"n":{seq}}', '--fast-call'), /not JSON/);
+});

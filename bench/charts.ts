@@ -71,10 +71,13 @@ export interface BarGroup {
   readonly target?: { readonly value: number; readonly label: string };
 }
 
-/** Horizontal grouped bars on a shared value axis at the bottom. */
+/** Horizontal grouped bars on a shared value axis at the bottom. The subtitle may hold several lines (`\n`). */
 export function barChart(o: { title: string; subtitle: string; axisLabel: string; unit: string; series: readonly Series[]; groups: readonly BarGroup[] }): string {
   const width = 820;
-  const left = 150;
+  // Room for the longest group label (bold 12 px: ~7.2 px a character).
+  const left = Math.max(150, Math.ceil(16 + 7.2 * Math.max(0, ...o.groups.map((g) => g.label.length))));
+  const sub = o.subtitle.split('\n');
+  const extra = 16 * (sub.length - 1);
   const right = 100;
   const plotW = width - left - right;
   const barH = 14;
@@ -86,10 +89,10 @@ export function barChart(o: { title: string; subtitle: string; axisLabel: string
   let lx = 8;
   o.series.forEach((s, i) => {
     const label = `${s.name}${s.n === undefined ? '' : ` (n=${s.n})`}`;
-    parts.push(`<rect x="${lx}" y="50" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${lx + 16}" y="60">${esc(label)}</text>`);
+    parts.push(`<rect x="${lx}" y="${50 + extra}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${lx + 16}" y="${60 + extra}">${esc(label)}</text>`);
     lx += 26 + label.length * 6.6;
   });
-  let y = 78;
+  let y = 78 + extra;
   const top = y;
   const rows: string[] = [];
   for (const g of o.groups) {
@@ -129,7 +132,7 @@ export function barChart(o: { title: string; subtitle: string; axisLabel: string
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="8" y="20" font-size="15" font-weight="bold">${esc(o.title)}</text>
-<text x="8" y="38" fill="#555">${esc(o.subtitle)}</text>
+${sub.map((line, i) => `<text x="8" y="${38 + 16 * i}" fill="#555">${esc(line)}</text>`).join('\n')}
 ${grid.join('\n')}
 ${parts.join('\n')}
 ${rows.join('\n')}
@@ -138,29 +141,38 @@ ${rows.join('\n')}
 }
 
 /**
- * Probe latency per variant: p50/p99/max for the closed-loop status and echo
- * probes (when the target answers status), and the open-loop echo probe,
- * timed from each request's intended send time; p99 targets on the first two.
+ * Probe latency per variant: p50/p99/max of the open-loop probes (fixed
+ * schedule, timed from each request's intended send time; the figures the
+ * targets hold) and of the closed-loop ones beside them, status (when the
+ * target answers it) and echo; the p99 targets on the open-loop groups.
  */
-export function holSvg(hol: readonly HolResult[], targets: { status: number; echo: number } = { status: 2, echo: 5 }): string {
+export function holSvg(hol: readonly HolResult[], targets: { status: number; echo: number } = { status: 5, echo: 10 }): string {
   const zero = { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
-  const clamped = hol.map((h) => ({ target: h.target, status: clampToMax(h.status ?? zero), echo: clampToMax(h.echo), open: clampToMax(h.open.latency) }));
-  const probes = hol.every((h) => h.status !== null) ? (['status', 'echo', 'open'] as const) : (['echo', 'open'] as const);
-  const label = { status: 'status', echo: 'echo', open: 'open-loop echo' } as const;
+  const clamped = hol.map((h) => ({
+    target: h.target,
+    openStatus: clampToMax(h.open.status ?? zero),
+    openEcho: clampToMax(h.open.latency),
+    status: clampToMax(h.status ?? zero),
+    echo: clampToMax(h.echo),
+  }));
+  const withStatus = hol.every((h) => h.status !== null && h.open.status !== null);
+  const probes = withStatus ? (['openStatus', 'openEcho', 'status', 'echo'] as const) : (['openEcho', 'echo'] as const);
+  const label = { openStatus: 'open-loop status', openEcho: 'open-loop echo', status: 'closed-loop status', echo: 'closed-loop echo' } as const;
+  const target = { openStatus: targets.status, openEcho: targets.echo } as const;
   const groups: BarGroup[] = probes.flatMap((probe) =>
     (['p50', 'p99', 'max'] as const).map((q) => ({
       label: `${label[probe]} ${q}`,
       values: clamped.map((h) => h[probe][q]),
-      ...(q === 'p99' && probe !== 'open' ? { target: { value: targets[probe], label: `target ≤ ${targets[probe]} ms` } } : {}),
+      ...(q === 'p99' && (probe === 'openStatus' || probe === 'openEcho') ? { target: { value: target[probe], label: `target ≤ ${target[probe]} ms` } } : {}),
     })),
   );
-  const few = clamped.filter((h) => (probes[0] === 'status' && h.status.count < 100) || h.echo.count < 100).map((h) => h.target);
+  const few = clamped.filter((h) => h.echo.count < 100).map((h) => h.target);
   return barChart({
     title: 'Probe latency while slow calls saturate the server (shorter is better)',
-    subtitle: few.length > 0 ? `fewer than 100 probes for ${few.join(', ')}: their p99 is their max` : 'closed loop: status, then echo, on one connection; open loop: echo on a fixed schedule, from intended send time',
+    subtitle: `open loop: ${hol[0]?.open.rate ?? 0}/s on a fixed schedule, timed from the intended send time (n = its probes); closed loop: send, wait, send${few.length > 0 ? `\nfewer than 100 closed-loop probes for ${few.join(', ')}: their p99 is their max` : ''}`,
     axisLabel: 'probe round trip, ms',
     unit: 'ms',
-    series: clamped.map((h) => ({ name: h.target, n: probes[0] === 'status' ? Math.min(h.status.count, h.echo.count) : h.echo.count })),
+    series: clamped.map((h) => ({ name: h.target, n: h.openEcho.count })),
     groups,
   });
 }

@@ -35,25 +35,26 @@ test('a scale is linear from 0 when the values allow it, else log with one label
   assert.ok(Math.abs(log.at(10) - log.at(1) - (log.at(100) - log.at(10))) < 1e-9);
 });
 
-test('hol chart: an axis with decade ticks, sample counts, p99 targets, and no value above its max', () => {
+test('hol chart: open-loop and closed-loop groups, an axis with decade ticks, sample counts, p99 targets on the open loop, and no value above its max', () => {
   const svg = holSvg(HOL);
   assert.equal(attr(svg, 'axis').length, 1);
   assert.ok(attr(svg, 'tick').length >= 5);
   assert.deepEqual(labels(svg), ['0.1', '1', '10', '100', '1000']);
   assert.match(svg, /log scale/);
   assert.match(svg, /pool \(n=650\)/);
-  assert.match(svg, /inline \(n=22\)/);
-  assert.match(svg, /fewer than 100 probes for inline: their p99 is their max/);
+  assert.match(svg, /inline \(n=750\)/);
+  assert.match(svg, /fewer than 100 closed-loop probes for inline: their p99 is their max/);
+  assert.match(svg, /open loop: 50\/s on a fixed schedule, from intended send time/);
   assert.equal(attr(svg, 'target').length, 2);
-  assert.match(svg, /target ≤ 2 ms/);
   assert.match(svg, /target ≤ 5 ms/);
+  assert.match(svg, /target ≤ 10 ms/);
   // Clamped: the inline status p99 is drawn at its max, never beyond.
   assert.ok(!svg.includes('382.719'), 'p99 above max must be clamped');
-  assert.match(svg, /inline status p99: 382\.541 ms/);
+  assert.match(svg, /inline closed-loop status p99: 382\.541 ms/);
   // Bars are drawn in proportion: 0.1 → 1 takes as much width as 10 → 100.
   const widths = new Map(attr(svg, 'bar').map((b) => [/<title>([^<]*)</.exec(svg.slice(svg.indexOf(b)))?.[1], Number(/width="([\d.]+)"/.exec(b)?.[1])]));
   const w = (k: string): number => widths.get(k) as number;
-  assert.ok(w('inline status p50: 332.287 ms') > w('pool status p99: 1.792 ms') && w('pool status p99: 1.792 ms') > w('pool status p50: 0.172 ms'));
+  assert.ok(w('inline closed-loop status p50: 332.287 ms') > w('pool closed-loop status p99: 1.792 ms') && w('pool closed-loop status p99: 1.792 ms') > w('pool closed-loop status p50: 0.172 ms'));
 });
 
 test('scaling chart: says what it shows, linear axis from 0, ideal line through n× at n threads, target', () => {

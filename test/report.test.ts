@@ -44,7 +44,7 @@ test('hol chart: open-loop and closed-loop groups, an axis with decade ticks, sa
   assert.match(svg, /pool \(n=650\)/);
   assert.match(svg, /inline \(n=750\)/);
   assert.match(svg, /fewer than 100 closed-loop probes for inline: their p99 is their max/);
-  assert.match(svg, /open loop: 50\/s on a fixed schedule, from intended send time/);
+  assert.match(svg, /open loop: 50\/s on a fixed schedule, timed from the intended send time/);
   assert.equal(attr(svg, 'target').length, 2);
   assert.match(svg, /target ≤ 5 ms/);
   assert.match(svg, /target ≤ 10 ms/);

@@ -38,6 +38,8 @@ export interface OpenLoopOptions {
   /** Record into these (shared across alternating rounds); the result's percentiles are theirs. */
   readonly hist?: Histogram;
   readonly statusHist?: Histogram;
+  /** Stops the schedule early (the caller gave up). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -77,14 +79,16 @@ export async function openLoop(socket: string, o: OpenLoopOptions): Promise<Open
         );
         if (ctl) controls.push(ctl.control({ type: 'status' }, due).then((r) => statusHist.record(r.ms), () => {}));
       }
-      if (now >= end) return resolve();
+      // The server went away or the caller gave up: what was sent is counted, nothing more is scheduled.
+      if (now >= end || conn.closed || o.signal?.aborted === true) return resolve();
       setTimeout(tick, Math.max(0, Math.min(t0 + sent * period, end) - performance.now()));
     };
     tick();
   });
   const graceEnd = performance.now() + (o.graceMs ?? 5000);
-  while (answered < sent && !conn.closed && performance.now() < graceEnd) await sleep(5);
-  await within(Promise.all(controls), Math.max(0, graceEnd - performance.now()));
+  const waiting = (): boolean => !conn.closed && o.signal?.aborted !== true && performance.now() < graceEnd;
+  while (answered < sent && waiting()) await sleep(5);
+  if (waiting()) await within(Promise.all(controls), Math.max(0, graceEnd - performance.now()));
   conn.close();
   ctl?.close();
   return {

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { writeReport, markdown, type Results } from './report.js';
 import { holAlternating, holVariants, scaling, throughput, type HolOptions } from './scenarios.js';
@@ -115,6 +115,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     exitCode: code,
   };
   const files = writeReport(plan.outDir, results);
+  appendFileSync(join(plan.outDir, 'results.md'), `\n${checksText(summary)}`);
   const summaryPath = join(plan.outDir, 'summary.json');
   writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   files.push(summaryPath);

@@ -98,46 +98,66 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
     ['--slow-call', o.slow],
     ['--fast-call', o.fast],
   ]);
-  const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
-  const probe = await LoadConn.open(socket);
   const { status, echo } = rounds;
+  // Whatever ends this round early (the server dies), nothing it started outlives it.
+  const ac = new AbortController();
+  const conns: LoadConn[] = [];
   let stop = false;
-  let slowDone = 0;
-  const loops = slow.map(async (c) => {
-    while (!stop && !c.closed) {
-      const { msg } = await c.call(o.slow.method, nextParams(o.slow)).catch(() => ({ msg: { error: 'closed' } }));
-      if (errorCode(msg) === null) slowDone++;
+  try {
+    const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
+    conns.push(...slow);
+    const probe = await LoadConn.open(socket);
+    conns.push(probe);
+    let slowDone = 0;
+    const loops = slow.map(async (c) => {
+      while (!stop && !c.closed) {
+        const { msg } = await c.call(o.slow.method, nextParams(o.slow)).catch(() => ({ msg: { error: 'closed' } }));
+        if (errorCode(msg) === null) slowDone++;
+      }
+    });
+    await sleep(500); // let the slow calls saturate first
+    const t0 = performance.now();
+    const startDone = slowDone;
+    const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status, hist: rounds.open, statusHist: rounds.openStatus, signal: ac.signal });
+    open.catch(() => {}); // awaited below; a failure here must not be an unhandled rejection meanwhile
+    while (performance.now() - t0 < o.ms && !probe.closed) {
+      if (o.status) status.record((await probe.control({ type: 'status' })).ms);
+      echo.record((await probe.call(o.fast.method, nextParams(o.fast))).ms);
+      progress(`hol ${target}`, (performance.now() - t0) / o.ms);
+      await sleep(o.intervalMs);
     }
-  });
-  await sleep(500); // let the slow calls saturate first
-  const t0 = performance.now();
-  const startDone = slowDone;
-  const open = openLoop(socket, { rate: o.rate, ms: o.ms, call: o.fast, status: o.status, hist: rounds.open, statusHist: rounds.openStatus });
-  while (performance.now() - t0 < o.ms && !probe.closed) {
-    if (o.status) status.record((await probe.control({ type: 'status' })).ms);
-    echo.record((await probe.call(o.fast.method, nextParams(o.fast))).ms);
-    progress(`hol ${target}`, (performance.now() - t0) / o.ms);
-    await sleep(o.intervalMs);
+    const openResult = await open;
+    const seconds = (performance.now() - t0) / 1000;
+    const slowCalls = slowDone - startDone;
+    stop = true;
+    await within(Promise.all(loops), 10_000);
+    if (probe.closed) throw new Error(`${target} closed the connection during hol`);
+    const lost = conns.reduce((n, c) => n + c.sent - c.answered, 0) + openResult.lost;
+    const errors = conns.reduce((n, c) => n + c.errors, 0) + openResult.errors;
+    const codes: Record<string, number> = {};
+    for (const c of conns) addCodes(codes, c.codes);
+    addCodes(codes, openResult.codes);
+    return merge(rounds, { target, status: o.status ? status.summary() : null, echo: echo.summary(), open: openResult, slowCalls, seconds, lost, errors, codes });
+  } finally {
+    stop = true;
+    ac.abort();
+    for (const c of conns) c.close();
   }
-  const openResult = await open;
-  const seconds = (performance.now() - t0) / 1000;
-  const slowCalls = slowDone - startDone;
-  stop = true;
-  await within(Promise.all(loops), 10_000);
-  const all = [...slow, probe];
-  const lost = all.reduce((n, c) => n + c.sent - c.answered, 0) + openResult.lost;
-  const errors = all.reduce((n, c) => n + c.errors, 0) + openResult.errors;
-  const codes: Record<string, number> = {};
-  for (const c of all) addCodes(codes, c.codes);
-  addCodes(codes, openResult.codes);
-  for (const c of all) c.close();
+}
+
+/** This round's figures added to the rounds before it (percentiles come from the shared histograms). */
+function merge(
+  rounds: HolRounds,
+  r: { target: string; status: Percentiles | null; echo: Percentiles; open: OpenLoopResult; slowCalls: number; seconds: number; lost: number; errors: number; codes: Record<string, number> },
+): HolResult {
+  const { target, status, echo, open: openResult, slowCalls, seconds, lost, errors, codes } = r;
   const prev = rounds.prev;
   rounds.seconds += seconds;
   const total = slowCalls + (prev?.slowCalls ?? 0);
   const result: HolResult = {
     target,
-    status: o.status ? status.summary() : null,
-    echo: echo.summary(),
+    status,
+    echo,
     open:
       prev === null
         ? openResult

@@ -5,14 +5,15 @@
  * it answers at once: `echo` returns its params, `sleep {ms}` answers after
  * ms without blocking, `{"type":"status"}` answers `{"ok":true}`, anything
  * else -32601. Run as its own process:
- *   node dist/bench/stall-server.js SOCKET [--every MS] [--stall MS]
+ *   node dist/bench/stall-server.js SOCKET [--every MS] [--stall MS] [--die-after MS]
+ * `--die-after` makes it exit abruptly (a crash in the middle of a run).
  */
 import { createServer } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import split2 from 'split2';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { every: { type: 'string' }, stall: { type: 'string' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { every: { type: 'string' }, stall: { type: 'string' }, 'die-after': { type: 'string' } } });
 const path = positionals[0];
 if (!path) throw new Error('usage: stall-server SOCKET [--every MS] [--stall MS]');
 const every = Number(values.every ?? 1000);
@@ -53,6 +54,7 @@ const stalls = setInterval(() => {
   while (Date.now() < end);
 }, every);
 server.listen(path, () => process.stdout.write('ready\n'));
+if (values['die-after'] !== undefined) setTimeout(() => process.exit(70), Number(values['die-after']));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     clearInterval(stalls);

@@ -112,3 +112,17 @@ test('a call the target answers with an error is refused (exit 2), and the scena
   assert.ok((summary.figures['blocking.ten_by_five_ms'] ?? 0) > 0);
   assert.equal(summary.figures.errors, 0);
 });
+
+test('a server that dies mid-run: its scenario failed (exit 1), the one before it keeps its results, and the bench still ends at once', { timeout: 60_000 }, async () => {
+  const out = tmp();
+  const dying = `${process.execPath} ${STALL_SERVER} {socket} --every 100000 --die-after 2500`;
+  const r = await bench(['blocking', 'hol', '--cmd', dying, '--slow-call', 'sleep {"ms":20}', '--fast-call', 'echo {}', '--hol-seconds', '5', '--out', out]);
+  assert.equal(r.code, 1, r.err + r.out);
+  assert.ok(r.tailMs < 2000, `exited ${Math.round(r.tailMs)} ms after its last line`);
+  assert.match(r.err, /bench: hol failed: /);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { scenarios: Record<string, { status: string }>; figures: Record<string, number>; exitCode: number };
+  assert.deepEqual(Object.fromEntries(Object.entries(summary.scenarios).map(([k, v]) => [k, v.status])), { blocking: 'ok', hol: 'failed' });
+  assert.ok((summary.figures['blocking.ten_by_five_ms'] ?? 0) > 0);
+  assert.equal(summary.exitCode, 1);
+  assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /## Checks\n\n- scenario hol: FAILED — /);
+});

@@ -24,6 +24,7 @@ import { check, namesOf, parseAssertion, type Assertion } from './assertions.js'
 import { figures, unknownFigure, type Roles } from './figures.js';
 import { EXIT, SUMMARY_VERSION, exitCode, type ScenarioOutcome, type Summary, type SummaryCheck } from './summary.js';
 import { junitXml } from './junit.js';
+import { addCodes } from './wire-error.js';
 import { progressReporter } from './progress.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -111,6 +112,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     targets: plan.targets.length > 0 ? plan.targets.map((t, i) => ({ name: t.name, kind: t.kind, startMs: running[i]?.startMs ?? null })) : [{ name: 'dispatchd (bench fixture)', kind: 'fixture', startMs: null }],
     scenarios: outcomes,
     figures: Object.fromEntries([...figs].sort(([a], [b]) => a.localeCompare(b))),
+    errorCodes: errorCodes(results),
     checks,
     exitCode: code,
   };
@@ -125,6 +127,13 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
   }
   io.out(`${markdown(results)}\n\n${checksText(summary)}\nwritten: ${files.join(', ')}\nexit ${code}\n`);
   return code;
+}
+
+function errorCodes(r: Results): Record<string, number> {
+  const codes: Record<string, number> = {};
+  for (const h of r.hol ?? []) addCodes(codes, h.codes);
+  for (const t of r.throughput ?? []) addCodes(codes, t.result.codes);
+  return codes;
 }
 
 function checksText(s: Summary): string {

@@ -39,6 +39,8 @@ export interface Summary {
   readonly targets: readonly { readonly name: string; readonly kind: string; readonly startMs: number | null }[];
   readonly scenarios: Readonly<Record<string, ScenarioOutcome>>;
   readonly figures: Readonly<Record<string, number>>;
+  /** Error answers by JSON-RPC code, over the hol and throughput calls of the run. */
+  readonly errorCodes: Readonly<Record<string, number>>;
   readonly checks: readonly SummaryCheck[];
   readonly exitCode: number;
 }

@@ -109,6 +109,7 @@ test('JUnit XML: one test case per scenario and per check, failures and errors w
     targets: [{ name: 'mine', kind: 'socket', startMs: 0 }],
     scenarios: { hol: { status: 'ok', seconds: 10 }, throughput: { status: 'failed', seconds: 2, error: 'the server closed the connection <&>' } },
     figures: { 'hol.echo.p99': 60, errors: 0 },
+    errorCodes: {},
     checks: [
       { text: 'hol.echo.p99 < 50ms', ok: false, left: 60, right: 50, message: '60 < 50 is false', kind: 'assert' },
       { text: 'errors == 0', ok: true, left: 0, right: 0, message: 'held', kind: 'errors' },

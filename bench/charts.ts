@@ -5,7 +5,8 @@
  * lines, and percentiles clamped to the max (HDR bucket edges can exceed it).
  */
 import { clampToMax } from '../src/metrics.js';
-import type { HolResult, ScalingRow } from './scenarios.js';
+import type { HolResult } from './hol.js';
+import type { ScalingRow } from './scenarios.js';
 
 const COLORS = ['#2b6cb0', '#c05621', '#2f855a', '#6b46c1', '#b83280'];
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -4,7 +4,7 @@
  * unless --targets report).
  */
 import type { Results } from './report.js';
-import type { HolResult } from './scenarios.js';
+import type { HolResult } from './hol.js';
 import type { Headline } from './types.js';
 import { startupHeadlines } from './startup.js';
 import { worstHeadlines } from './abuse.js';

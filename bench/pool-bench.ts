@@ -1,174 +1,21 @@
 /**
- * The pool's scenarios (docs/pool.md): blocking calls side by side against
- * the asyncio.to_thread baseline, real work under contention from ordinary
- * CPU hogs, victims of a poisonous client, per-call deadlines, and the first
- * burst of a method never seen. Each is bounded in time and stops what it
- * starts.
+ * The pool's scenarios (docs/pool.md; blocking is in blocking.ts): real
+ * work under contention from ordinary CPU hogs, victims of a poisonous
+ * client, per-call deadlines, and the first burst — of a method never
+ * seen, and of a fresh server beside the asyncio baseline. Each is bounded
+ * in time and stops what it starts; their headlines.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { LoadConn, closedLoop, type Percentiles } from './load.js';
 import { startDispatchd, withProc, type Proc } from './procs.js';
 import { sleep, within } from './timers.js';
-import { errorCode } from './wire-error.js';
-import { nextParams, type CallSpec } from './calls.js';
+import { alternateFresh, coldServers, median as middle } from './rounds.js';
+import type { BlockingRow } from './blocking.js';
 import type { Headline, Progress } from './types.js';
 
-const BASELINE = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
-
-/** Whether the asyncio baseline can run here. */
-export function havePython(): boolean {
-  return spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/** Starts the asyncio.to_thread baseline server (the original's shape) on a temp socket. */
-export async function startBaseline(): Promise<Proc> {
-  const dir = mkdtempSync('/tmp/ddb-');
-  const socket = join(dir, 'baseline.sock');
-  const child = spawn('python3', [BASELINE, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('asyncio baseline did not start in 15 s')), 15_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`asyncio baseline exited with ${code}`));
-    });
-  });
-  return {
-    socket,
-    pid: child.pid as number,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await within(exited, 5000);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
-const r3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-// ---- blocking -------------------------------------------------------------
-
-export interface BlockingRow {
-  readonly target: string;
-  /** 10 clients × 5 sequential slow calls (50 ms blocking sleeps on the fixture), warm: wall seconds. */
-  readonly tenByFiveSec: number;
-  /** 3 parallel slow calls (300 ms on the fixture), warm: wall seconds. */
-  readonly threeParallelSec: number;
-  /** The same 10 × 5 on a fresh server after one call (median of the rounds); absent for a server the bench did not start. */
-  readonly coldTenByFiveSec?: number;
-  readonly errors: number;
-}
-
-/** The calls of the blocking scenario: the 10 × 5 one and the 3-parallel one. */
-export interface BlockingCalls {
-  readonly short: CallSpec;
-  readonly long: CallSpec;
-}
-
-export const FIXTURE_BLOCKING: BlockingCalls = { short: { method: 'sleep', params: { ms: 50 } }, long: { method: 'sleep', params: { ms: 300 } } };
-
-/** `clients` connections each making `calls` sequential calls: wall seconds, and how many were answered with an error. */
-async function rounds(conns: readonly LoadConn[], clients: number, calls: number, call: CallSpec): Promise<{ sec: number; errors: number }> {
-  let errors = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    conns.slice(0, clients).map(async (c) => {
-      for (let i = 0; i < calls; i++) if (errorCode((await c.call(call.method, nextParams(call))).msg) !== null) errors++;
-    }),
-  );
-  return { sec: (performance.now() - t0) / 1000, errors };
-}
-
-async function blockingAgainst(socket: string, target: string, calls: BlockingCalls): Promise<BlockingRow> {
-  const conns = await Promise.all(Array.from({ length: 10 }, () => LoadConn.open(socket)));
-  try {
-    let errors = 0;
-    // Warm: threads start on demand (a worker thread costs tens of ms of CPU to
-    // start) and the method is learned; measure the steady state, up to 10 rounds.
-    for (let i = 0; i < 10; i++) {
-      const w = await rounds(conns, 10, 1, calls.short);
-      errors += w.errors;
-      if (w.sec <= 0.1) break;
-    }
-    const ten = await rounds(conns, 10, 5, calls.short);
-    const three = await rounds(conns, 3, 1, calls.long);
-    errors += ten.errors + three.errors;
-    return { target, tenByFiveSec: r3(ten.sec), threeParallelSec: r3(three.sec), errors };
-  } finally {
-    for (const c of conns) c.close();
-  }
-}
-
-/** A fresh server, one call (it answers), then the 10 × 5 burst: the first burst a user meets. */
-async function coldAgainst(start: () => Promise<Proc>, calls: BlockingCalls): Promise<{ sec: number; errors: number }> {
-  return withProc(start(), async (p) => {
-    const conns = await Promise.all(Array.from({ length: 10 }, () => LoadConn.open(p.socket)));
-    try {
-      const first = await rounds(conns, 1, 1, { method: 'echo', params: {} });
-      const burst = await rounds(conns, 10, 5, calls.short);
-      return { sec: burst.sec, errors: first.errors + burst.errors };
-    } finally {
-      for (const c of conns) c.close();
-    }
-  });
-}
-
-const COLD_ROUNDS = 3;
-
-/**
- * Against the project's own daemon: dispatchd and the asyncio baseline,
- * warm and cold (fresh processes, alternating, median of three); against a
- * user's running targets: warm only, with their slow call.
- */
-export async function blocking(progress: Progress, o: { targets?: readonly { name: string; socket: string }[]; calls?: BlockingCalls } = {}): Promise<BlockingRow[]> {
-  const calls = o.calls ?? FIXTURE_BLOCKING;
-  if (o.targets) {
-    const rows: BlockingRow[] = [];
-    for (const [i, t] of o.targets.entries()) {
-      progress(`blocking ${t.name}`, i / o.targets.length);
-      rows.push(await blockingAgainst(t.socket, t.name, calls));
-    }
-    return rows;
-  }
-  const servers: [string, () => Promise<Proc>][] = [['dispatchd', () => startDispatchd()]];
-  if (havePython()) servers.push(['asyncio-to_thread', () => startBaseline()]);
-  const cold = new Map(servers.map(([name]) => [name, { secs: [] as number[], errors: 0 }]));
-  for (let round = 0; round < COLD_ROUNDS; round++) {
-    for (let k = 0; k < servers.length; k++) {
-      const [name, start] = servers[(k + round) % servers.length] as [string, () => Promise<Proc>];
-      progress(`blocking cold ${name}`, (round * servers.length + k) / (COLD_ROUNDS * servers.length * 2));
-      const c = await coldAgainst(start, calls);
-      const acc = cold.get(name) as { secs: number[]; errors: number };
-      acc.secs.push(c.sec);
-      acc.errors += c.errors;
-    }
-  }
-  const rows: BlockingRow[] = [];
-  for (const [k, [name, start]] of servers.entries()) {
-    progress(`blocking warm ${name}`, 0.5 + k / (servers.length * 2));
-    const warm = await withProc(start(), (p) => blockingAgainst(p.socket, name, calls));
-    const c = cold.get(name) as { secs: number[]; errors: number };
-    rows.push({ ...warm, coldTenByFiveSec: r3(mid(c.secs)), errors: warm.errors + c.errors });
-  }
-  progress('blocking', 1);
-  return rows;
-}
-
-const mid = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 // ---- contention -----------------------------------------------------------
 
@@ -258,7 +105,7 @@ export async function poison(o: { ms: number }, progress: Progress): Promise<Poi
         const code = String((msg.error as { code?: number } | undefined)?.code ?? 'ok');
         codes[code] = (codes[code] ?? 0) + 1;
       }
-    })();
+    })().catch(() => {}); // the attacker's connection closing ends the attack; the victims are what is measured
     const victims = await closedLoop(d.socket, { connections: 8, pipeline: 8, ms: o.ms, method: 'echo', params: { x: 1 }, onTick: (f) => progress('poison', f) });
     stop = true;
     await within(attack, 5000);
@@ -347,19 +194,7 @@ export async function firstBurst(o: { ms: number }, progress: Progress): Promise
   });
   progress('first burst', 0.5);
   const fresh = await withProc(startDispatchd(), (d) => closedLoop(d.socket, { connections: 16, pipeline: 32, ms: o.ms, method: 'echo', params: { x: 1 } }));
-  const servers: [string, () => Promise<Proc>][] = [['dispatchd', () => startDispatchd()]];
-  if (havePython()) servers.push(['asyncio-to_thread', () => startBaseline()]);
-  const runs = new Map(servers.map(([name]) => [name, { cold: [] as number[], warm: [] as number[] }]));
-  for (let round = 0; round < COLD_ROUNDS; round++) {
-    for (let k = 0; k < servers.length; k++) {
-      const [name, start] = servers[(k + round) % servers.length] as [string, () => Promise<Proc>];
-      progress(`first burst, fresh ${name}`, 0.6 + (0.4 * (round * servers.length + k)) / (COLD_ROUNDS * servers.length));
-      const r = await freshBurst(start);
-      const acc = runs.get(name) as { cold: number[]; warm: number[] };
-      acc.cold.push(r.cold);
-      acc.warm.push(r.warm);
-    }
-  }
+  const runs = await alternateFresh(coldServers(), freshBurst, (name, f) => progress(`first burst, fresh ${name}`, 0.6 + 0.4 * f));
   progress('first burst', 1);
   return {
     coldMs: r1(coldMs),
@@ -367,7 +202,7 @@ export async function firstBurst(o: { ms: number }, progress: Progress): Promise
     ratio: Math.round((coldMs / warmMs) * 100) / 100,
     freshMaxMs: fresh.latency.max,
     freshP99Ms: fresh.latency.p99,
-    freshBurst: [...runs].map(([target, r]) => ({ target, coldMs: r1(mid(r.cold)), warmMs: r1(mid(r.warm)) })),
+    freshBurst: [...runs].map(([target, r]) => ({ target, coldMs: r1(middle(r.map((x) => x.cold))), warmMs: r1(middle(r.map((x) => x.warm))) })),
   };
 }
 

@@ -46,11 +46,11 @@ function stderrFor(name: string): 'inherit' | number {
   return openSync(join(logDir, `${String(++logSeq).padStart(3, '0')}-${name}.log`), 'a');
 }
 
-/** Spawns with stderr to a log file (or inherited); the parent's copy of the fd is closed at once. */
-function spawnLogged(name: string, cmd: string, args: readonly string[], opts: { detached?: boolean; shell?: boolean } = {}): ChildProcess {
+/** Spawns with stderr (and stdout, unless piped) to a log file, or inherited; the parent's copy of the fd is closed at once. */
+export function spawnLogged(name: string, cmd: string, args: readonly string[], opts: { detached?: boolean; stdout?: 'pipe' } = {}): ChildProcess {
   const err = stderrFor(name);
   try {
-    return spawn(cmd, args, { stdio: ['ignore', err === 'inherit' ? 'ignore' : err, err], ...opts });
+    return spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? (err === 'inherit' ? 'ignore' : err), err], ...(opts.detached ? { detached: true } : {}) });
   } finally {
     if (err !== 'inherit') closeSync(err);
   }

@@ -4,7 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HolResult, ScalingRow, ThroughputRow } from './scenarios.js';
+import type { HolResult } from './hol.js';
+import type { ScalingRow, ThroughputRow } from './scenarios.js';
 import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';

@@ -11,7 +11,7 @@ import { BenchUsageError } from '../bench/failures.js';
 import { figures, unknownFigure, METRICS } from '../bench/figures.js';
 import { junitXml } from '../bench/junit.js';
 import { EXIT, SUMMARY_VERSION, exitCode, type Summary } from '../bench/summary.js';
-import type { HolResult } from '../bench/scenarios.js';
+import type { HolResult } from '../bench/hol.js';
 
 const FIGS = new Map([
   ['hol.echo.p99', 12.5],

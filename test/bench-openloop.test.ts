@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { holAgainst } from '../bench/scenarios.js';
+import { holAgainst } from '../bench/hol.js';
 import { STALL_SERVER, startScript, withProc } from '../bench/procs.js';
 
 const STALL_MS = 300;

@@ -20,7 +20,7 @@ export interface OpenLoopResult {
   readonly errors: number;
   /** Error answers by code. */
   readonly codes: Record<string, number>;
-  /** Sent and never answered within the grace period. */
+  /** Sent (the call, or the status) and never answered within the grace period. */
   readonly lost: number;
   /** From intended send time to answer, ms. */
   readonly latency: Percentiles;
@@ -97,7 +97,8 @@ export async function openLoop(socket: string, o: OpenLoopOptions): Promise<Open
     ok,
     errors: conn.errors,
     codes: { ...conn.codes },
-    lost: sent - answered,
+    // Status replies that never came are lost too.
+    lost: sent - answered + (ctl ? ctl.sent - ctl.answered : 0),
     latency: hist.summary(),
     status: ctl ? statusHist.summary() : null,
   };

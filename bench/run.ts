@@ -72,6 +72,11 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     io.err(`dispatchd bench: ${err.message}\n`);
     return EXIT.usage;
   }
+  // A --cmd server runs in its own process group, out of reach of the terminal's Ctrl-C: stop it ourselves.
+  const interrupted = (sig: NodeJS.Signals): void => {
+    void Promise.all(running.map((r) => r.stop())).finally(() => process.kill(process.pid, sig));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
   const progress = progressReporter(io);
   const results: Results = { startedAt, machine: { cpus: availableParallelism(), node: process.version, platform: process.platform } };
   const outcomes: Record<string, ScenarioOutcome> = {};
@@ -93,6 +98,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     progress.stop();
     await Promise.all(running.map((r) => r.stop()));
     logChildrenTo(null);
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeListener(sig, interrupted);
   }
   results.headlines = headlines(results);
   const figs = figures(results, roles(plan, running));

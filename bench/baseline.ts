@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnLogged, type Proc } from './procs.js';
+import { spawnLogged, tracked, type Proc } from './procs.js';
 import { within } from './timers.js';
 
 const BASELINE = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
@@ -37,7 +37,7 @@ export async function startBaseline(): Promise<Proc> {
   return {
     socket,
     pid: child.pid as number,
-    stop: async () => {
+    stop: tracked(async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -45,6 +45,6 @@ export async function startBaseline(): Promise<Proc> {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });
-    },
+    }),
   };
 }

@@ -27,6 +27,25 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/** Every process started and not yet stopped, so an interrupted run can stop them all. */
+const live = new Set<() => Promise<void>>();
+
+/** Registers `stop` as live until it has run; returns the wrapped stop (idempotent). */
+export function tracked(stop: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | null = null;
+  const once = (): Promise<void> => {
+    done ??= stop().finally(() => live.delete(once));
+    return done;
+  };
+  live.add(once);
+  return once;
+}
+
+/** Stops every process still running (an interrupted run). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((stop) => stop()));
+}
+
 let logDir: string | null = null;
 let logSeq = 0;
 
@@ -94,7 +113,7 @@ export async function startDispatchd(extra: string[] = [], dispatch: string | nu
   const socket = join(dir, 'daemon.sock');
   const args = [BIN, 'serve', '--home', dir, ...(dispatch === null ? [] : ['--dispatch', dispatch]), '--log-level', 'warn', ...extra];
   const child = spawnLogged('dispatchd', process.execPath, args);
-  const stop = stopper(child, dir);
+  const stop = tracked(stopper(child, dir));
   try {
     await waitFor(socket, child);
   } catch (err) {
@@ -109,7 +128,7 @@ export async function startScript(script: string, extra: readonly string[] = [])
   const dir = mkdtempSync('/tmp/ddb-');
   const socket = join(dir, 'server.sock');
   const child = spawnLogged(script.replace(/^.*\//, '').replace(/\.js$/, ''), process.execPath, [script, socket, ...extra]);
-  const stop = stopper(child, dir);
+  const stop = tracked(stopper(child, dir));
   try {
     await waitFor(socket, child);
   } catch (err) {
@@ -138,14 +157,14 @@ export async function startCommand(command: string, socket?: string): Promise<Pr
       // already gone
     }
   };
-  const stop = async (): Promise<void> => {
+  const stop = tracked(async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       group('SIGTERM');
       if (!(await within(exited, 10_000))) group('SIGKILL');
     } else group('SIGKILL'); // the shell is gone; its children may not be
     rmSync(dir, { recursive: true, force: true });
-  };
+  });
   try {
     await waitFor(path, child, 30_000);
   } catch (err) {

@@ -21,7 +21,7 @@ import { headlines } from './headlines.js';
 import { HELP, parsePlan, type Plan, type Scenario } from './options.js';
 import { BenchUsageError, TargetError } from './failures.js';
 import { answersStatus, startTarget, type Running } from './target.js';
-import { logChildrenTo } from './procs.js';
+import { logChildrenTo, stopAll } from './procs.js';
 import { check, namesOf, parseAssertion, type Assertion } from './assertions.js';
 import { figures, unknownFigure, type Roles } from './figures.js';
 import { EXIT, SUMMARY_VERSION, exitCode, type ScenarioOutcome, type Summary, type SummaryCheck } from './summary.js';
@@ -72,9 +72,10 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
     io.err(`dispatchd bench: ${err.message}\n`);
     return EXIT.usage;
   }
-  // A --cmd server runs in its own process group, out of reach of the terminal's Ctrl-C: stop it ourselves.
+  // Interrupted (Ctrl-C, a CI timeout): stop every server the run started — a --cmd server runs in a
+  // process group of its own, out of the terminal's reach — then die of the same signal.
   const interrupted = (sig: NodeJS.Signals): void => {
-    void Promise.all(running.map((r) => r.stop())).finally(() => process.kill(process.pid, sig));
+    void stopAll().finally(() => process.kill(process.pid, sig));
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
   const progress = progressReporter(io);

@@ -126,3 +126,26 @@ test('a server that dies mid-run: its scenario failed (exit 1), the one before i
   assert.equal(summary.exitCode, 1);
   assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /## Checks\n\n- scenario hol: FAILED — /);
 });
+
+test('an interrupted run (SIGTERM) stops the server it started, even one in its own process group, and dies of the signal', { timeout: 60_000 }, async () => {
+  const out = tmp();
+  const pidFile = join(out, 'server.pid');
+  const child = spawn(process.execPath, [BIN, 'bench', 'hol', '--cmd', `echo $$ > ${pidFile}; exec ${process.execPath} ${STALL_SERVER} {socket} --every 100000`, ...CALLS, '--hol-seconds', '30', '--out', out], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+  for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1500)); // into the measurement
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  assert.ok(pid > 0);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 'SIGTERM');
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 20 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(alive(), false, `server ${pid} outlived the bench`);
+});

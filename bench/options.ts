@@ -59,6 +59,7 @@ Target (give one to measure it, a second to compare against it in the same run):
                        {socket} in COMMAND is replaced with a fresh socket path
   --slow-call 'METHOD {json params}'   the slow call (hol load, blocking); default 'spin {"ms":50}' on the fixture
   --fast-call 'METHOD {json params}'   the probe / throughput call; default 'echo {"x":1}' on the fixture
+                       {seq} in the params becomes a fresh six-digit number per call ('primes_below {"n":3{seq}}')
 Checks:
   --assert 'EXPR'      repeatable; e.g. 'hol.echo.p99 < 20ms', 'errors == 0',
                        'throughput.rps >= 0.5 * baseline.throughput.rps'; see docs/bench.md
@@ -69,7 +70,8 @@ Output:
                        results.json, results.md, charts, and the servers' logs (logs/)
 Exit: 0 every check held; 1 a scenario failed (the others' results are written);
       2 usage (bad option, unknown figure, target not there, scenario that cannot run against it);
-      3 a check failed (an --assert, errors == 0, or a headline target)
+      3 a check failed (an --assert, errors == 0, or a headline target);
+      interrupted (SIGINT/SIGTERM): the servers it started are stopped, then it dies of the signal
 
 Scenario options:
   --seconds N          measuring time per run (default 8)

@@ -160,7 +160,7 @@ function roles(plan: Plan, running: readonly Running[]): Roles {
     return { primary: all(first.name), baseline: all(second?.name) };
   }
   return {
-    primary: { hol: 'pool', throughput: 'dispatchd', blocking: 'dispatchd', scaling: String(plan.maxThreads), startup: 'dispatchd (bench fixture)', maintenance: 'dispatchd', contention: String(plan.nices[0]), poison: 'dispatchd', deadline: 'dispatchd', firstburst: 'dispatchd' },
+    primary: { hol: 'pool', throughput: 'dispatchd', blocking: 'dispatchd', scaling: String(plan.maxThreads), startup: 'dispatchd (fixture module)', maintenance: 'dispatchd', contention: String(plan.nices[0]), poison: 'dispatchd', deadline: 'dispatchd', firstburst: 'dispatchd' },
     baseline: { hol: 'inline', throughput: 'asyncio-to_thread', blocking: 'asyncio-to_thread', firstburst: 'asyncio-to_thread', scaling: '1', startup: 'asyncio baseline (python3)' },
   };
 }

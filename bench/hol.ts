@@ -99,7 +99,8 @@ export async function holAgainst(socket: string, target: string, o: HolOptions, 
     open.catch(() => {}); // awaited below; a failure here must not be an unhandled rejection meanwhile
     while (performance.now() - t0 < o.ms && !probe.closed) {
       if (o.status) status.record((await probe.control({ type: 'status' })).ms);
-      echo.record((await probe.call(o.fast.method, nextParams(o.fast))).ms);
+      const answer = await probe.call(o.fast.method, nextParams(o.fast));
+      if (errorCode(answer.msg) === null) echo.record(answer.ms); // an error answer is counted, never timed
       progress(`hol ${target}`, (performance.now() - t0) / o.ms);
       await sleep(o.intervalMs);
     }

@@ -5,8 +5,8 @@
  * the figures, writes the results folder and returns the exit code.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { writeReport, markdown, type Results } from './report.js';
 import { scaling, throughput } from './scenarios.js';
@@ -131,6 +131,7 @@ export async function runBench(argv: string[], io: Out): Promise<number> {
   writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   files.push(summaryPath);
   if (plan.junit !== undefined) {
+    mkdirSync(dirname(plan.junit), { recursive: true });
     writeFileSync(plan.junit, junitXml(summary));
     files.push(plan.junit);
   }

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram, LoadConn, type Percentiles } from './load.js';
-import { startDispatchd } from './procs.js';
+import { startDispatchd, type Proc } from './procs.js';
 import { openLoop, type OpenLoopResult } from './openloop.js';
 import { nextParams, type CallSpec } from './calls.js';
 import { preflight } from './preflight.js';
@@ -175,17 +175,25 @@ export async function holAlternating(targets: readonly { readonly name: string; 
   return results as HolResult[];
 }
 
+/**
+ * The project's own hol variants: dispatchd with the bench fixture, one
+ * daemon per variant, all started first and then measured in alternating
+ * rounds (an idle daemon costs memory, not CPU), so the pool ÷ inline ratio
+ * does not also measure how the machine's load moved between them.
+ */
 export async function holVariants(o: HolOptions & { threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
-  const out: HolResult[] = [];
-  for (const variant of o.variants) {
-    const nice = /^pool-nice-(\d+)$/.exec(variant);
-    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
-    const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
-    try {
-      out.push(await holAgainst(d.socket, variant, o, progress));
-    } finally {
-      await d.stop();
+  const started: Proc[] = [];
+  try {
+    const targets = [];
+    for (const variant of o.variants) {
+      const nice = /^pool-nice-(\d+)$/.exec(variant);
+      const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
+      const d = await startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
+      started.push(d);
+      targets.push({ name: variant, socket: d.socket, status: true });
     }
+    return await holAlternating(targets, o, progress);
+  } finally {
+    await Promise.all(started.map((d) => d.stop()));
   }
-  return out;
 }

@@ -9,8 +9,8 @@
 import { createConnection, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { rssMiB, startDispatchd } from './procs.js';
-import type { Progress } from './scenarios.js';
-import type { Headline } from './report.js';
+import type { Progress } from './types.js';
+import type { Headline } from './types.js';
 import { worstLines, type LinesResult } from './lines.js';
 
 export interface AbuseResult {

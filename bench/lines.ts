@@ -14,7 +14,7 @@ import { createConnection, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { rssMiB, startDispatchd } from './procs.js';
-import type { Progress } from './scenarios.js';
+import type { Progress } from './types.js';
 
 export interface LineResult {
   readonly name: string;

@@ -6,6 +6,9 @@
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Latency } from '../src/metrics.js';
+import { TargetError } from './failures.js';
+import { within } from './timers.js';
+import { addCodes, errorCode, lineErrorCode } from './wire-error.js';
 
 export interface Percentiles {
   readonly count: number;
@@ -53,24 +56,35 @@ export class LoadConn {
   #buf = '';
   #nextId = 1;
   readonly #pending = new Map<number, (line: Record<string, unknown>) => void>();
+  /** Rejects every `call` and `control` still waiting: the connection is gone and they never will be answered. */
+  readonly #abandon = new Set<(err: Error) => void>();
+  closed = false;
   readonly #fast = new Map<number, { readonly t0: number; readonly cb: Answered }>();
   readonly #controls: ((line: Record<string, unknown>) => void)[] = [];
   sent = 0;
   answered = 0;
   errors = 0;
+  /** Error answers by code. */
+  readonly codes: Record<string, number> = {};
 
   private constructor(socket: Socket) {
     this.#socket = socket;
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => this.#onData(d));
     socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      const err = new Error('the server closed the connection');
+      for (const reject of this.#abandon) reject(err);
+      this.#abandon.clear();
+    });
   }
 
   static open(path: string): Promise<LoadConn> {
     return new Promise((resolve, reject) => {
       const s = createConnection(path);
       s.once('connect', () => resolve(new LoadConn(s)));
-      s.once('error', reject);
+      s.once('error', (err: NodeJS.ErrnoException) => reject(new TargetError(`cannot connect to ${path}: ${err.code ?? err.message}`)));
     });
   }
 
@@ -89,7 +103,7 @@ export class LoadConn {
       const fast = scanned === null ? undefined : this.#fast.get(scanned.id);
       if (scanned !== null && fast !== undefined) {
         this.#fast.delete(scanned.id);
-        if (scanned.failed) this.errors++;
+        if (scanned.failed) this.#failed(lineErrorCode(line));
         fast.cb(performance.now() - fast.t0, scanned.failed);
         continue;
       }
@@ -104,7 +118,8 @@ export class LoadConn {
       this.#controls.shift()?.(msg);
       return;
     }
-    if (msg.error !== undefined) this.errors++;
+    const code = errorCode(msg);
+    if (code !== null) this.#failed(code);
     const id = msg.id as number;
     const fast = this.#fast.get(id);
     if (fast !== undefined) {
@@ -119,31 +134,49 @@ export class LoadConn {
     }
   }
 
+  #failed(code: number | null): void {
+    this.errors++;
+    const k = String(code ?? 0);
+    this.codes[k] = (this.codes[k] ?? 0) + 1;
+  }
+
   /** Sends a request; resolves with its response and latency in ms. */
   call(method: string, params?: unknown): Promise<{ msg: Record<string, unknown>; ms: number }> {
     const id = this.#nextId++;
     const t0 = performance.now();
     this.sent++;
-    return new Promise((resolve) => {
-      this.#pending.set(id, (msg) => resolve({ msg, ms: performance.now() - t0 }));
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('the server closed the connection'));
+      this.#abandon.add(reject);
+      this.#pending.set(id, (msg) => {
+        this.#abandon.delete(reject);
+        resolve({ msg, ms: performance.now() - t0 });
+      });
       this.#socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
     });
   }
 
-  /** The cheap path: `head` is a request line up to its id (`requestHead`); `cb` gets the latency and whether it failed. */
-  send(head: string, cb: Answered): void {
+  /**
+   * The cheap path: `head` is a request line up to its id (`requestHead`); `cb` gets the latency and
+   * whether it failed. `t0` is when the request should have left (an open loop's schedule), default now.
+   */
+  send(head: string, cb: Answered, t0: number = performance.now()): void {
     const id = this.#nextId++;
     this.sent++;
-    this.#fast.set(id, { t0: performance.now(), cb });
+    this.#fast.set(id, { t0, cb });
     this.#socket.write(`${head}${id}}\n`);
   }
 
-  /** Sends a control message; resolves with its reply and latency in ms. */
-  control(msg: object): Promise<{ msg: Record<string, unknown>; ms: number }> {
-    const t0 = performance.now();
+  /** Sends a control message; resolves with its reply and latency in ms (from `t0`, default now). */
+  control(msg: object, t0: number = performance.now()): Promise<{ msg: Record<string, unknown>; ms: number }> {
     this.sent++;
-    return new Promise((resolve) => {
-      this.#controls.push((reply) => resolve({ msg: reply, ms: performance.now() - t0 }));
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error('the server closed the connection'));
+      this.#abandon.add(reject);
+      this.#controls.push((reply) => {
+        this.#abandon.delete(reject);
+        resolve({ msg: reply, ms: performance.now() - t0 });
+      });
       this.#socket.write(`${JSON.stringify(msg)}\n`);
     });
   }
@@ -159,8 +192,11 @@ export function requestHead(method: string, params: unknown): string {
 }
 
 export interface ClosedLoopResult {
+  /** Calls answered with a result (an error answer is never a completed call). */
   readonly calls: number;
   readonly errors: number;
+  /** Error answers by code. */
+  readonly codes: Record<string, number>;
   readonly lost: number;
   readonly seconds: number;
   readonly callsPerSec: number;
@@ -170,6 +206,8 @@ export interface ClosedLoopResult {
 /**
  * C connections each keeping P requests in flight for `ms`, then waiting
  * (up to `graceMs`) for the stragglers. Lost = sent but never answered.
+ * Only calls answered with a result count and are timed: an error answer is
+ * often the fastest there is, and must not pass for throughput.
  */
 export async function closedLoop(
   path: string,
@@ -195,9 +233,11 @@ export async function closedLoop(
     new Promise((resolve) => {
       const next = (): void => {
         if (stop) return resolve();
-        c.send(fixed ?? requestHead(opts.method, (opts.params as () => unknown)()), (ms) => {
-          hist.record(ms);
-          done++;
+        c.send(fixed ?? requestHead(opts.method, (opts.params as () => unknown)()), (ms, failed) => {
+          if (!failed) {
+            hist.record(ms);
+            done++;
+          }
           next();
         });
       };
@@ -209,11 +249,13 @@ export async function closedLoop(
   stop = true;
   const elapsed = (performance.now() - t0) / 1000;
   const counted = done;
-  await Promise.race([Promise.all(runs), new Promise((r) => setTimeout(r, opts.graceMs ?? 5000))]);
   clearInterval(ticker);
+  await within(Promise.all(runs), opts.graceMs ?? 5000);
   const sent = conns.reduce((n, c) => n + c.sent, 0);
   const answered = conns.reduce((n, c) => n + c.answered, 0);
   const errors = conns.reduce((n, c) => n + c.errors, 0);
+  const codes: Record<string, number> = {};
+  for (const c of conns) addCodes(codes, c.codes);
   for (const c of conns) c.close();
-  return { calls: counted, errors, lost: sent - answered, seconds: elapsed, callsPerSec: Math.round(counted / elapsed), latency: hist.summary() };
+  return { calls: counted, errors, codes, lost: sent - answered, seconds: elapsed, callsPerSec: Math.round(counted / elapsed), latency: hist.summary() };
 }

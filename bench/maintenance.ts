@@ -5,7 +5,7 @@
  */
 import { Histogram, LoadConn, type Percentiles } from './load.js';
 import { startDispatchd } from './procs.js';
-import type { Progress } from './scenarios.js';
+import type { Progress } from './types.js';
 
 export interface MaintenanceResult {
   readonly idle: Percentiles;
@@ -37,7 +37,7 @@ export async function maintenance(o: { ms: number }, progress: Progress): Promis
         await control.control({ type: 'force_rem', ts: new Date().toISOString() });
         await new Promise((r) => setTimeout(r, 30));
       }
-    })();
+    })().catch(() => {}); // a closed control connection ends the forcing; the probe then fails the scenario
     const during = await probe(c, o.ms, 'maintenance: echo during cycles', progress);
     forcing = false;
     await forcer;

@@ -1,23 +1,78 @@
 /**
  * Processes the bench starts: dispatchd itself (as a separate process, on a
- * temp socket, with the bench fixture) and the inline echo ceiling server.
+ * temp socket, with the bench fixture or a user's module), the inline echo
+ * ceiling server, and any server command a user names (`--cmd`). Each is
+ * stopped by whoever started it; their stderr goes to a log file per process
+ * when a log folder is set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { sleep, within } from './timers.js';
+import { TargetError } from './failures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const BENCH_FIXTURE = fileURLToPath(new URL('./fixture.js', import.meta.url));
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.js', import.meta.url));
 const PISCINA_SERVER = fileURLToPath(new URL('./piscina-server.js', import.meta.url));
+/** The deliberately stalling server (a fixture for the open-loop probe). */
+export const STALL_SERVER = fileURLToPath(new URL('./stall-server.js', import.meta.url));
 
 export interface Proc {
   readonly socket: string;
   readonly pid: number;
   stop(): Promise<void>;
+}
+
+/** Every process started and not yet stopped, so an interrupted run can stop them all. */
+const live = new Set<() => Promise<void>>();
+
+/** Registers `stop` as live until it has run; returns the wrapped stop (idempotent). */
+export function tracked(stop: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | null = null;
+  const once = (): Promise<void> => {
+    done ??= stop().finally(() => live.delete(once));
+    return done;
+  };
+  live.add(once);
+  return once;
+}
+
+/** Stops every process still running (an interrupted run). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((stop) => stop()));
+}
+
+let logDir: string | null = null;
+let logSeq = 0;
+
+/**
+ * Sends the stderr of every process started from now on to its own file in
+ * `dir` (the results folder), so a daemon's logs never interleave with the
+ * bench's report; null: inherited, as before.
+ */
+export function logChildrenTo(dir: string | null): void {
+  logDir = dir;
+}
+
+/** The stderr of a child: a fresh log file (the caller closes the fd once spawned), or inherited. */
+function stderrFor(name: string): 'inherit' | number {
+  if (logDir === null) return 'inherit';
+  mkdirSync(logDir, { recursive: true });
+  return openSync(join(logDir, `${String(++logSeq).padStart(3, '0')}-${name}.log`), 'a');
+}
+
+/** Spawns with stderr (and stdout, unless piped) to a log file, or inherited; the parent's copy of the fd is closed at once. */
+export function spawnLogged(name: string, cmd: string, args: readonly string[], opts: { detached?: boolean; stdout?: 'pipe' } = {}): ChildProcess {
+  const err = stderrFor(name);
+  try {
+    return spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? (err === 'inherit' ? 'ignore' : err), err], ...(opts.detached ? { detached: true } : {}) });
+  } finally {
+    if (err !== 'inherit') closeSync(err);
+  }
 }
 
 function connects(path: string): Promise<boolean> {
@@ -34,9 +89,9 @@ function connects(path: string): Promise<boolean> {
 async function waitFor(path: string, child: ChildProcess, ms = 15_000): Promise<void> {
   const deadline = performance.now() + ms;
   while (!(await connects(path))) {
-    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before listening`);
-    if (performance.now() > deadline) throw new Error(`nothing listening on ${path} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+    if (child.exitCode !== null) throw new TargetError(`the server exited with ${child.exitCode} before listening on ${path}${logDir === null ? '' : ` (its log is in ${logDir})`}`);
+    if (performance.now() > deadline) throw new TargetError(`nothing listening on ${path} after ${ms} ms`);
+    await sleep(10);
   }
 }
 
@@ -45,7 +100,7 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      await within(exited, 15_000);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
@@ -57,19 +112,66 @@ export async function startDispatchd(extra: string[] = [], dispatch: string | nu
   const dir = mkdtempSync('/tmp/ddb-');
   const socket = join(dir, 'daemon.sock');
   const args = [BIN, 'serve', '--home', dir, ...(dispatch === null ? [] : ['--dispatch', dispatch]), '--log-level', 'warn', ...extra];
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await waitFor(socket, child);
-  return { socket, pid: child.pid as number, stop: stopper(child, dir) };
+  const child = spawnLogged('dispatchd', process.execPath, args);
+  const stop = tracked(stopper(child, dir));
+  try {
+    await waitFor(socket, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, pid: child.pid as number, stop };
 }
 
-async function startScript(script: string): Promise<Proc> {
+/** Starts a node script that takes its socket path as its first argument (the bench's reference servers). */
+export async function startScript(script: string, extra: readonly string[] = []): Promise<Proc> {
   const dir = mkdtempSync('/tmp/ddb-');
   const socket = join(dir, 'server.sock');
-  const child = spawn(process.execPath, [script, socket], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor(socket, child);
-  return { socket, pid: child.pid as number, stop: stopper(child, dir) };
+  const child = spawnLogged(script.replace(/^.*\//, '').replace(/\.js$/, ''), process.execPath, [script, socket, ...extra]);
+  const stop = tracked(stopper(child, dir));
+  try {
+    await waitFor(socket, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, pid: child.pid as number, stop };
+}
+
+/**
+ * Starts a user's server command through the shell, in a process group of
+ * its own (so stopping it stops whatever it started). `{socket}` in the
+ * command is replaced with a fresh temp path, unless `socket` names where it
+ * listens. Waits until the socket accepts a connection.
+ */
+export async function startCommand(command: string, socket?: string): Promise<Proc & { readonly startMs: number }> {
+  const dir = mkdtempSync('/tmp/ddb-');
+  const path = socket ?? join(dir, 'server.sock');
+  const t0 = performance.now();
+  const child = spawnLogged('cmd', '/bin/sh', ['-c', command.replaceAll('{socket}', path)], { detached: true });
+  const pid = child.pid as number;
+  const group = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  const stop = tracked(async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      group('SIGTERM');
+      if (!(await within(exited, 10_000))) group('SIGKILL');
+    } else group('SIGKILL'); // the shell is gone; its children may not be
+    rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    await waitFor(path, child, 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket: path, pid, stop, startMs: Math.round((performance.now() - t0) * 10) / 10 };
 }
 
 /** Starts the inline echo server (the transport ceiling). */

@@ -4,16 +4,18 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HolResult, ScalingRow, ThroughputRow } from './scenarios.js';
+import type { HolResult } from './hol.js';
+import type { ScalingRow, ThroughputRow } from './scenarios.js';
 import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
 import { clampToMax } from '../src/metrics.js';
 import { holSvg, scalingSvg } from './charts.js';
+import type { PoolBenchResults } from './pool-bench.js';
+import type { Headline } from './types.js';
 
 export { holSvg, scalingSvg };
-import type { PoolBenchResults } from './pool-bench.js';
 
 export interface Results {
   readonly startedAt: string;
@@ -29,11 +31,12 @@ export interface Results {
   headlines?: Headline[];
 }
 
-export interface Headline {
-  readonly name: string;
-  readonly value: string;
-  readonly target?: string;
-  readonly met?: boolean;
+export type { Headline };
+
+/** `-32601×12, -32001×1`, or a dash. */
+function codesText(codes: Readonly<Record<string, number>>): string | null {
+  const parts = Object.entries(codes).map(([c, n]) => `${c}×${n}`);
+  return parts.length > 0 ? parts.join(', ') : null;
 }
 
 function table(head: string[], rows: (string | number | null)[][]): string {
@@ -48,11 +51,28 @@ export function markdown(r: Results): string {
   if (r.hol) {
     out.push('## hol — probe latency (ms) while slow calls saturate', '');
     out.push(
+      'Open loop: a fast call every 1/rate s on a fixed schedule, timed from when it should have left (what a user sees during a stall). ' +
+        'Closed loop: status, then the fast call, then the interval, timed from when each left (a stall shows as one sample: kept beside it for comparison).',
+      '',
+    );
+    const dash = (p: { p50: number; p99: number; max: number } | null): (number | null)[] => (p === null ? [null, null, null] : [p.p50, p.p99, p.max]);
+    out.push(
       table(
-        ['target', 'probes', 'status p50', 'p90', 'p99', 'max', 'echo p50', 'p90', 'p99', 'max', 'slow calls/s', 'lost', 'errors'],
-        r.hol.map(({ target, status: sRaw, echo: eRaw, slowCallsPerSec, lost, errors }) => {
-          const [st, ec] = [clampToMax(sRaw), clampToMax(eRaw)];
-          return [target, st.count, st.p50, st.p90, st.p99, st.max, ec.p50, ec.p90, ec.p99, ec.max, slowCallsPerSec, lost, errors];
+        ['target', 'open-loop rate/s', 'open echo p50', 'p99', 'max', 'closed probes', 'closed status p50', 'p99', 'max', 'closed echo p50', 'p99', 'max', 'slow calls/s', 'lost', 'errors', 'error codes'],
+        r.hol.map((h) => {
+          const ec = clampToMax(h.echo);
+          return [
+            h.target,
+            h.open.rate,
+            ...dash(clampToMax(h.open.latency)),
+            ec.count,
+            ...dash(h.status === null ? null : clampToMax(h.status)),
+            ...dash(ec),
+            h.slowCallsPerSec,
+            h.lost,
+            h.errors,
+            codesText(h.codes),
+          ];
         }),
       ),
       '',
@@ -62,10 +82,10 @@ export function markdown(r: Results): string {
     out.push('## throughput — trivial calls', '');
     out.push(
       table(
-        ['target', 'C', 'P', 'calls/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'errors'],
+        ['target', 'C', 'P', 'calls/s (answered with a result)', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'errors', 'error codes'],
         r.throughput.map((t) => {
           const l = clampToMax(t.result.latency);
-          return [t.target, t.connections, t.pipeline, t.result.callsPerSec, l.p50, l.p99, l.max, t.result.lost, t.result.errors];
+          return [t.target, t.connections, t.pipeline, t.result.callsPerSec, l.p50, l.p99, l.max, t.result.lost, t.result.errors, codesText(t.result.codes)];
         }),
       ),
       '',

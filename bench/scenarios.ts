@@ -1,79 +1,18 @@
 /**
- * The load scenarios (startup is in startup.ts). Each is bounded in time, counts lost responses and
- * errors, and returns plain data for the report.
+ * The throughput and scaling scenarios (hol is in hol.ts, startup in
+ * startup.ts). Each is bounded in time, counts lost responses and errors,
+ * and returns plain data for the report.
  */
 import { spawn } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
-import { Histogram, LoadConn, closedLoop, type ClosedLoopResult, type Percentiles } from './load.js';
-import { startDispatchd, startEchoServer, startPiscinaServer, withProc, type Proc } from './procs.js';
-import { havePython, startBaseline } from './pool-bench.js';
+import { Histogram, closedLoop, type ClosedLoopResult } from './load.js';
+import { startDispatchd, startEchoServer, startPiscinaServer, type Proc } from './procs.js';
+import { havePython, startBaseline } from './baseline.js';
+import { nextParams, type CallSpec } from './calls.js';
+import { preflight } from './preflight.js';
+import { ROUNDS } from './rounds.js';
+import { addCodes } from './wire-error.js';
+import type { Progress } from './types.js';
 
-export type Progress = (label: string, frac: number) => void;
-
-export interface HolResult {
-  readonly target: string;
-  readonly status: Percentiles;
-  readonly echo: Percentiles;
-  readonly slowCallsPerSec: number;
-  readonly slowCalls: number;
-  readonly lost: number;
-  readonly errors: number;
-}
-
-export interface HolOptions {
-  readonly connections: number;
-  readonly slowMs: number;
-  readonly intervalMs: number;
-  readonly ms: number;
-  readonly slowMethod: string;
-  readonly fastMethod: string;
-}
-
-/** K connections of slow calls back-to-back; a probe sends status, then a fast call, every interval. */
-export async function holAgainst(socket: string, target: string, o: HolOptions, progress: Progress): Promise<HolResult> {
-  const slow = await Promise.all(Array.from({ length: o.connections }, () => LoadConn.open(socket)));
-  const probe = await LoadConn.open(socket);
-  const status = new Histogram();
-  const echo = new Histogram();
-  let stop = false;
-  let slowDone = 0;
-  const loops = slow.map(async (c) => {
-    while (!stop) {
-      await c.call(o.slowMethod, { ms: o.slowMs });
-      slowDone++;
-    }
-  });
-  await new Promise((r) => setTimeout(r, Math.min(500, o.slowMs * 3))); // let the slow calls saturate first
-  const t0 = performance.now();
-  const startDone = slowDone;
-  while (performance.now() - t0 < o.ms) {
-    status.record((await probe.control({ type: 'status' })).ms);
-    echo.record((await probe.call(o.fastMethod, { probe: true })).ms);
-    progress(`hol ${target}`, (performance.now() - t0) / o.ms);
-    await new Promise((r) => setTimeout(r, o.intervalMs));
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const slowCalls = slowDone - startDone;
-  stop = true;
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 10_000))]);
-  const all = [...slow, probe];
-  const lost = all.reduce((n, c) => n + c.sent - c.answered, 0);
-  const errors = all.reduce((n, c) => n + c.errors, 0);
-  for (const c of all) c.close();
-  return { target, status: status.summary(), echo: echo.summary(), slowCallsPerSec: Math.round((slowCalls / seconds) * 10) / 10, slowCalls, lost, errors };
-}
-
-export async function hol(o: HolOptions & { socket?: string; threads?: number; variants: readonly string[] }, progress: Progress): Promise<HolResult[]> {
-  if (o.socket) return [await holAgainst(o.socket, 'external', o, progress)];
-  const out: HolResult[] = [];
-  for (const variant of o.variants) {
-    const nice = /^pool-nice-(\d+)$/.exec(variant);
-    const flags = variant === 'inline' ? ['--inline'] : variant === 'pool-no-lanes' ? ['--fast-threads', '0'] : nice ? ['--slow-nice', nice[1] as string] : [];
-    const started = startDispatchd([...flags, ...(o.threads ? ['--threads', String(o.threads)] : [])]);
-    out.push(await withProc(started, (d) => holAgainst(d.socket, variant, o, progress)));
-  }
-  return out;
-}
 
 export interface ThroughputRow {
   readonly target: string;
@@ -82,8 +21,6 @@ export interface ThroughputRow {
   readonly result: ClosedLoopResult;
 }
 
-/** Rounds each measurement is split into, alternating between the targets compared. */
-const ROUNDS = 3;
 
 /**
  * Measures `targets` in alternating rounds (the order rotating each round)
@@ -97,7 +34,7 @@ async function interleaved(
   o: { connections: number; pipeline: number; ms: number; method: string; params: unknown },
   progress: (name: string, frac: number) => void,
 ): Promise<Map<string, ClosedLoopResult>> {
-  const acc = new Map(targets.map((t) => [t.name, { hist: new Histogram(), calls: 0, errors: 0, lost: 0, seconds: 0 }]));
+  const acc = new Map(targets.map((t) => [t.name, { hist: new Histogram(), calls: 0, errors: 0, codes: {} as Record<string, number>, lost: 0, seconds: 0 }]));
   // Warm each (JIT, threads) before anything is counted.
   for (const t of targets) await closedLoop(t.socket, { ...o, ms: Math.min(500, o.ms / 4) });
   for (let round = 0; round < ROUNDS; round++) {
@@ -107,12 +44,13 @@ async function interleaved(
       const r = await closedLoop(t.socket, { ...o, ms: o.ms / ROUNDS, hist: a.hist, onTick: (f) => progress(t.name, (round + f) / ROUNDS) });
       a.calls += r.calls;
       a.errors += r.errors;
+      addCodes(a.codes, r.codes);
       a.lost += r.lost;
       a.seconds += r.seconds;
     }
   }
   return new Map(
-    [...acc].map(([name, a]) => [name, { calls: a.calls, errors: a.errors, lost: a.lost, seconds: a.seconds, callsPerSec: Math.round(a.calls / a.seconds), latency: a.hist.summary() }]),
+    [...acc].map(([name, a]) => [name, { calls: a.calls, errors: a.errors, codes: a.codes, lost: a.lost, seconds: a.seconds, callsPerSec: Math.round(a.calls / a.seconds), latency: a.hist.summary() }]),
   );
 }
 
@@ -132,24 +70,30 @@ async function withAll<T>(starts: readonly (readonly [string, () => Promise<Proc
   }
 }
 
+/**
+ * Trivial calls at C connections × P in flight. Against the project's own
+ * daemon (no `targets`): dispatchd beside the inline echo ceiling, a minimal
+ * piscina server and the asyncio baseline. Against a user's targets: those
+ * (one, or one and its baseline), with the user's call, nothing else.
+ */
 export async function throughput(
-  o: { socket?: string; settings: readonly (readonly [number, number])[]; ms: number; method: string; ceiling: boolean },
+  o: { targets?: readonly (readonly [string, () => Promise<Proc>])[]; settings: readonly (readonly [number, number])[]; ms: number; call: CallSpec },
   progress: Progress,
 ): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const targets: [string, () => Promise<Proc>][] = o.socket
-    ? [['external', async () => ({ socket: o.socket as string, pid: 0, stop: async () => {} })]]
-    : [['dispatchd', () => startDispatchd()]];
-  if (o.ceiling) {
+  const targets: (readonly [string, () => Promise<Proc>])[] = o.targets ? [...o.targets] : [['dispatchd', () => startDispatchd()]];
+  if (!o.targets) {
     targets.push(['inline-echo', () => startEchoServer()]);
     // What any piscina server gets on this machine: one thread hop per call, nothing else.
     targets.push(['piscina-minimal', () => startPiscinaServer()]);
+    // The original's shape, measured in the same run.
+    if (havePython()) targets.push(['asyncio-to_thread', () => startBaseline()]);
   }
-  // The original's shape, measured in the same run.
-  if (o.ceiling && havePython()) targets.push(['asyncio-to_thread', () => startBaseline()]);
   await withAll(targets, async (procs) => {
+    for (const p of procs) await preflight(p.socket, p.name, [['--fast-call', o.call]]);
     for (const [c, pl] of o.settings) {
-      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.method, params: { x: 1 } }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
+      const params = o.call.template === undefined ? o.call.params : () => nextParams(o.call);
+      const results = await interleaved(procs, { connections: c, pipeline: pl, ms: o.ms, method: o.call.method, params }, (name, f) => progress(`throughput C=${c} P=${pl} (${name})`, f));
       for (const p of procs) rows.push({ target: p.name, connections: c, pipeline: pl, result: results.get(p.name) as ClosedLoopResult });
     }
   });

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { BENCH_FIXTURE, BIN, rssMiB } from './procs.js';
-import type { Headline } from './report.js';
-import type { Progress } from './scenarios.js';
+import type { Headline } from './types.js';
+import type { Progress } from './types.js';
 
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.js', import.meta.url));
 const PISCINA_SERVER = fileURLToPath(new URL('./piscina-server.js', import.meta.url));

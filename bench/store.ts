@@ -5,7 +5,7 @@
  */
 import { closedLoop, type ClosedLoopResult } from './load.js';
 import { startDispatchd } from './procs.js';
-import type { Progress } from './scenarios.js';
+import type { Progress } from './types.js';
 
 export interface StoreRow {
   readonly method: string;

@@ -18,15 +18,19 @@ test('scanResponse reads the id and outcome of the three servers\' lines, and de
   }
 });
 
-test('closedLoop against the daemon: results and errors counted, nothing lost', async () => {
+test('closedLoop against the daemon: results and errors counted apart, errors by code, nothing lost', async () => {
   await withProc(startDispatchd(), async (d) => {
     const ok = await closedLoop(d.socket, { connections: 2, pipeline: 4, ms: 300, method: 'echo', params: { x: 1 } });
     assert.ok(ok.calls > 0);
     assert.equal(ok.errors, 0);
     assert.equal(ok.lost, 0);
     const bad = await closedLoop(d.socket, { connections: 2, pipeline: 4, ms: 300, method: 'no_such_method', params: () => ({ n: 1 }) });
-    assert.ok(bad.calls > 0);
-    assert.ok(bad.errors >= bad.calls, `${bad.errors} errors for ${bad.calls} calls`);
+    // An error answer is never a completed call: no rate, no latency, counted by code.
+    assert.equal(bad.calls, 0);
+    assert.equal(bad.callsPerSec, 0);
+    assert.equal(bad.latency.count, 0);
+    assert.ok(bad.errors > 0);
+    assert.deepEqual(bad.codes, { '-32601': bad.errors });
     assert.equal(bad.lost, 0);
   });
 });

@@ -1,19 +1,19 @@
 /**
- * The bench's one place that reads a JSON-RPC error off the wire: the code
- * of a response's `error`, or null when it has none. Kept small and alone so
- * it can be swapped for the project's shared reader.
+ * The bench's error codes, read off the wire with the project's one reader
+ * (`RpcError.fromWire`, shared with the client library and the CLI), and
+ * counted per code.
  */
+import { RpcError } from '../src/errors.js';
 
-/** The integer `error.code` of a parsed response; null when it is not an error; 0 when the error has no integer code. */
+/** The `error.code` of a parsed response; null when it is not an error (a malformed error reads as -32001). */
 export function errorCode(msg: unknown): number | null {
   if (typeof msg !== 'object' || msg === null || !('error' in msg)) return null;
   const err = (msg as { error: unknown }).error;
   if (err === undefined || err === null) return null;
-  const code = typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'number' && Number.isInteger(code) ? code : 0;
+  return RpcError.fromWire(err).code;
 }
 
-/** The error code of a raw response line (parsed only when it is an error). */
+/** The error code of a raw response line (parsed only when it is an error); 0 for a line that is not JSON. */
 export function lineErrorCode(line: string): number | null {
   try {
     return errorCode(JSON.parse(line));

@@ -63,6 +63,10 @@ export interface Config {
   readonly dispatchLoadTimeoutMs: number;
   /** Per-worker V8 heap cap (MiB); 0 leaves Node's default. */
   readonly workerHeapMb: number;
+  /** A thread retires after this many calls, between tasks (0: never). */
+  readonly recycleCalls: number;
+  /** A thread retires once its V8 heap in use passes this many MiB after a task (0: never). */
+  readonly recycleHeapMb: number;
   /** Lifecycle scheduler tick interval (ms). */
   readonly tickMs: number;
   /** No connection and no activity this long counts as idle (ms). */
@@ -127,6 +131,8 @@ export const DEFAULTS = Object.freeze({
   callDeadlineMs: 0,
   drainTimeoutMs: 10_000,
   workerHeapMb: 0,
+  recycleCalls: 0,
+  recycleHeapMb: 0,
   storeMaxTextBytes: 512 * 1024,
   dispatchLoadTimeoutMs: 30_000,
   tickMs: 5000,
@@ -171,6 +177,8 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   storeMaxTextBytes: { env: 'DISPATCHD_STORE_MAX_TEXT_BYTES', flag: '--store-max-text-bytes', kind: 'int', min: 1, help: 'largest text the built-in store accepts (bytes)' },
   dispatchLoadTimeoutMs: { env: 'DISPATCHD_DISPATCH_LOAD_TIMEOUT_MS', flag: '--dispatch-load-timeout-ms', kind: 'int', min: 1, help: 'ms the dispatch module may take to load at start before serve exits 1' },
   workerHeapMb: { env: 'DISPATCHD_WORKER_HEAP_MB', flag: '--worker-heap-mb', kind: 'int', min: 0, help: 'V8 heap cap per worker in MiB (0 = Node default)' },
+  recycleCalls: { env: 'DISPATCHD_RECYCLE_CALLS', flag: '--recycle-calls', kind: 'int', min: 0, help: 'a thread retires after this many calls, between tasks, and is replaced (0 = never)' },
+  recycleHeapMb: { env: 'DISPATCHD_RECYCLE_HEAP_MB', flag: '--recycle-heap-mb', kind: 'int', min: 0, help: 'a thread whose heap in use passes this many MiB after a task retires and is replaced; no call fails (0 = never)' },
   tickMs: { env: 'DISPATCHD_TICK_MS', flag: '--tick-ms', kind: 'int', min: 10, help: 'lifecycle scheduler tick interval (ms)' },
   idleMs: { env: 'DISPATCHD_IDLE_MS', flag: '--idle-ms', kind: 'int', min: 0, help: 'no connection and no activity this long is idle (ms)' },
   sleepEveryMs: { env: 'DISPATCHD_SLEEP_EVERY_MS', flag: '--sleep-every-ms', kind: 'int', min: 0, help: 'least time between two idle sleeps (ms)' },

@@ -143,13 +143,26 @@ export interface CallResult {
 
 /**
  * News of a thread's life, posted beside call results: its module loaded or
- * failed to load (such a thread retires by itself), or (from the runner)
- * the thread is gone.
+ * failed to load (such a thread retires by itself), it recycles itself
+ * (after a task, by the recycling options), or (from the runner) the thread
+ * is gone.
  */
 export interface ThreadNews {
-  readonly thread: 'loaded' | 'failed' | 'gone';
+  readonly thread: 'loaded' | 'failed' | 'gone' | 'recycled';
   readonly id: number;
   readonly error?: string;
+  /** Why a thread recycled itself: it ran its number of calls, or its heap passed the bound. */
+  readonly why?: 'calls' | 'heap';
+}
+
+/** What every thread is given as it starts (piscina's workerData). */
+export interface ThreadData {
+  readonly dispatchUrl: string;
+  readonly progress: Progress;
+  /** Retire after this many calls (0: never). */
+  readonly recycleCalls: number;
+  /** Retire once the heap in use passes this many MiB after a task (0: never). */
+  readonly recycleHeapMb: number;
 }
 
 /** A calls task's answer from a thread whose module failed to load: no call was started; they may run elsewhere. */

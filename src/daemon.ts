@@ -42,6 +42,7 @@ import { Connection } from './connection.js';
 import { removeLeftoverTemps } from './files.js';
 import type { HeldLock } from './lock.js';
 import type { Pool } from './pool-setup.js';
+import type { ReloadReport } from './pool.js';
 import { Router } from './router.js';
 import { Server, removeStalePrivateNames, removeStaleSocket, type Listen } from './server.js';
 import { StateStore, loadStateFile } from './state.js';
@@ -221,6 +222,7 @@ export class Daemon {
         control: this.control,
         onActivity: () => (this.#lastForeground = Date.now()),
         onCall: () => this.#calls++,
+        reload: () => this.reload(),
       },
       this.config,
     );
@@ -286,6 +288,23 @@ export class Daemon {
 
   #foregroundConnections(): number {
     return this.#server?.foregroundConnections ?? (this.#stdio && !this.#stdio.closed && this.#stdio.foreground ? 1 : 0);
+  }
+
+  /**
+   * Loads the dispatch module again in new threads (docs/reload.md): calls
+   * after it resolves run the new module; on a load error nothing changes
+   * and it rejects. Asked by `rpc.reload` and SIGUSR2.
+   */
+  async reload(): Promise<ReloadReport> {
+    this.log.info('reloading the dispatch module');
+    try {
+      const report = await this.pool.reload(this.config.dispatchLoadTimeoutMs);
+      this.log.info(report, 'dispatch module reloaded; new calls run it');
+      return report;
+    } catch (err) {
+      this.log.error({ error: err instanceof Error ? err.message : String(err) }, 'reload failed; the module in use still serves');
+      throw err;
+    }
   }
 
   /** Graceful stop (steps in the header). Resolves true if everything drained. Idempotent. */

@@ -74,6 +74,10 @@ export class Guards {
    * (so all may be terminated), or after `graceMs` in any case.
    */
   stopAll(graceMs: number): Promise<void> {
+    return this.#stopWhere(() => true, graceMs);
+  }
+
+  #stopWhere(which: (slot: number) => boolean, graceMs: number): Promise<void> {
     return new Promise((resolve) => {
       let open = 1;
       const timer = setTimeout(resolve, graceMs);
@@ -84,12 +88,18 @@ export class Guards {
         }
       };
       for (let slot = 0; slot * GUARD_FIELDS < this.#words.length; slot++) {
-        if (Atomics.load(this.#words, slot * GUARD_FIELDS) === Guard.Free) continue;
+        if (Atomics.load(this.#words, slot * GUARD_FIELDS) === Guard.Free || !which(slot)) continue;
         open++;
         this.#whenSlotStoppable(slot, one);
       }
       one();
     });
+  }
+
+  /** Asks threads `threadIds` to stop; resolves once none of them is inside native code, or after `graceMs`. */
+  stopThreads(threadIds: readonly number[], graceMs: number): Promise<void> {
+    const ids = new Set(threadIds);
+    return this.#stopWhere((slot) => ids.has(Atomics.load(this.#words, slot * GUARD_FIELDS + 1)), graceMs);
   }
 
   /** Thread `threadId` is gone: its slot is free for a new thread. */
@@ -112,7 +122,11 @@ export class Guards {
   }
 }
 
-/** Guard slots for a pool of `threads` threads: room for a thread that is still stopping while its replacement starts. */
+/**
+ * Guard slots for a pool of `threads` threads: room for threads still
+ * stopping while their replacements start, and for a reload's new threads
+ * beside the old ones.
+ */
 export function guardSlots(threads: number): number {
-  return threads * 2 + 4;
+  return threads * 3 + 8;
 }

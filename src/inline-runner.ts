@@ -53,5 +53,9 @@ export class InlineRunner implements Runner {
     return false;
   }
 
+  threadIds(): number[] {
+    return [];
+  }
+
   async destroy(): Promise<void> {}
 }

@@ -14,7 +14,7 @@
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from './contract.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from './contract.js';
 import type { Lane } from './lanes.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
@@ -41,6 +41,10 @@ export interface PiscinaRunnerOptions {
   /** niceIncrement of slow-call threads (0: normal priority, one pool). */
   readonly slowNice: number;
   readonly workerHeapMb: number;
+  /** A thread retires after this many calls (0: never). */
+  readonly recycleCalls: number;
+  /** A thread retires once its heap in use passes this many MiB after a task (0: never). */
+  readonly recycleHeapMb: number;
 }
 
 /** piscina's own idle retirement is off (its timer's longest delay): the pool retires threads itself, one at a time. */
@@ -90,7 +94,7 @@ export class PiscinaRunner implements Runner {
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {
     const p = new Piscina({
       filename: WORKER_URL.href,
-      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress },
+      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress, recycleCalls: this.#opts.recycleCalls, recycleHeapMb: this.#opts.recycleHeapMb } satisfies ThreadData,
       minThreads: Math.min(min, max),
       maxThreads: max,
       idleTimeout: NEVER_MS,
@@ -126,6 +130,11 @@ export class PiscinaRunner implements Runner {
     } catch (err) {
       throw failureOf(err);
     }
+  }
+
+  threadIds(): number[] {
+    const both = this.#slow === this.#fast ? [this.#fast] : [this.#fast, this.#slow];
+    return both.flatMap((p) => p.threads.map((t) => t.threadId));
   }
 
   retireIdle(keep: number): boolean {

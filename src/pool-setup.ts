@@ -46,6 +46,8 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               minThreads: Math.min(WARM_THREADS, config.threads) + Math.min(1, config.fastThreads),
               slowNice: config.slowNice,
               workerHeapMb: config.workerHeapMb,
+              recycleCalls: config.recycleCalls,
+              recycleHeapMb: config.recycleHeapMb,
             },
             sink,
             progress,

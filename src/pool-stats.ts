@@ -19,6 +19,15 @@ export interface PoolStats {
   readonly last_load_error_at: string | null;
   /** Threads inside guarded native code (guardNative) right now. */
   readonly threads_in_native: number;
+  /** Reloads of the dispatch module that took effect, and those that failed (nothing changed). */
+  readonly reloads: number;
+  readonly reload_failures: number;
+  readonly last_reload_error: string | null;
+  /** Sets of threads a reload replaced that still finish calls they hold. */
+  readonly replaced_runners_finishing: number;
+  /** Threads that retired after a task by --recycle-calls / --recycle-heap-mb (replaced on demand). */
+  readonly recycled_after_calls: number;
+  readonly recycled_heap: number;
   readonly threads: number;
   /** Threads running now. */
   readonly threads_started: number;

@@ -20,9 +20,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { boundData, ErrorCode } from './errors.js';
-import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type Progress, type ThreadNews } from './contract.js';
+import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from './contract.js';
 import { Guards, guardSlots } from './guards.js';
 import { LoadHealth } from './load-health.js';
+import { NATIVE_GRACE_MS, Runners } from './runners.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
@@ -32,6 +33,16 @@ import type { Runner, RunnerFactory, RunFailure } from './runner.js';
 
 export type { Ticket, Done } from './batch.js';
 export type { PoolStats } from './pool-stats.js';
+
+/** What a reload that succeeded reports. */
+export interface ReloadReport {
+  /** Reloads since the daemon started, this one included. */
+  readonly reloads: number;
+  /** How long the new threads took to load the module (ms). */
+  readonly load_ms: number;
+  /** Methods the new module declares a lane for. */
+  readonly lanes: number;
+}
 
 export interface PoolOptions {
   /** Threads slow calls may occupy (blocking calls up to this many at once). */
@@ -64,8 +75,7 @@ const ARENA_BYTES = 64 * 1024;
 const RESULT_GRACE_MS = 2000;
 /** Calls fail with the module's load error only once loading has failed in every thread this long. */
 const LOAD_VERDICT_MS = 5000;
-/** A stop waits this long at most for threads inside native code (guardNative) to return. */
-const NATIVE_GRACE_MS = 10_000;
+
 
 /** error.data of the pool's own failures (docs/protocol.md, "Error data"). */
 const STOPPED = { failure: 'stopped' } as const;
@@ -79,7 +89,9 @@ export class Pool {
   /** Resolves when the dispatch module has loaded in a worker; rejects with its load error. */
   readonly ready: Promise<void>;
   readonly #opts: PoolOptions;
-  readonly #runner: Runner;
+  readonly #runners: Runners;
+  readonly #makeRunner: RunnerFactory;
+  readonly #progress: Progress;
   #table: MethodTable;
   #loaded = false;
   #loadError: string | undefined;
@@ -102,7 +114,12 @@ export class Pool {
   readonly #n = new PoolCounters();
   #idle: (() => void)[] = [];
   readonly #guards: Guards;
-  readonly #loads = new LoadHealth(LOAD_VERDICT_MS);
+  #loads = new LoadHealth(LOAD_VERDICT_MS);
+  #reloading: Promise<ReloadReport> | undefined;
+  #reloads = 0;
+  #reloadFailures = 0;
+  #lastReloadError: string | null = null;
+  readonly #recycled = { calls: 0, heap: 0 };
   #retryTimer: NodeJS.Timeout | undefined;
   /** The most slow threads busy at once in each retire period of the demand window, newest last. */
   readonly #peaks: number[] = [];
@@ -137,8 +154,11 @@ export class Pool {
       arena: Buffer.from(progress.arena),
     };
     this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
-    this.#runner = makeRunner((r) => this.#onResult(r), progress);
-    this.ready = this.#runner.ready.then(
+    this.#makeRunner = makeRunner;
+    this.#progress = progress;
+    const first = makeRunner((r) => this.#onResult(r), progress);
+    this.#runners = new Runners(first, this.#guards);
+    this.ready = first.ready.then(
       (reply) => {
         this.#table = this.#newTable(reply.lanes);
         this.#loaded = true;
@@ -314,12 +334,9 @@ export class Pool {
     this.#running += jobs.length;
     this.#n.batch(jobs.length);
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
-    this.#runner
-      .run(
-        { op: 'calls', batch: batch.id, calls, base: batch.base, region, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes },
-        batch.lane,
-        batch.abort?.signal,
-      )
+    const task = { op: 'calls', batch: batch.id, calls, base: batch.base, region, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes } as const;
+    this.#runners
+      .track((runner) => runner.run(task, batch.lane, batch.abort?.signal))
       .then(
         (last) => {
           if (last !== null && 'notLoaded' in last) return this.#notLoaded(batch, last);
@@ -356,11 +373,15 @@ export class Pool {
     this.#peak = this.#slowBusy;
     while (this.#peaks.length > Math.max(1, Math.ceil(demandWindowMs / retireEveryMs))) this.#peaks.shift();
     if (this.#stopped || !this.#loaded) return;
-    this.#runner.retireIdle(Math.max(warmThreads, ...this.#peaks));
+    this.#runners.current.retireIdle(Math.max(warmThreads, ...this.#peaks));
   }
 
   #onResult(r: CallResult | Flush | ThreadNews): void {
     if ('thread' in r) {
+      if (r.thread === 'recycled') {
+        this.#recycled[r.why ?? 'calls']++;
+        return;
+      }
       this.#loads.onNews(r, performance.now());
       if (r.thread === 'loaded') this.#schedulePump();
       return;
@@ -541,7 +562,7 @@ export class Pool {
     this.#used('cpu', +1);
     const started = performance.now();
     try {
-      return await this.#runner.maintain(ctx, this.#opts.maxResultBytes);
+      return await this.#runners.track((runner) => runner.maintain(ctx, this.#opts.maxResultBytes));
     } finally {
       this.#used('cpu', -1);
       this.#n.busy(performance.now() - started);
@@ -557,12 +578,18 @@ export class Pool {
 
   stats(): PoolStats {
     const { threads, fastThreads, cpuThreads, maxQueue } = this.#opts;
-    const runner = this.#runner.stats();
+    const runner = this.#runners.stats();
     const capacity = threads + fastThreads;
     return {
       module: this.#loaded ? (this.#loads.failing ? 'failing' : 'loaded') : this.#loadError !== undefined ? 'failed' : 'loading',
       ...this.#loads.summary(),
       threads_in_native: this.#guards.inNative,
+      reloads: this.#reloads,
+      reload_failures: this.#reloadFailures,
+      last_reload_error: this.#lastReloadError,
+      replaced_runners_finishing: this.#runners.replaced,
+      recycled_after_calls: this.#recycled.calls,
+      recycled_heap: this.#recycled.heap,
       threads: capacity,
       threads_started: runner.threads,
       threads_created: runner.threads_created,
@@ -591,6 +618,46 @@ export class Pool {
     for (const w of waiters) w();
   }
 
+  /**
+   * Loads the dispatch module again, in new threads, while the old ones
+   * serve: if it loads, new calls go to the new threads and the old ones
+   * finish what they hold and stop; if it fails (or takes longer than
+   * `timeoutMs`), nothing changes and this rejects with its load error.
+   * Reloads asked for while one runs share it.
+   */
+  reload(timeoutMs: number): Promise<ReloadReport> {
+    if (this.#stopped) return Promise.reject(new Error('pool is stopped'));
+    this.#reloading ??= this.#reload(timeoutMs).finally(() => (this.#reloading = undefined));
+    return this.#reloading;
+  }
+
+  async #reload(timeoutMs: number): Promise<ReloadReport> {
+    const started = performance.now();
+    const next = this.#makeRunner((r) => this.#onResult(r), this.#progress);
+    let timer: NodeJS.Timeout | undefined;
+    let lanes: PingReply['lanes'];
+    try {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the module did not load within ${timeoutMs} ms`)), timeoutMs);
+      });
+      lanes = (await Promise.race([next.ready, late])).lanes;
+      if (this.#stopped) throw new Error('pool is stopped');
+    } catch (err) {
+      this.#reloadFailures++;
+      this.#lastReloadError = err instanceof Error ? err.message : String(err);
+      await this.#runners.discard(next);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#runners.swap(next);
+    this.#table = this.#newTable(lanes);
+    this.#loads = new LoadHealth(LOAD_VERDICT_MS);
+    this.#reloads++;
+    this.#schedulePump();
+    return { reloads: this.#reloads, load_ms: Math.round(performance.now() - started), lanes: Object.keys(lanes).length };
+  }
+
   /** What kind the pool gives `method` now (for tests and status). */
   kindOf(method: string): Kind {
     return this.#table.kindOf(method);
@@ -598,7 +665,7 @@ export class Pool {
 
   /** Threads started now (booting or running, both pools): what their fds are kept aside for (server.ts). */
   get threadsStarted(): number {
-    return this.#runner.stats().threads;
+    return this.#runners.stats().threads;
   }
 
   /**
@@ -626,7 +693,7 @@ export class Pool {
       this.#safeToStop = this.#guards.stopAll(NATIVE_GRACE_MS).then(() => this.#guards.dispose());
     }
     await this.#safeToStop;
-    await this.#runner.destroy();
+    await this.#runners.destroy();
     const idle = this.#idle;
     this.#idle = [];
     for (const w of idle) w();

@@ -15,7 +15,7 @@ import type { ControlPlane } from './control.js';
 import { idBeforeCut, parseLine, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
 import { boundData, ErrorCode, type WireError } from './errors.js';
 import type { Frame } from './framing.js';
-import type { Pool, Ticket } from './pool.js';
+import type { Pool, ReloadReport, Ticket } from './pool.js';
 import { errorLine, resultLine } from './response.js';
 import type { Outcome } from './contract.js';
 
@@ -43,6 +43,8 @@ export interface RouterDeps {
   readonly onActivity: () => void;
   /** Called for every JSON-RPC request (the scheduler yields to them). */
   readonly onCall: () => void;
+  /** `rpc.reload`: loads the dispatch module again (docs/reload.md); rejects with the load error. */
+  readonly reload: () => Promise<ReloadReport>;
 }
 
 /** The bounds the router applies to one line and its answer (SPEC §6). */
@@ -137,6 +139,8 @@ export class Router {
   #call(msg: Extract<Message, { kind: 'request' }>, ctx: CallContext, done: (line: string | null) => void): void {
     this.#deps.onCall();
     const { id, method } = msg;
+    // JSON-RPC 2.0 reserves the rpc. prefix for extensions: the daemon's own, never the module's.
+    if (method.startsWith('rpc.')) return this.#extension(method, id, done);
     const ticket: Ticket = this.#deps.pool.submit(method, msg.params, (outcome: Outcome, waitMs: number) => {
       ctx.tickets.delete(ticket);
       if (!outcome.ok && SERVER_FAULTS.has(outcome.error.code)) {
@@ -149,6 +153,22 @@ export class Router {
       done(outcome.ok ? resultLine(id, outcome.json) : errorLine(id, outcome.error));
     });
     ctx.tickets.add(ticket);
+  }
+
+  /** The daemon's own methods: `rpc.reload`; any other `rpc.` name is unknown. */
+  #extension(method: string, id: RawId | null, done: (line: string | null) => void): void {
+    if (method !== 'rpc.reload') {
+      return done(id === null ? null : errorLine(id, { code: ErrorCode.MethodNotFound, message: `unknown method '${method}'`, data: { failure: 'unknown_extension' } }));
+    }
+    this.#deps.reload().then(
+      (report) => done(id === null ? null : resultLine(id, JSON.stringify(report))),
+      (err: unknown) =>
+        done(
+          id === null
+            ? null
+            : errorLine(id, { code: ErrorCode.Internal, message: `reload failed, the module in use still serves: ${err instanceof Error ? err.message : String(err)}`.slice(0, 2000), data: { failure: 'reload_failed' } }),
+        ),
+    );
   }
 
   #batch(items: readonly Message[], ctx: CallContext): void {

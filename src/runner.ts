@@ -50,6 +50,8 @@ export interface Runner {
   /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
   maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
   stats(): RunnerStats;
+  /** Ids of this runner's threads now (for a safe stop: `Guards.stopThreads`). */
+  threadIds(): number[];
   /**
    * Retires one idle slow-call thread, if there is one above the threads
    * kept warm; true if one was asked to go.

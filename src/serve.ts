@@ -78,6 +78,8 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
     return code;
   }
   const running = daemon;
+  // SIGUSR2 reloads the dispatch module (SIGHUP stops, SPEC §4); the daemon logs the outcome.
+  process.on('SIGUSR2', () => void running.reload().catch(() => {}));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting');

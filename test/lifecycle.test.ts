@@ -110,7 +110,7 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   t.after(() => d.close());
   const { daemon, home: dir } = d;
   const { config } = daemon;
-  const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {} }, config);
+  const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {}, reload: () => daemon.reload() }, config);
   const server = new Server(router, config, silent, () => daemon.pool.threadsStarted);
   const path = join(dir, 'second.sock');
   await server.listen({ kind: 'path', path });

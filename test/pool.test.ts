@@ -58,6 +58,10 @@ class FakeRunner implements Runner {
     return false;
   }
 
+  threadIds(): number[] {
+    return [];
+  }
+
   async destroy(): Promise<void> {}
 
   /** The worker starts call i (as if `agoMs` ago); false if it was taken back. */

@@ -16,29 +16,29 @@ test('a burst of 8 blocking calls keeps its threads for the demand window, then 
   t.after(() => d.close());
   const warm = (await status(d.socket)).threads_started;
   const cs = await Promise.all(Array.from({ length: 8 }, () => Conn.open(d.socket)));
+  const burstAt = performance.now();
+  // Never more than one retirement per period (plus one for timer slack) since the burst began.
+  const paced = (s: PoolStatus): void =>
+    assert.ok(s.threads_retired_idle <= Math.ceil((performance.now() - burstAt) / period) + 1, `${s.threads_retired_idle} retired in ${((performance.now() - burstAt) / period).toFixed(1)} periods`);
   cs.forEach((c, i) => c.send(rpc(i, 'sleep', { ms: 300 })));
   await Promise.all(cs.map((c) => c.waitLines(1, 20_000)));
   for (const c of cs) c.close();
   const after = await status(d.socket);
   assert.ok(after.threads_started >= 8, JSON.stringify(after));
   assert.ok(after.threads_kept_warm >= 8, JSON.stringify(after));
-  // Within the demand window (10 periods) nothing retires.
+  // Within the demand window (10 periods) the 8 threads the burst needed stay (piscina may have
+  // started a few more than needed; those may go, one per period).
   await new Promise((r) => setTimeout(r, period * 4));
   const inWindow = await status(d.socket);
-  assert.equal(inWindow.threads_retired_idle, 0, JSON.stringify(inWindow));
-  assert.equal(inWindow.threads_started, after.threads_started);
+  assert.ok(inWindow.threads_started >= 8, JSON.stringify(inWindow));
+  paced(inWindow);
   // Then one per period, never faster, down to the warm floor.
   const deadline = performance.now() + period * 60;
-  let firstAt: number | undefined;
   let s = inWindow;
   while (s.threads_started > warm && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, period / 3));
-    const asked = performance.now();
     s = await status(d.socket);
-    if (s.threads_retired_idle === 0) continue;
-    firstAt ??= asked;
-    const periods = (performance.now() - firstAt) / period;
-    assert.ok(s.threads_retired_idle <= Math.ceil(periods) + 2, `${s.threads_retired_idle} retired in ${periods.toFixed(1)} periods`);
+    paced(s);
   }
   assert.equal(s.threads_started, warm, JSON.stringify(s));
   assert.ok(s.threads_retired_idle >= after.threads_started - warm, JSON.stringify(s));

@@ -8,15 +8,17 @@
  * the thread says so (ThreadNews), answers the ping with the error and each
  * calls task with NotLoaded (no call started, so they can run elsewhere),
  * and retires after a backoff that grows with the failures in a row, so a
- * module that keeps failing does not spin threads.
+ * module that keeps failing does not spin threads. A thread also retires
+ * after a task when the recycling options say so.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from '../src/contract.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract.js';
 import { installGuard } from './guard.js';
 import { loadDispatch, loadErrorMessage, ping, runCalls, runMaintain, setGuardSlot, type LoadedModule } from './runtime.js';
 
-const { dispatchUrl, progress } = workerData as { dispatchUrl: string; progress: Progress };
+const { dispatchUrl, progress, recycleCalls, recycleHeapMb } = workerData as ThreadData;
 
 /** Retire after a failed load: 25 ms, doubling with each failure in a row, at most 2 s. */
 function backoffMs(failuresInARow: number): number {
@@ -61,7 +63,25 @@ export default async function run(task: Task): Promise<Outcome | PingReply | Cal
       return ping(mod);
     case 'maintain':
       return runMaintain(mod, task.ctx, task.maxResultBytes);
-    case 'calls':
-      return runCalls(mod, task, progress, post);
+    case 'calls': {
+      const last = await runCalls(mod, task, progress, post);
+      callsRun += task.calls.length;
+      const why = recycleDue();
+      if (why === null) return last;
+      // Recycling (--recycle-calls, --recycle-heap-mb), measured after a task, never by stopping a
+      // call: the last result goes as a message (messages posted before exit arrive; the others are
+      // in the arena), then the thread exits here, in JavaScript, before it can take another task.
+      if (last !== null) post(last);
+      post({ thread: 'recycled', id: threadId, why });
+      process.exit(0);
+    }
   }
+}
+
+let callsRun = 0;
+
+function recycleDue(): 'calls' | 'heap' | null {
+  if (recycleCalls > 0 && callsRun >= recycleCalls) return 'calls';
+  if (recycleHeapMb > 0 && getHeapStatistics().used_heap_size > recycleHeapMb * 1024 * 1024) return 'heap';
+  return null;
 }

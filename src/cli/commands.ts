@@ -33,6 +33,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   wake: { kind: 'client', args: '', summary: 'queue a force_wake' },
   rem: { kind: 'client', args: '', summary: 'queue a force_rem (one maintenance cycle)' },
   'session-open': { kind: 'client', args: '[SESSION_ID]', summary: 'announce a session (session_open)' },
+  reload: {
+    kind: 'client',
+    args: '',
+    summary: 'load the dispatch module again, in new threads, with no call lost',
+    detail: 'Sends rpc.reload. New calls run the new module once this returns; calls already running finish\non the old threads. If the module fails to load, nothing changes: the error goes to stderr, exit status 1.\nSIGUSR2 to the daemon does the same (systemctl reload).',
+  },
   bench: { kind: 'bench', args: '[SCENARIO...] [options]', summary: 'run the benchmark harness (see dispatchd bench --help)' },
 });
 

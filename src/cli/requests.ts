@@ -65,6 +65,10 @@ export function requestFor(cmd: string, args: readonly string[], now: string): R
     case 'rem':
       atMost(cmd, args, 0);
       return control({ type: 'force_rem', ts: now });
+    case 'reload':
+      atMost(cmd, args, 0);
+      // The daemon's own JSON-RPC extension (rpc. names are reserved for them): its answer says whether the new module loaded.
+      return { kind: 'call', method: 'rpc.reload', params: undefined };
     case 'session-open': {
       atMost(cmd, args, 1);
       const sid = args[0];

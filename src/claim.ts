@@ -20,9 +20,9 @@ import type { ActivateSocket } from './launchd.js';
 import { platformActivateSocket } from './launchd.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { takeNotifySocket, type NotifyTarget } from './notify.js';
+import { BUILTIN_STORE_URL } from './paths.js';
 import { createPool, type Pool } from './pool-setup.js';
 
-const BUILTIN_STORE = new URL('../workers/store.js', import.meta.url);
 /** How long the built-in store waits for another connection's lock (ms). */
 const STORE_BUSY_MS = 5000;
 /** With a call deadline, a lock wait ends this long after it. */
@@ -30,7 +30,7 @@ const STORE_BUSY_PAST_DEADLINE_MS = 250;
 
 /** The built-in store's module URL: its database and limit travel in the query. */
 function builtinStore(config: Config): string {
-  const url = new URL(BUILTIN_STORE);
+  const url = new URL(BUILTIN_STORE_URL);
   url.searchParams.set('db', join(config.home, 'store.db'));
   url.searchParams.set('maxText', String(config.storeMaxTextBytes));
   // A lock wait ends soon after the call deadline: the caller gets -32004 at the deadline, and the

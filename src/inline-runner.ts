@@ -5,10 +5,10 @@
  * stopped here, so a deadline cannot be enforced.
  */
 import { ErrorCode } from './errors.js';
+import { RUNTIME_URL } from './paths.js';
 import type { CallResult, Outcome, PingReply, Progress } from './contract.js';
 import type { CallsTask, ResultSink, Runner, RunnerStats } from './runner.js';
 
-const RUNTIME_URL = new URL('../workers/runtime.js', import.meta.url);
 
 /** The part of the workers' runtime inline mode uses. */
 interface Runtime {

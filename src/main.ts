@@ -8,6 +8,7 @@ import { parseFlags, wantsHelp } from './cli/args.js';
 import { CLIENT_FLAGS, COMMANDS, USAGE, helpFor, serveFlags } from './cli/commands.js';
 import { UsageError, stdio, type Io } from './cli/io.js';
 import { requestFor } from './cli/requests.js';
+import { BENCH_ENTRY_URL } from './paths.js';
 import { VERSION } from './version.js';
 
 export type { Io };
@@ -16,7 +17,7 @@ async function runCommand(name: string, args: readonly string[], io: Io, env: No
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) throw new UsageError(null, name.startsWith('-') ? `unknown option ${name}` : `unknown command '${name}'`);
   if (command.kind === 'bench') {
-    const { runBench } = await import('../bench/run.js');
+    const { runBench } = (await import(BENCH_ENTRY_URL.href)) as typeof import('../bench/run.js');
     return runBench([...args], io);
   }
   if (wantsHelp(args)) {

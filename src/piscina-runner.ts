@@ -16,6 +16,7 @@ import { Piscina } from 'piscina';
 import { ErrorCode } from './errors.js';
 import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from './contract.js';
 import type { Lane } from './lanes.js';
+import { WORKER_URL } from './paths.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
 /**
@@ -28,7 +29,6 @@ import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerSt
  * aborts the whole process with a V8 fatal error (Module::IsGraphAsync).
  * The dispatch module itself is import()ed, where termination is an ordinary error.
  */
-const WORKER_URL = new URL('../workers/thread.cjs', import.meta.url);
 
 export interface PiscinaRunnerOptions {
   readonly dispatchUrl: string;

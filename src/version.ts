@@ -1,7 +1,7 @@
 /** dispatchd's version, from package.json (read once, on first import). */
 import { readFileSync } from 'node:fs';
+import { PACKAGE_JSON_URL } from './paths.js';
 
-// Compiled to dist/src/version.js, two levels below the package root.
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(PACKAGE_JSON_URL, 'utf8')) as { version: string };
 
 export const VERSION: string = pkg.version;

@@ -4,7 +4,7 @@
  * 20×, else log with labelled decades), sample counts in the legend, target
  * lines, and percentiles clamped to the max (HDR bucket edges can exceed it).
  */
-import { clampToMax } from '../src/metrics.js';
+import { clampToMax } from '../src/observability/metrics.js';
 import type { HolResult } from './hol.js';
 import type { ScalingRow } from './scenarios.js';
 

@@ -7,7 +7,7 @@
  *   cpu {iterations} fixed work, so work/s is comparable across thread counts
  *   poison {exit|loop}  kills its worker, or never ends (the poison scenario's attacker)
  */
-import { MethodNotFoundError, requireParam } from '../src/errors.js';
+import { MethodNotFoundError, requireParam } from '../src/contract/errors.js';
 
 export const lanes = { echo: 'fast', sleep: 'slow', spin: 'slow', cpu: 'slow', poison: 'fast' } as const;
 

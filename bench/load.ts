@@ -5,7 +5,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Latency } from '../src/metrics.js';
+import { Latency } from '../src/observability/metrics.js';
 import { TargetError } from './failures.js';
 import { within } from './timers.js';
 import { addCodes, errorCode, lineErrorCode } from './wire-error.js';

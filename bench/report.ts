@@ -10,7 +10,7 @@ import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
 import type { StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
-import { clampToMax } from '../src/metrics.js';
+import { clampToMax } from '../src/observability/metrics.js';
 import { holSvg, scalingSvg } from './charts.js';
 import type { PoolBenchResults } from './pool-bench.js';
 import type { Headline } from './types.js';

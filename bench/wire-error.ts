@@ -3,7 +3,7 @@
  * (`RpcError.fromWire`, shared with the client library and the CLI), and
  * counted per code.
  */
-import { RpcError } from '../src/errors.js';
+import { RpcError } from '../src/contract/errors.js';
 
 /** The `error.code` of a parsed response; null when it is not an error (a malformed error reads as -32001). */
 export function errorCode(msg: unknown): number | null {

@@ -19,7 +19,7 @@ export {
   type WireError,
   type BoundData,
   type BoundName,
-} from './errors.js';
-export type { DispatchFn, DispatchModule, Lane } from './module.js';
-export { claimCompletion, guardNative } from './contract.js';
-export { Client, type ClientOptions } from './client.js';
+} from './contract/errors.js';
+export type { DispatchFn, DispatchModule, Lane } from './pool/module.js';
+export { claimCompletion, guardNative } from './contract/contract.js';
+export { Client, type ClientOptions } from './client/client.js';

@@ -27,7 +27,7 @@ async function runCommand(name: string, args: readonly string[], io: Io, env: No
   if (command.kind === 'serve') {
     const { values, positionals } = parseFlags(name, args, serveFlags());
     if (positionals[0] !== undefined) throw new UsageError(name, `unexpected argument '${positionals[0]}' (serve takes options only)`);
-    const { serve } = await import('./serve.js');
+    const { serve } = await import('./cli/serve.js');
     return serve(values, io, env);
   }
   const { values, positionals } = parseFlags(name, args, CLIENT_FLAGS);

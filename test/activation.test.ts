@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeListenFd, takeActivation } from '../src/activation.js';
+import { describeListenFd, takeActivation } from '../src/host/activation.js';
 import { tmpHome } from './helper.js';
 
 test('LISTEN_PID = our pid and LISTEN_FDS ≥ 1: activated on fd 3; the variables are cleared', () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../src/main.js';
 import { COMMANDS } from '../src/cli/commands.js';
 import { BIN, FIXTURE, roundTrip, startDaemon, tmpHome, waitForSocket } from './helper.js';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.js', import.meta.url));

@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
-import { Connection } from '../src/connection.js';
-import type { Frame } from '../src/framing.js';
-import type { CallContext, Router } from '../src/router.js';
+import { Connection } from '../src/server/connection.js';
+import type { Frame } from '../src/wire/framing.js';
+import type { CallContext, Router } from '../src/server/router.js';
 import { silent } from './helper.js';
 
 /** Counts the writes that reach the "socket": each `_write` or `_writev` is one syscall on a real one. */

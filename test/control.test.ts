@@ -8,8 +8,8 @@ import { Conn, roundTrip, startDaemon, tmpHome, type Running } from './helper.js
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
 import { silent, FIXTURE } from './helper.js';
-import { ControlPlane } from '../src/control.js';
-import { StateStore } from '../src/state.js';
+import { ControlPlane } from '../src/lifecycle/control.js';
+import { StateStore } from '../src/lifecycle/state.js';
 
 let d: Running;
 before(async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LAUNCHD_SOCKET_NAME } from '../src/launchd.js';
+import { LAUNCHD_SOCKET_NAME } from '../src/host/launchd.js';
 import { FIXTURE, FIXTURES, join, roundTrip, spawnCli, tmpHome } from './helper.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

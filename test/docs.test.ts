@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 import { FIELDS } from '../src/config.js';
 import { BIN, join, spawnCli, tmpHome, waitForSocket } from './helper.js';
 

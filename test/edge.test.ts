@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, rpc, sleep, type Running } from './helper.js';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 import { ConfigError, DEFAULTS, resolveConfig } from '../src/config.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;

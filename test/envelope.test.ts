@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parseLine, type EnvelopeLimits, type Parsed } from '../src/envelope.js';
+import { parseLine, type EnvelopeLimits, type Parsed } from '../src/wire/envelope.js';
 
 const LIMITS: EnvelopeLimits = { maxBatchLength: 3, maxDepth: 4, maxMethodBytes: 8 };
 const parse = (line: string, limits = LIMITS): Parsed => parseLine(line, limits);

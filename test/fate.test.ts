@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 
 type Reply = { id: string; result?: { tag?: string }; error?: { code: number; message: string } };
 const parse = (lines: string[]): Reply[] => lines.map((l) => JSON.parse(l) as Reply);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fifo } from '../src/fifo.js';
+import { Fifo } from '../src/pool/fifo.js';
 
 type Item = { state: string; n: number };
 

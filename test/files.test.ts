@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { constants, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileKindError, openRegular, readRegularFile, refuseSymlinks, removeLeftoverTemps, writeFileAtomic } from '../src/files.js';
+import { FileKindError, openRegular, readRegularFile, refuseSymlinks, removeLeftoverTemps, writeFileAtomic } from '../src/host/files.js';
 import { tmpHome } from './helper.js';
 
 test('readRegularFile: a regular file is read; anything else is unreadable, never followed or waited on', (t) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LineFramer, type Frame } from '../src/framing.js';
+import { LineFramer, type Frame } from '../src/wire/framing.js';
 
 function frame(chunks: Buffer[], max = 1024): Promise<Frame[]> {
   return new Promise((resolve) => {

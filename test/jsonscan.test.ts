@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { headId, scanLine, type Element, type RoutingKey, type Span } from '../src/jsonscan.js';
-import { parseLine } from '../src/envelope.js';
+import { headId, scanLine, type Element, type RoutingKey, type Span } from '../src/wire/jsonscan.js';
+import { parseLine } from '../src/wire/envelope.js';
 
 const OPEN = { maxDepth: 1_000_000, maxBatchLength: 1_000_000 };
 const KEYS: readonly RoutingKey[] = ['jsonrpc', 'id', 'method', 'type', 'params'];

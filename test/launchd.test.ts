@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
-import { launchdActivation } from '../src/activation.js';
-import { bindActivateSocket, platformActivateSocket, LAUNCHD_SOCKET_NAME } from '../src/launchd.js';
+import { launchdActivation } from '../src/host/activation.js';
+import { bindActivateSocket, platformActivateSocket, LAUNCHD_SOCKET_NAME } from '../src/host/launchd.js';
 import { FIXTURE, join, roundTrip, rpc, Conn, silent, tmpHome } from './helper.js';
 
 // launch_activate_socket's contract: 0 and a malloc'd fd array, or an errno.

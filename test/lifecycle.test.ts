@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, startDaemon, tmpHome } from './helper.js';
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
-import { Router } from '../src/router.js';
-import { Server } from '../src/server.js';
+import { Router } from '../src/server/router.js';
+import { Server } from '../src/server/server.js';
 
 /** The state file's identity: every atomic write renames a new inode into place. */
 const fileId = (path: string): string => {

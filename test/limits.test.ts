@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 

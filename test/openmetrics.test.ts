@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { ConfigError, resolveConfig } from '../src/config.js';
-import { renderMetrics } from '../src/openmetrics.js';
+import { renderMetrics } from '../src/observability/openmetrics.js';
 import { Conn, join, rpc, spawnCli, startDaemon, tmpHome } from './helper.js';
 
 interface Parsed {

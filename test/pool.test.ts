@@ -4,11 +4,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pool, type PoolOptions } from '../src/pool.js';
-import { ErrorCode } from '../src/errors.js';
-import { RESULT_FIELDS, Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract.js';
-import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from '../src/runner.js';
-import type { Lane } from '../src/lanes.js';
+import { Pool, type PoolOptions } from '../src/pool/pool.js';
+import { ErrorCode } from '../src/contract/errors.js';
+import { RESULT_FIELDS, Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract/contract.js';
+import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from '../src/pool/runner.js';
+import type { Lane } from '../src/pool/lanes.js';
 
 interface Sent {
   readonly task: CallsTask;

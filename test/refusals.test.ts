@@ -11,10 +11,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '../src/client.js';
+import { Client } from '../src/client/client.js';
 import { DEFAULTS, resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
-import { ErrorCode, RpcError } from '../src/errors.js';
+import { ErrorCode, RpcError } from '../src/contract/errors.js';
 import { Conn, silent, startDaemon, tmpHome, type Running } from './helper.js';
 
 type Reply = { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };

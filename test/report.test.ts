@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chooseScale, holSvg, scalingSvg } from '../bench/charts.js';
 import { markdown } from '../bench/report.js';
 import type { HolResult } from '../bench/hol.js';
-import { Latency } from '../src/metrics.js';
+import { Latency } from '../src/observability/metrics.js';
 
 const P = (count: number, p50: number, p90: number, p99: number, max: number) => ({ count, p50, p90, p99, max });
 const HOL: HolResult[] = [

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, FIXTURES, roundTrip, startDaemon, sleep, type Running, rpc } from './helper.js';
-import { ErrorCode } from '../src/errors.js';
+import { ErrorCode } from '../src/contract/errors.js';
 
 let d: Running;
 before(async () => {

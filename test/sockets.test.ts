@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'no
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { privatePrefix } from '../src/socketpath.js';
+import { privatePrefix } from '../src/server/socketpath.js';
 import { BIN, Conn, FIXTURE, FIXTURES, roundTrip, sleep, spawnCli, tmpHome, waitForSocket, type Child, killChild } from './helper.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '1', ...more];

@@ -1,7 +1,7 @@
 /** The DaemonState parse, copy, text and first_turn_pending trim, as pure units. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cloneState, parseState, serializeState, trimFirstTurn, emptyMap } from '../src/statedata.js';
+import { cloneState, parseState, serializeState, trimFirstTurn, emptyMap } from '../src/lifecycle/statedata.js';
 
 test('known keys are typed, unknown keys kept, wrong types reset and named', () => {
   const raw = JSON.parse(

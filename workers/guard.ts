@@ -5,7 +5,7 @@
  * know when terminating this thread is safe. Pure: no sockets, no logging.
  */
 import { threadId } from 'node:worker_threads';
-import { GUARD, GUARD_FIELDS, Guard, type Progress } from '../src/contract.js';
+import { GUARD, GUARD_FIELDS, Guard, type Progress } from '../src/contract/contract.js';
 
 /** Blocks until the main thread terminates this thread (Atomics.wait is where termination is always safe). */
 function awaitTermination(words: Int32Array, at: number): never {

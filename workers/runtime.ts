@@ -16,8 +16,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { boundData, ErrorCode, toWire, type WireError } from '../src/errors.js';
-import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract.js';
+import { boundData, ErrorCode, toWire, type WireError } from '../src/contract/errors.js';
+import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
 let mySlot = -1;
@@ -29,7 +29,7 @@ function guardSlot(): number {
   return mySlot;
 }
 
-export type { LoadedModule } from '../src/contract.js';
+export type { LoadedModule } from '../src/contract/contract.js';
 
 /** Validates a module's `lanes` export; anything malformed is an error naming the method. */
 export function parseLanes(value: unknown): Record<string, 'fast' | 'slow'> {

@@ -23,8 +23,8 @@
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/errors.js';
-import { claimCompletion, guardNative } from '../src/contract.js';
+import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/contract/errors.js';
+import { claimCompletion, guardNative } from '../src/contract/contract.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';

@@ -13,8 +13,8 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { ErrorCode } from '../src/errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract.js';
+import { ErrorCode } from '../src/contract/errors.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract/contract.js';
 import { installGuard } from './guard.js';
 import { loadDispatch, loadErrorMessage, ping, runCalls, runMaintain, setGuardSlot, type LoadedModule } from './runtime.js';
 

@@ -5,8 +5,8 @@
  * stream module whose load is a tenth of `dispatchd status`'s whole budget).
  */
 import { createConnection } from 'node:net';
-import { CallTimeoutError, DaemonUnreachableError, ErrorCode, RpcError, type ClientKind } from '../errors.js';
-import { parseJson } from '../lossless.js';
+import { CallTimeoutError, DaemonUnreachableError, ErrorCode, RpcError, type ClientKind } from '../contract/errors.js';
+import { parseJson } from '../wire/lossless.js';
 
 export interface AskOptions {
   readonly socket: string;

@@ -3,8 +3,8 @@
  * JSON. Loads the config's path rules and a socket, nothing of the daemon.
  */
 import { ConfigError, resolveConfig } from '../config.js';
-import { ErrorCode, errorOfResponse, RpcError } from '../errors.js';
-import { stringifyJson } from '../lossless.js';
+import { ErrorCode, errorOfResponse, RpcError } from '../contract/errors.js';
+import { stringifyJson } from '../wire/lossless.js';
 import { ask } from './ask.js';
 import { UsageError, type Io } from './io.js';
 import type { Request } from './requests.js';
@@ -68,7 +68,7 @@ export async function runClient(request: Request, at: Where, io: Io): Promise<nu
     const error = errorOfResponse(answer);
     if (error !== null) throw error;
     if (request.kind === 'metrics') {
-      const { renderMetrics } = await import('../openmetrics.js');
+      const { renderMetrics } = await import('../observability/openmetrics.js');
       io.out(renderMetrics(answer as Record<string, unknown>));
       return 0;
     }

@@ -5,7 +5,7 @@
  * text and params kept as their exact JSON text for the worker to parse
  * (SPEC §2, §6). Knows nothing about sockets, the pool or the control plane.
  */
-import { boundData, ErrorCode, type InvalidPart, type WireError } from './errors.js';
+import { boundData, ErrorCode, type InvalidPart, type WireError } from '../contract/errors.js';
 import { CONTROL_FIELDS, headId, scanLine, stringValue, type Element, type Span } from './jsonscan.js';
 
 /** The seven control types (SPEC §3). */

@@ -3,8 +3,8 @@
  * rules: `pool.ts`) and what runs a batch (piscina threads, the main thread
  * for the bench's comparison, or a fake in unit tests).
  */
-import type { WireError } from './errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from './contract.js';
+import type { WireError } from '../contract/errors.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from '../contract/contract.js';
 import type { Lane } from './lanes.js';
 
 export type CallsTask = Extract<Task, { op: 'calls' }>;

@@ -7,7 +7,7 @@
  * leaves both the file and the in-memory state as they were.
  */
 import { renameSync } from 'node:fs';
-import { readRegularFile, writeFileAtomic } from './files.js';
+import { readRegularFile, writeFileAtomic } from '../host/files.js';
 import { cloneState, serializeState, type DaemonState } from './statedata.js';
 
 /** The file's JSON object as read, before `parseState` gives it a type. */

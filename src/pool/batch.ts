@@ -3,7 +3,7 @@
  * thread with its shared progress record (layout in `contract.ts`). Only
  * the main-thread side of the compare-and-swap rules lives here.
  */
-import { RESULT_FIELDS, Slot, UNPUBLISHED, slotWord, type Outcome } from './contract.js';
+import { RESULT_FIELDS, Slot, UNPUBLISHED, slotWord, type Outcome } from '../contract/contract.js';
 import type { Kind, Lane } from './lanes.js';
 
 export type Done = (outcome: Outcome, waitMs: number) => void;

@@ -9,8 +9,8 @@
  * monitoring `status` neither wakes a sleep nor keeps the daemon from idling.
  */
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import type { Pool } from './pool.js';
+import type { Config } from '../config.js';
+import type { Pool } from '../pool/pool.js';
 import { StateClosedError, type StateStore } from './state.js';
 import { trimFirstTurn, type CycleRecord, type DaemonState, type FsmState, type Json } from './statedata.js';
 

@@ -3,7 +3,7 @@
  * client wrote it and a result serialised in the worker is not parsed again.
  */
 import type { RawId } from './envelope.js';
-import type { WireError } from './errors.js';
+import type { WireError } from '../contract/errors.js';
 
 /** `{"jsonrpc":"2.0","id":<id>,"result":<json>}` */
 export function resultLine(id: RawId, json: string): string {

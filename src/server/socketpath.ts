@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { SUN_PATH_BYTES } from './config.js';
+import { SUN_PATH_BYTES } from '../config.js';
 
 /** Something already answers on the socket path, or we cannot tell that nothing does. */
 export class SocketInUseError extends Error {

@@ -8,7 +8,7 @@
  * absent (`null` is a value of the wrong type); a missing string becomes
  * `""`, never a value the daemon makes up.
  */
-import type { ControlMessage } from './envelope.js';
+import type { ControlMessage } from '../wire/envelope.js';
 import type { StateStore } from './state.js';
 import { emptyMap, isJsonObject, trimFirstTurn, type DaemonState, type FirstTurnBounds, type Json } from './statedata.js';
 

@@ -3,7 +3,7 @@
  * options, and which runner runs its batches (piscina threads, or the main
  * thread in the bench's `--inline` comparison).
  */
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import { InlineRunner } from './inline-runner.js';
 import { PiscinaRunner } from './piscina-runner.js';
 import { Pool } from './pool.js';

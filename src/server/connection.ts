@@ -7,8 +7,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { LineFramer, type Frame } from './framing.js';
-import type { Ticket } from './pool.js';
+import { LineFramer, type Frame } from '../wire/framing.js';
+import type { Ticket } from '../pool/pool.js';
 import type { CallContext, Router } from './router.js';
 
 export interface ConnectionLimits {

@@ -11,13 +11,13 @@
  * later control reply. Batches of JSON-RPC calls only wait on nothing.
  */
 import type { Logger } from 'pino';
-import type { ControlPlane } from './control.js';
-import { idBeforeCut, parseLine, type EnvelopeLimits, type Message, type RawId } from './envelope.js';
-import { boundData, ErrorCode, type WireError } from './errors.js';
-import type { Frame } from './framing.js';
-import type { Pool, ReloadReport, Ticket } from './pool.js';
-import { errorLine, resultLine } from './response.js';
-import type { Outcome } from './contract.js';
+import type { ControlPlane } from '../lifecycle/control.js';
+import { idBeforeCut, parseLine, type EnvelopeLimits, type Message, type RawId } from '../wire/envelope.js';
+import { boundData, ErrorCode, type WireError } from '../contract/errors.js';
+import type { Frame } from '../wire/framing.js';
+import type { Pool, ReloadReport, Ticket } from '../pool/pool.js';
+import { errorLine, resultLine } from '../wire/response.js';
+import type { Outcome } from '../contract/contract.js';
 
 /** What the router needs from whoever carries the bytes. */
 export interface CallContext {

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 
 export type { Logger };
 

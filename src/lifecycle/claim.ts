@@ -12,16 +12,16 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchdActivation, takeActivation, type Activation } from './activation.js';
-import type { Config } from './config.js';
-import { createPrivate, refuseSymlinks } from './files.js';
-import { prepareHome } from './home.js';
-import type { ActivateSocket } from './launchd.js';
-import { platformActivateSocket } from './launchd.js';
-import { acquireLock, type HeldLock } from './lock.js';
-import { takeNotifySocket, type NotifyTarget } from './notify.js';
-import { BUILTIN_STORE_URL } from './paths.js';
-import { createPool, type Pool } from './pool-setup.js';
+import { launchdActivation, takeActivation, type Activation } from '../host/activation.js';
+import type { Config } from '../config.js';
+import { createPrivate, refuseSymlinks } from '../host/files.js';
+import { prepareHome } from '../host/home.js';
+import type { ActivateSocket } from '../host/launchd.js';
+import { platformActivateSocket } from '../host/launchd.js';
+import { acquireLock, type HeldLock } from '../host/lock.js';
+import { takeNotifySocket, type NotifyTarget } from '../host/notify.js';
+import { BUILTIN_STORE_URL } from '../paths.js';
+import { createPool, type Pool } from '../pool/pool-setup.js';
 
 /** How long the built-in store waits for another connection's lock (ms). */
 const STORE_BUSY_MS = 5000;

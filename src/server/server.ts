@@ -9,13 +9,13 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { activatedSocketName, describeListenFd } from './activation.js';
+import { activatedSocketName, describeListenFd } from '../host/activation.js';
 import { Connection, type ConnectionLimits } from './connection.js';
-import { boundData, ErrorCode } from './errors.js';
-import { errorLine } from './response.js';
+import { boundData, ErrorCode } from '../contract/errors.js';
+import { errorLine } from '../wire/response.js';
 import type { Router } from './router.js';
 import { privateName, SocketInUseError } from './socketpath.js';
-import { within } from './within.js';
+import { within } from '../lifecycle/within.js';
 
 export { removeStaleSocket, removeStalePrivateNames, SocketInUseError } from './socketpath.js';
 

@@ -8,7 +8,7 @@
  * up thread after thread — and only when loading has failed everywhere for
  * `verdictMs` do calls fail with the load error.
  */
-import type { ThreadNews } from './contract.js';
+import type { ThreadNews } from '../contract/contract.js';
 
 /** After the n-th failure in a row, the next retry waits this long (ms). */
 export function retryDelayMs(failuresInARow: number): number {

@@ -10,8 +10,8 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import split2 from 'split2';
-import { boundOf, CallTimeoutError, DaemonUnreachableError, RpcError } from './errors.js';
-import { parseJson, stringifyJson } from './lossless.js';
+import { boundOf, CallTimeoutError, DaemonUnreachableError, RpcError } from '../contract/errors.js';
+import { parseJson, stringifyJson } from '../wire/lossless.js';
 
 export interface ClientOptions {
   readonly socket: string;

@@ -4,7 +4,7 @@
  * inside native code, where terminating can abort the whole process. A stop
  * asked for while the thread is in native code waits until it returns.
  */
-import { GUARD_FIELDS, Guard, type Progress } from './contract.js';
+import { GUARD_FIELDS, Guard, type Progress } from '../contract/contract.js';
 
 /** How often a stop waiting for native code to return looks again (ms). */
 const POLL_MS = 2;

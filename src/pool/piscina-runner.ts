@@ -13,10 +13,10 @@
  * via @napi-rs/nice).
  */
 import { Piscina } from 'piscina';
-import { ErrorCode } from './errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from './contract.js';
+import { ErrorCode } from '../contract/errors.js';
+import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from '../contract/contract.js';
 import type { Lane } from './lanes.js';
-import { WORKER_URL } from './paths.js';
+import { WORKER_URL } from '../paths.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
 /**

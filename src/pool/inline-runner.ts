@@ -4,9 +4,9 @@
  * worker file, so `src/` does not import `workers/` code. No thread can be
  * stopped here, so a deadline cannot be enforced.
  */
-import { ErrorCode } from './errors.js';
-import { RUNTIME_URL } from './paths.js';
-import type { CallResult, Outcome, PingReply, Progress } from './contract.js';
+import { ErrorCode } from '../contract/errors.js';
+import { RUNTIME_URL } from '../paths.js';
+import type { CallResult, Outcome, PingReply, Progress } from '../contract/contract.js';
 import type { CallsTask, ResultSink, Runner, RunnerStats } from './runner.js';
 
 

@@ -3,7 +3,7 @@
  * times, and how busy its threads were. Plain counters; the pool decides.
  */
 import { performance } from 'node:perf_hooks';
-import { Latency, type LatencySummary } from './metrics.js';
+import { Latency, type LatencySummary } from '../observability/metrics.js';
 
 export interface PoolStats {
   /**

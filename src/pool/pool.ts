@@ -19,8 +19,8 @@
  * module has loaded wait for it; `ready` says when it has (or why not).
  */
 import { performance } from 'node:perf_hooks';
-import { boundData, ErrorCode } from './errors.js';
-import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from './contract.js';
+import { boundData, ErrorCode } from '../contract/errors.js';
+import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from '../contract/contract.js';
 import { Guards, guardSlots } from './guards.js';
 import { LoadHealth } from './load-health.js';
 import { NATIVE_GRACE_MS, Runners } from './runners.js';

@@ -9,7 +9,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { chmodSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { CONTENT_TYPE, renderMetrics } from './openmetrics.js';
+import { CONTENT_TYPE, renderMetrics } from '../observability/openmetrics.js';
 import { removeStaleSocket } from './server.js';
 
 export class MetricsServer {

@@ -3,12 +3,12 @@
  * supervisors' signals reach it. The only place that installs signal
  * handlers and turns a failed start into an exit status.
  */
-import { claimHome, type Claim } from './claim.js';
-import { ConfigError, FIELDS, resolveConfig, type Config, type ConfigInput } from './config.js';
-import type { Daemon } from './daemon.js';
-import { LockHeldError } from './lock.js';
-import type { Logger } from './logger.js';
-import type { Io } from './cli/io.js';
+import { claimHome, type Claim } from '../lifecycle/claim.js';
+import { ConfigError, FIELDS, resolveConfig, type Config, type ConfigInput } from '../config.js';
+import type { Daemon } from '../daemon.js';
+import { LockHeldError } from '../host/lock.js';
+import type { Logger } from '../observability/logger.js';
+import type { Io } from './io.js';
 
 /** Exit status when another daemon holds the home (EX_TEMPFAIL: retrying later may work). */
 const EXIT_LOCKED = 75;
@@ -60,7 +60,7 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
   } catch (err) {
     claim = err as Error;
   }
-  const [{ Daemon, StartAbortedError }, { createLogger }] = await Promise.all([import('./daemon.js'), import('./logger.js')]);
+  const [{ Daemon, StartAbortedError }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../observability/logger.js')]);
   log = createLogger(config);
   try {
     if (claim instanceof Error) throw claim;

@@ -33,6 +33,10 @@
  *      inode; never an activated one) — before the lock goes, so a successor
  *      can never lose its fresh socket to us;
  *   9. release the lock.
+ *
+ * Why one file past ~300 lines: the start order and the stop sequence above
+ * are one ordering each, and this is where each reads top to bottom; the
+ * pieces they order live in their own folders.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';

@@ -4,6 +4,10 @@
  * The only module that touches net.Socket / net.Server.
  * Lifecycle: listening → closing → closed; close() is graceful, destroy()
  * immediate, both idempotent.
+ *
+ * Why one file past ~300 lines: binding, adopting an activated fd, the
+ * accept loop with its fd budget and the two stops share the listener's
+ * state and its one lifecycle; the socket-path checks are socketpath.ts's.
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';

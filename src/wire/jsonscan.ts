@@ -14,6 +14,11 @@
  * Why not a library: none of the maintained ones both keeps number text
  * losslessly and tolerates duplicate keys the way `JSON.parse` does, and a
  * full value tree is more than routing needs.
+ *
+ * Why one file past ~300 lines: the scanner is one state machine over one
+ * string; its members table, scalars and walk share the cursor and the
+ * limits on the hot path of every line. Apart, they would pass that state
+ * between modules, and no file would show the whole grammar.
  */
 import {
   COLON,

@@ -17,73 +17,41 @@
  *
  * Usable as soon as it is constructed: calls submitted before the dispatch
  * module has loaded wait for it; `ready` says when it has (or why not).
+ *
+ * Why one file past ~300 lines: the queues, the slot counts and the batches
+ * in flight are one invariant (a call is queued, running in exactly one
+ * batch, or answered; each slot count matches the batches holding it), and
+ * every method left here changes it. What stands apart has left: options,
+ * outcomes, progress (the shared record), demand (warm-thread retirement),
+ * watchdog (deadlines), reload, load-health, queues, batch, runners.
  */
 import { performance } from 'node:perf_hooks';
 import { boundData, ErrorCode } from '../contract/errors.js';
-import { GUARD_FIELDS, RESULT_FIELDS, Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from '../contract/contract.js';
-import { Guards, guardSlots } from './guards.js';
+import { Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from '../contract/contract.js';
+import { Guards } from './guards.js';
 import { LoadHealth } from './load-health.js';
 import { NATIVE_GRACE_MS, Runners } from './runners.js';
 import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './batch.js';
+import { Demand } from './demand.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
 import { MethodTable, type Kind } from './lanes.js';
+import type { PoolOptions, ReloadReport } from './options.js';
+import { failure, LOAD_FAILED, STOPPED } from './outcomes.js';
 import { PoolCounters, type PoolStats } from './pool-stats.js';
+import { ARENA_BYTES, createProgress, viewsOf } from './progress.js';
+import { loaded, Reloads } from './reload.js';
 import type { Runner, RunnerFactory, RunFailure } from './runner.js';
+import { Watchdog } from './watchdog.js';
 
 export type { Ticket, Done } from './batch.js';
+export type { PoolOptions, ReloadReport } from './options.js';
 export type { PoolStats } from './pool-stats.js';
 
-/** What a reload that succeeded reports. */
-export interface ReloadReport {
-  /** Reloads since the daemon started, this one included. */
-  readonly reloads: number;
-  /** How long the new threads took to load the module (ms). */
-  readonly load_ms: number;
-  /** Methods the new module declares a lane for. */
-  readonly lanes: number;
-}
-
-export interface PoolOptions {
-  /** Threads slow calls may occupy (blocking calls up to this many at once). */
-  readonly threads: number;
-  /** Extra threads only fast calls may use. */
-  readonly fastThreads: number;
-  /** Slow CPU-bound calls at once (normally the number of cores). */
-  readonly cpuThreads: number;
-  readonly maxQueue: number;
-  readonly maxBatch: number;
-  readonly laneThresholdMs: number;
-  /** Per-call deadline from the moment the call starts (ms); 0: none. */
-  readonly deadlineMs: number;
-  readonly maxResultBytes: number;
-  /** Methods remembered, and bytes of their names. */
-  readonly maxMethods: number;
-  readonly maxMethodTableBytes: number;
-  /** Slow-call threads kept warm however quiet it is. */
-  readonly warmThreads: number;
-  /** An idle thread beyond recent demand retires, one per this period (ms). */
-  readonly retireEveryMs: number;
-  /** How far back "recent demand" looks (ms): the most slow threads busy at once in it are kept. */
-  readonly demandWindowMs: number;
-}
-
-
-/** Bytes of the results arena per thread: finished calls' results wait here until read (larger ones travel as messages). */
-const ARENA_BYTES = 64 * 1024;
 /** A Done call's result message may trail its task's end (another port); this long at most. */
 const RESULT_GRACE_MS = 2000;
 /** Calls fail with the module's load error only once loading has failed in every thread this long. */
 const LOAD_VERDICT_MS = 5000;
-
-
-/** error.data of the pool's own failures (docs/protocol.md, "Error data"). */
-const STOPPED = { failure: 'stopped' } as const;
-const LOAD_FAILED = { failure: 'load_failed' } as const;
-
-function failure(code: number, message: string, data?: unknown): Outcome {
-  return { ok: false, error: data === undefined ? { code, message } : { code, message, data }, runMs: 0 };
-}
 
 export class Pool {
   /** Resolves when the dispatch module has loaded in a worker; rejects with its load error. */
@@ -110,20 +78,15 @@ export class Pool {
   #waitUsed = 0;
   #running = 0;
   #pumpScheduled = false;
-  #watch: NodeJS.Timeout | undefined;
+  readonly #watchdog: Watchdog;
   readonly #n = new PoolCounters();
   #idle: (() => void)[] = [];
   readonly #guards: Guards;
   #loads = new LoadHealth(LOAD_VERDICT_MS);
-  #reloading: Promise<ReloadReport> | undefined;
-  #reloads = 0;
-  #reloadFailures = 0;
-  #lastReloadError: string | null = null;
+  readonly #reloads = new Reloads();
   readonly #recycled = { calls: 0, heap: 0 };
   #retryTimer: NodeJS.Timeout | undefined;
-  /** The most slow threads busy at once in each retire period of the demand window, newest last. */
-  readonly #peaks: number[] = [];
-  #peak = 0;
+  readonly #demand: Demand;
   readonly #retire: NodeJS.Timeout;
   /** Settles once no thread is inside native code after a stop began. */
   #safeToStop: Promise<void> = Promise.resolve();
@@ -132,27 +95,22 @@ export class Pool {
     this.#opts = opts;
     this.#table = this.#newTable({});
     const regions = opts.threads + opts.fastThreads;
-    const slots = regions * opts.maxBatch;
-    const progress: Progress = {
-      states: new SharedArrayBuffer(slots * 4),
-      starts: new SharedArrayBuffer(slots * 8),
-      results: new SharedArrayBuffer(slots * RESULT_FIELDS * 8),
-      lengths: new SharedArrayBuffer(slots * 4),
-      arena: new SharedArrayBuffer(regions * ARENA_BYTES),
-      guards: new SharedArrayBuffer(guardSlots(regions) * GUARD_FIELDS * 4),
-      runners: new SharedArrayBuffer(regions * 4),
-      loads: new SharedArrayBuffer(2 * 4),
-    };
+    const progress = createProgress(regions, opts.maxBatch);
     this.#guards = new Guards(progress);
+    this.#demand = new Demand(opts);
+    this.#watchdog = new Watchdog(opts, {
+      batches: () => this.#batches.values(),
+      readArena: (batch) => this.#readArena(batch),
+      kill: (batch, i) => this.#kill(batch, i),
+      requeue: (batch, jobs) => this.#requeue(batch, jobs),
+      // Fast calls that have waited past the threshold may now spill onto idle slow threads.
+      checked: () => {
+        if (this.#q.fast.live > 0) this.#pump();
+      },
+    });
     this.#retire = setInterval(() => this.#retireBeyondDemand(), opts.retireEveryMs);
     this.#retire.unref();
-    this.#views = {
-      states: new Int32Array(progress.states),
-      starts: new Float64Array(progress.starts),
-      results: new Float64Array(progress.results),
-      lengths: new Int32Array(progress.lengths),
-      arena: Buffer.from(progress.arena),
-    };
+    this.#views = viewsOf(progress);
     this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
     this.#makeRunner = makeRunner;
     this.#progress = progress;
@@ -346,14 +304,14 @@ export class Pool {
         },
         (err: RunFailure) => this.#settle(batch, err),
       );
-    if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#startWatch();
+    if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#watchdog.start();
   }
 
   #used(slot: 'fast' | 'cpu' | 'wait', d: number): void {
     if (slot === 'fast') this.#fastUsed += d;
     else if (slot === 'cpu') this.#cpuUsed += d;
     else this.#waitUsed += d;
-    this.#peak = Math.max(this.#peak, this.#slowBusy);
+    this.#demand.note(this.#slowBusy);
   }
 
   /** Slow threads in use: slow calls, maintenance, and fast batches that spilled onto them. */
@@ -361,19 +319,11 @@ export class Pool {
     return this.#cpuUsed + this.#waitUsed + this.#fastUsed - this.#onReserve;
   }
 
-  /**
-   * Threads warm for the burst that comes: as many slow threads as were busy
-   * at once within the demand window stay; above that, one idle thread
-   * retires per period — minutes from a wide burst down to the warm floor,
-   * not all at once after one quiet spell.
-   */
+  /** Once per retire period: an idle thread beyond recent demand retires (demand.ts). */
   #retireBeyondDemand(): void {
-    const { retireEveryMs, demandWindowMs, warmThreads } = this.#opts;
-    this.#peaks.push(this.#peak);
-    this.#peak = this.#slowBusy;
-    while (this.#peaks.length > Math.max(1, Math.ceil(demandWindowMs / retireEveryMs))) this.#peaks.shift();
+    const keep = this.#demand.roll(this.#slowBusy);
     if (this.#stopped || !this.#loaded) return;
-    this.#runners.current.retireIdle(Math.max(warmThreads, ...this.#peaks));
+    this.#runners.current.retireIdle(keep);
   }
 
   #onResult(r: CallResult | Flush | ThreadNews): void {
@@ -501,43 +451,6 @@ export class Pool {
     this.#checkIdle();
   }
 
-  #startWatch(): void {
-    if (this.#watch !== undefined) return;
-    const { deadlineMs, laneThresholdMs } = this.#opts;
-    const every = Math.max(2, Math.min(50, deadlineMs > 0 ? deadlineMs / 5 : 50, Math.max(laneThresholdMs, 4) / 2));
-    this.#watch = setInterval(() => this.#check(), every);
-    this.#watch.unref();
-  }
-
-  /** Deadlines and batches stuck behind a call that turned slow. */
-  #check(): void {
-    const { deadlineMs, laneThresholdMs } = this.#opts;
-    const now = performance.timeOrigin + performance.now();
-    let watched = 0;
-    for (const batch of this.#batches.values()) {
-      if (batch.settled) continue;
-      if (deadlineMs === 0 && batch.slot !== 'fast') continue;
-      watched++;
-      // Results of a batch held up by a slow call are read while it runs.
-      if (batch.jobs.length > 1) this.#readArena(batch);
-      for (let i = 0; i < batch.jobs.length; i++) {
-        if (batch.state(i) !== Slot.Running) continue;
-        const started = batch.startedAtMs(i);
-        if (started === 0) break; // just won the slot; its start time is being written
-        const ran = now - started;
-        if (deadlineMs > 0 && ran > deadlineMs) this.#kill(batch, i);
-        else if (ran > laneThresholdMs && i + 1 < batch.jobs.length) this.#requeue(batch, batch.withdrawFrom(i + 1));
-        break;
-      }
-    }
-    if (watched === 0 && this.#watch !== undefined) {
-      clearInterval(this.#watch);
-      this.#watch = undefined;
-    }
-    // Fast calls that have waited past the threshold may now spill onto idle slow threads.
-    if (this.#q.fast.live > 0) this.#pump();
-  }
-
   /** Stops call i of `batch` for its deadline: it alone gets -32004; its batch mates not started run elsewhere. */
   #kill(batch: Batch, i: number): void {
     const job = batch.jobs[i] as Job;
@@ -584,9 +497,9 @@ export class Pool {
       module: this.#loaded ? (this.#loads.failing ? 'failing' : 'loaded') : this.#loadError !== undefined ? 'failed' : 'loading',
       ...this.#loads.summary(),
       threads_in_native: this.#guards.inNative,
-      reloads: this.#reloads,
-      reload_failures: this.#reloadFailures,
-      last_reload_error: this.#lastReloadError,
+      reloads: this.#reloads.count,
+      reload_failures: this.#reloads.failures,
+      last_reload_error: this.#reloads.lastError,
       replaced_runners_finishing: this.#runners.replaced,
       recycled_after_calls: this.#recycled.calls,
       recycled_heap: this.#recycled.heap,
@@ -594,7 +507,7 @@ export class Pool {
       threads_started: runner.threads,
       threads_created: runner.threads_created,
       threads_retired_idle: runner.threads_retired_idle,
-      threads_kept_warm: Math.max(this.#opts.warmThreads, this.#peak, ...this.#peaks),
+      threads_kept_warm: this.#demand.keptWarm,
       slow_threads: threads,
       fast_threads: fastThreads,
       cpu_threads: cpuThreads,
@@ -627,35 +540,26 @@ export class Pool {
    */
   reload(timeoutMs: number): Promise<ReloadReport> {
     if (this.#stopped) return Promise.reject(new Error('pool is stopped'));
-    this.#reloading ??= this.#reload(timeoutMs).finally(() => (this.#reloading = undefined));
-    return this.#reloading;
+    return this.#reloads.share(() => this.#reload(timeoutMs));
   }
 
   async #reload(timeoutMs: number): Promise<ReloadReport> {
     const started = performance.now();
     const next = this.#makeRunner((r) => this.#onResult(r), this.#progress);
-    let timer: NodeJS.Timeout | undefined;
     let lanes: PingReply['lanes'];
     try {
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the module did not load within ${timeoutMs} ms`)), timeoutMs);
-      });
-      lanes = (await Promise.race([next.ready, late])).lanes;
+      lanes = await loaded(next, timeoutMs);
       if (this.#stopped) throw new Error('pool is stopped');
     } catch (err) {
-      this.#reloadFailures++;
-      this.#lastReloadError = err instanceof Error ? err.message : String(err);
+      this.#reloads.failed(err);
       await this.#runners.discard(next);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
     this.#runners.swap(next);
     this.#table = this.#newTable(lanes);
     this.#loads = new LoadHealth(LOAD_VERDICT_MS);
-    this.#reloads++;
     this.#schedulePump();
-    return { reloads: this.#reloads, load_ms: Math.round(performance.now() - started), lanes: Object.keys(lanes).length };
+    return { reloads: this.#reloads.succeeded(), load_ms: Math.round(performance.now() - started), lanes: Object.keys(lanes).length };
   }
 
   /** What kind the pool gives `method` now (for tests and status). */
@@ -684,7 +588,7 @@ export class Pool {
   async destroy(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
-      if (this.#watch !== undefined) clearInterval(this.#watch);
+      this.#watchdog.stop();
       if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
       clearInterval(this.#retire);
       const stop = failure(ErrorCode.Internal, 'pool is stopped', STOPPED);

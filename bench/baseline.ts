@@ -3,11 +3,10 @@
  * to_thread baseline (bench/asyncio_baseline.py), when python3 is there.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnLogged, tracked, type Proc } from './procs.js';
-import { within } from './timers.js';
+import { spawnLogged, stopper, tracked, type Proc } from './procs.js';
 
 const BASELINE = fileURLToPath(new URL('../../bench/asyncio_baseline.py', import.meta.url));
 
@@ -37,14 +36,6 @@ export async function startBaseline(): Promise<Proc> {
   return {
     socket,
     pid: child.pid as number,
-    stop: tracked(async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await within(exited, 5000);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    }),
+    stop: tracked(stopper(child, dir, 5000)),
   };
 }

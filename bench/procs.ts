@@ -95,16 +95,29 @@ async function waitFor(path: string, child: ChildProcess, ms = 15_000): Promise<
   }
 }
 
-function stopper(child: ChildProcess, dir: string): () => Promise<void> {
+/** Stops `child` (SIGTERM, then SIGKILL after `graceMs`) and removes its temp `dir`. */
+export function stopper(child: ChildProcess, dir: string, graceMs = 15_000): () => Promise<void> {
   return async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await within(exited, 15_000);
+      await within(exited, graceMs);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
   };
+}
+
+/** `child` once it listens on `socket`; one that never does is stopped. */
+async function listening(child: ChildProcess, dir: string, socket: string): Promise<Proc> {
+  const stop = tracked(stopper(child, dir));
+  try {
+    await waitFor(socket, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, pid: child.pid as number, stop };
 }
 
 /** Starts dispatchd with the bench fixture (or `dispatch`; null: the built-in store) on a temp home. */
@@ -113,14 +126,7 @@ export async function startDispatchd(extra: string[] = [], dispatch: string | nu
   const socket = join(dir, 'daemon.sock');
   const args = [BIN, 'serve', '--home', dir, ...(dispatch === null ? [] : ['--dispatch', dispatch]), '--log-level', 'warn', ...extra];
   const child = spawnLogged('dispatchd', process.execPath, args);
-  const stop = tracked(stopper(child, dir));
-  try {
-    await waitFor(socket, child);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { socket, pid: child.pid as number, stop };
+  return listening(child, dir, socket);
 }
 
 /** Starts a node script that takes its socket path as its first argument (the bench's reference servers). */
@@ -128,14 +134,7 @@ export async function startScript(script: string, extra: readonly string[] = [])
   const dir = mkdtempSync('/tmp/ddb-');
   const socket = join(dir, 'server.sock');
   const child = spawnLogged(script.replace(/^.*\//, '').replace(/\.js$/, ''), process.execPath, [script, socket, ...extra]);
-  const stop = tracked(stopper(child, dir));
-  try {
-    await waitFor(socket, child);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { socket, pid: child.pid as number, stop };
+  return listening(child, dir, socket);
 }
 
 /**

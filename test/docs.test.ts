@@ -105,7 +105,10 @@ test('every command of the README round trip runs against a daemon and prints wh
   const { dir, cleanup } = tmpHome();
   const daemon = spawnCli(['serve', '--threads', '2'], { DISPATCHD_HOME: dir });
   try {
-    await waitForSocket(join(dir, 'daemon.sock'));
+    await waitForSocket(join(dir, 'daemon.sock')).catch((err: Error) => {
+      const state = daemon.proc.exitCode === null ? 'still running' : `exited ${daemon.proc.exitCode}`;
+      throw new Error(`${err.message}; the daemon is ${state}; its stderr:\n${daemon.stderr}`);
+    });
     for (const step of steps) {
       const cmd = step.cmd.replaceAll('npx dispatchd', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`).replaceAll('~/.dispatchd', dir);
       const r = await sh(cmd, { DISPATCHD_HOME: dir });

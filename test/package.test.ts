@@ -9,10 +9,11 @@
  * cache, and the user's must not decide the result), with dependency
  * versions pinned to this repository's lockfile (the ones `npm ci` just
  * installed here), so it proves the tarball's files, its declared
- * dependencies, bin and exports. Install scripts are skipped and the native
- * addon (better-sqlite3) is copied from this checkout's build, same Node
- * ABI: compiling SQLite takes minutes, and the repository's own `npm ci`
- * already proves that it compiles. koffi needs no script: its prebuilt
+ * dependencies, bin and exports. Install scripts are skipped: on Node 22+
+ * the built-in store runs on node:sqlite and needs nothing native at all;
+ * on Node 20 the optional better-sqlite3 addon is copied from this
+ * checkout's build, same Node ABI (compiling SQLite takes minutes, and the
+ * repository's own `npm ci` already proves that it compiles). koffi needs no script: its prebuilt
  * binary is an optional dependency of its own.
  */
 import { test } from 'node:test';
@@ -27,6 +28,13 @@ import { waitForSocket } from './helper.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const NATIVE = ['better-sqlite3'];
+const hasNodeSqlite = (() => {
+  try {
+    return typeof (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite') === 'object';
+  } catch {
+    return false;
+  }
+})();
 
 interface Lock {
   packages: Record<string, { dev?: boolean; version?: string } & Record<string, unknown>>;
@@ -87,7 +95,13 @@ test('npm pack → install from the registry with an empty cache → serve → c
   // 2. An empty project that depends on the tarball, locked to this repository's versions; npm ci with the empty cache.
   const app = join(work, 'app');
   mkdirSync(app);
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; bin: Record<string, string>; engines: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies: Record<string, string>;
+    optionalDependencies: Record<string, string>;
+    bin: Record<string, string>;
+    engines: Record<string, string>;
+  };
   const tarball = join(work, filename);
   const spec = `file:../${filename}`;
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as Lock;
@@ -98,6 +112,7 @@ test('npm pack → install from the registry with an empty cache → serve → c
       resolved: spec,
       integrity: `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`,
       dependencies: pkg.dependencies,
+      optionalDependencies: pkg.optionalDependencies,
       bin: pkg.bin,
       engines: pkg.engines,
     },
@@ -106,7 +121,8 @@ test('npm pack → install from the registry with an empty cache → serve → c
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { dispatchd: spec } }));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
   npm(['ci', '--ignore-scripts', '--no-audit', '--no-fund'], app, cache);
-  for (const name of NATIVE) {
+  // Node 22+ serves the store with node:sqlite: nothing native is needed there (better-sqlite3 is optional, for Node 20).
+  for (const name of hasNodeSqlite ? [] : NATIVE) {
     const installed = JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
     const here = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
     assert.equal(installed.version, here.version, name);

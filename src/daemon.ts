@@ -208,7 +208,9 @@ export class Daemon {
       if (daemon !== undefined) {
         settleStart(false);
         // Calls still waiting for a thread (a module that never finished loading) are answered now, while connections are open.
-        await daemon.pool.destroy();
+        // A module that failed to load has answered those with its error already, and the pool refuses later calls with
+        // that error until step 5 of the stop; destroying it here would answer a call read in between "pool is stopped".
+        if (daemon.pool.stats().module !== 'failed') await daemon.pool.destroy();
         daemon.#drainMs = Math.min(FAILED_START_DRAIN_MS, config.drainTimeoutMs);
         await daemon.close();
       } else {

@@ -284,7 +284,7 @@ describe('errors at run time', () => {
 describe('cold CLI: a command loads only what it needs', () => {
   // Anything of the daemon, the pool, the store, the logger or the bench.
   const DAEMON = /\/dist\/src\/(daemon|pool|server|connection|router|scheduler|state|metrics|logger|lock|control|framing|envelope|activation)\.js$|\/dist\/workers\/|\/dist\/bench\//;
-  const PACKAGES = /\/node_modules\/(piscina|pino|pino-pretty|better-sqlite3|cli-progress|lossless-json|fs-ext|split2)\//;
+  const PACKAGES = /\/node_modules\/(piscina|pino|pino-pretty|better-sqlite3|cli-progress|lossless-json|koffi|split2)\//;
 
   async function loads(args: string[], onSpawn?: (kill: () => void) => void): Promise<{ exited: Exited; urls: string[] }> {
     const dir = mkdtempSync('/tmp/ddl-');

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LAUNCHD_SOCKET_NAME } from '../src/host/launchd.js';
 import { FIXTURE, FIXTURES, join, roundTrip, spawnCli, tmpHome } from './helper.js';
+import { needs } from './tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVICE = join(ROOT, 'deploy/systemd/dispatchd.service');
@@ -111,7 +112,7 @@ async function notifySocket(path: string): Promise<{ proc: ChildProcess; message
   return { proc, messages, next };
 }
 
-test('under NOTIFY_SOCKET the daemon sends READY=1 once it answers, and STOPPING=1 on SIGTERM', { skip: spawnSync('systemd-notify', ['--version']).error ? 'systemd-notify is not installed here' : false }, async () => {
+test('under NOTIFY_SOCKET the daemon sends READY=1 once it answers, and STOPPING=1 on SIGTERM', { skip: needs('systemd-notify', 'python3') }, async () => {
   const { dir, cleanup } = tmpHome();
   const notify = await notifySocket(join(dir, 'notify'));
   mkdirSync(join(dir, 'home'));
@@ -179,7 +180,7 @@ function plist(): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-test('the launchd plist starts on demand from a Sockets entry and never relaunches a bad config', () => {
+test('the launchd plist starts on demand from a Sockets entry and never relaunches a bad config', { skip: needs('python3') }, () => {
   const p = plist();
   const sockets = p.Sockets as Record<string, Record<string, unknown>>;
   const entry = sockets[LAUNCHD_SOCKET_NAME];
@@ -192,7 +193,7 @@ test('the launchd plist starts on demand from a Sockets entry and never relaunch
   assert.deepEqual(p.ProgramArguments, ['@NODE@', '@DISPATCHD@/bin/dispatchd.js', 'serve']);
 });
 
-test('the newsyslog entry rotates the plist\'s log and signals the pid in the lock file', () => {
+test('the newsyslog entry rotates the plist\'s log and signals the pid in the lock file', { skip: needs('python3') }, () => {
   const lines = readFileSync(NEWSYSLOG, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   assert.equal(lines.length, 1);
   const [file, owner, mode, count, size, when, flags, pidFile, signal] = (lines[0] as string).trim().split(/\s+/);

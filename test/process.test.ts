@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Conn, FIXTURE, FIXTURES, BIN, roundTrip, spawnCli, tmpHome, waitForSocket, sleep } from './helper.js';
+import { needs } from './tools.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '2', ...more];
 
@@ -169,7 +170,7 @@ describe('lifecycle', () => {
   });
 });
 
-describe('socket activation', () => {
+describe('socket activation', { skip: needs('python3') }, () => {
   // python3 binds the socket, puts it on fd 3 and execs the daemon, keeping its pid.
   const activate = (sock: string, home: string, pid: 'self' | number): string =>
     `exec python3 -c '

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, FIXTURE, FIXTURES, spawnCli, tmpHome, waitForSocket, type Child, killChild, exitWithin } from './helper.js';
+import { needs } from './tools.js';
 
 
 
@@ -84,7 +85,7 @@ os.execv(sys.argv[3], sys.argv[3:])
     ['tcp', /fd 3 is a TCP socket/],
     ['file', /fd 3 is not a socket \(it is a regular file\)/],
   ] as const) {
-    test(`an inherited fd 3 that is ${kind === 'tcp' ? 'a TCP listener' : 'a regular file'}: exit 1 naming what it is`, async () => {
+    test(`an inherited fd 3 that is ${kind === 'tcp' ? 'a TCP listener' : 'a regular file'}: exit 1 naming what it is`, { skip: needs('python3') }, async () => {
       const { dir, cleanup } = tmpHome();
       const home = join(dir, 'home');
       const d = spawnCli([], {}, { shell: withFd3(kind, home) });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDb } from '../workers/sqlite.js';
 import { Conn, roundTrip, silent, startDaemon, tmpHome, type Running } from './helper.js';
 import { resolveConfig } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
@@ -187,7 +187,7 @@ describe('concurrency and persistence', () => {
   test('the daemon refuses to start on a database that is not a dispatchd store', async () => {
     const { dir, cleanup } = tmpHome();
     try {
-      const other = new Database(join(dir, 'store.db'));
+      const other = openDb(join(dir, 'store.db'), { timeoutMs: 1000, mustExist: false });
       other.exec('CREATE TABLE invoices (n INTEGER)');
       other.close();
       const config = resolveConfig({ home: dir, threads: 1 }, {});

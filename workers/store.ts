@@ -1,6 +1,7 @@
 /**
  * The built-in dispatch module: a small persistent memory store for agent
- * sessions, in SQLite (better-sqlite3, synchronous — exactly the kind of
+ * sessions, in SQLite (node:sqlite, or better-sqlite3 on Node 20 —
+ * `sqlite.ts`; synchronous — exactly the kind of
  * call that must stay off the event loop). One connection per worker (module
  * scope), WAL with a busy timeout, full-text search with FTS5.
  *
@@ -21,10 +22,10 @@
  *   this thread while SQLite waits on a lock (that can abort the process);
  *   the busy timeout bounds the wait, below the call deadline.
  */
-import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/contract/errors.js';
 import { claimCompletion, guardNative } from '../src/contract/contract.js';
+import { isBusy, openDb, pragma, transaction, type Db } from './sqlite.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';
@@ -71,21 +72,16 @@ interface StoreState {
   readonly journal: string;
 }
 
-function inspect(db: Database.Database): StoreState {
+function inspect(db: Db): StoreState {
   // One read transaction: a migration committed by another thread is seen whole or not at all.
-  return db.transaction(() => {
-    const appId = db.pragma('application_id', { simple: true }) as number;
+  return transaction(db, 'deferred', () => {
+    const appId = Number(pragma(db, 'application_id'));
     const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n;
     const hasVersion = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
     const row = hasVersion ? (db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined) : undefined;
-    const journal = String(db.pragma('journal_mode', { simple: true }));
-    return { appId, tables, version: row?.version ?? 0, journal };
-  })();
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+    const journal = String(pragma(db, 'journal_mode'));
+    return { appId, tables: Number(tables), version: Number(row?.version ?? 0), journal };
+  });
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -93,8 +89,8 @@ function sleep(ms: number): void {
   Atomics.wait(pause, 0, 0, ms);
 }
 
-function open(path: string): Database.Database {
-  const db = new Database(path, { timeout: BUSY_MS, fileMustExist: path !== ':memory:' });
+function open(path: string): Db {
+  const db = openDb(path, { timeoutMs: BUSY_MS, mustExist: path !== ':memory:' });
   try {
     const until = Date.now() + BUSY_MS;
     for (let attempt = 0; ; attempt++) {
@@ -105,7 +101,7 @@ function open(path: string): Database.Database {
         }
         if (s.version > MIGRATIONS.length) throw new Error(`store schema version ${s.version} is newer than this dispatchd (${MIGRATIONS.length})`);
         // Only a new store is changed here, once, by whichever thread gets the lock first.
-        if (s.journal !== 'wal' && path !== ':memory:') db.pragma('journal_mode = WAL');
+        if (s.journal !== 'wal' && path !== ':memory:') pragma(db, 'journal_mode = WAL');
         if (s.appId !== APPLICATION_ID || s.version < MIGRATIONS.length) migrate(db);
         break;
       } catch (err) {
@@ -114,8 +110,8 @@ function open(path: string): Database.Database {
         sleep(Math.min(50, 2 ** attempt));
       }
     }
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
     return db;
   } catch (err) {
     db.close();
@@ -123,18 +119,18 @@ function open(path: string): Database.Database {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Db): void {
   // Under the write lock, the version is read again: another thread may have migrated meanwhile.
-  db.transaction(() => {
+  transaction(db, 'immediate', () => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-    const current = row?.version ?? 0;
+    const current = Number(row?.version ?? 0);
     if (current > MIGRATIONS.length) throw new Error(`store schema version ${current} is newer than this dispatchd (${MIGRATIONS.length})`);
     for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
     else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
-    db.pragma(`application_id = ${APPLICATION_ID}`);
-  }).immediate();
+    db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+  });
 }
 
 const db = guardNative(() => open(DB_PATH));
@@ -258,11 +254,11 @@ function capture(params: unknown): unknown {
   if (session !== null) requireWellFormed('session_id', session);
   const createdAt = new Date().toISOString();
   // Commit only if this call can still be answered: a capture answered -32004 is never stored.
-  const info = db.transaction(() => {
+  const info = transaction(db, 'deferred', () => {
     const r = stmt.insert.run(text, JSON.stringify(tags), session, createdAt);
     if (!claimCompletion()) throw new Error('call stopped before it could commit');
     return r;
-  })();
+  });
   return { id: Number(info.lastInsertRowid), created_at: createdAt };
 }
 
@@ -326,7 +322,7 @@ function route(method: string, params: unknown): unknown {
       return row === undefined ? null : hit(row);
     }
     case 'memory_forget':
-      return { forgotten: stmt.forget.run(requireId(params)).changes > 0 };
+      return { forgotten: Number(stmt.forget.run(requireId(params)).changes) > 0 };
     case 'memory_stats':
       return stats();
     case 'ping':
@@ -346,6 +342,6 @@ export function maintain(): unknown {
 function optimize(): unknown {
   const started = Date.now();
   db.exec("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')");
-  const [checkpoint] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  const checkpoint = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number; log: number; checkpointed: number };
   return { optimized: true, checkpoint, ms: Date.now() - started };
 }

@@ -3,7 +3,7 @@
  * `Sockets` dictionary, starts the job on the first connection, and hands
  * the listening fds over only through launch_activate_socket(3) — there is
  * no LISTEN_FDS. Node has no binding for it, so it is called through koffi
- * (an optional dependency with prebuilt binaries), imported only on darwin.
+ * (prebuilt binaries inside its npm package), imported only on darwin.
  */
 import { constants } from 'node:os';
 
@@ -20,7 +20,7 @@ export class LaunchdError extends Error {
   }
 }
 
-/** The slice of koffi's API used here (koffi is optional: no compile-time import). */
+/** The slice of koffi's API used here. */
 interface Koffi {
   load(path: string): { func(prototype: string): (...args: unknown[]) => unknown };
   decode(pointer: unknown, type: string, length: number): unknown;

@@ -5,10 +5,56 @@
  * into the file so a refused second daemon can name it. The file is opened
  * without following a symlink (SPEC §6 "Files"): a planted `daemon.lock`
  * link must not let us truncate its target.
+ *
+ * Node has no flock, so libc's is called through koffi (prebuilt binaries
+ * inside its npm package: nothing is compiled at install). koffi is loaded
+ * on the first lock, never by importing this module. Where koffi cannot
+ * load (no binary for this platform), the start fails with LockUnavailableError
+ * naming why: a daemon that cannot exclude a second one must not run.
  */
+import { createRequire } from 'node:module';
 import { closeSync, constants, fchmodSync, ftruncateSync, readSync, writeSync } from 'node:fs';
-import fsExt from 'fs-ext';
+import { constants as os } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { openRegular } from './files.js';
+
+/** flock(2) operations; the same values on Linux and macOS. */
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/** The slice of koffi's API used here. */
+interface Koffi {
+  load(path: null): { func(prototype: string): (...args: number[]) => number };
+  errno(): number;
+}
+
+type Flock = (fd: number, op: number) => number;
+let flock: Flock | undefined;
+
+/** libc's flock, bound once. */
+function bindFlock(): Flock {
+  if (flock !== undefined) return flock;
+  let koffi: Koffi;
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  } catch (err) {
+    throw new LockUnavailableError(`koffi did not load on ${process.platform}-${process.arch} (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+  }
+  // dlopen(NULL): the process itself, which links libc on every platform we run on.
+  const call = koffi.load(null).func('int flock(int fd, int operation)');
+  flock = (fd, op) => (call(fd, op) === 0 ? 0 : koffi.errno());
+  return flock;
+}
+
+/** The lock cannot be taken at all on this machine (not: someone else holds it). */
+export class LockUnavailableError extends Error {
+  constructor(why: string) {
+    super(`cannot lock daemon.lock: ${why}; reinstall dispatchd so that its dependency koffi installs a binary for this platform`);
+  }
+  override get name(): string {
+    return 'LockUnavailableError';
+  }
+}
 
 /** Another process holds the lock. */
 export class LockHeldError extends Error {
@@ -37,14 +83,15 @@ function holderPid(fd: number): number | null {
 
 /** Takes the lock or throws LockHeldError at once (never waits); FileKindError if it is not a regular file. */
 export function acquireLock(path: string): HeldLock {
+  const lock = bindFlock();
   const { fd, stats } = openRegular(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-  try {
-    fsExt.flockSync(fd, 'exnb');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+  // EINTR: a signal arrived before the (non-blocking) call could finish; ask again.
+  let errno = lock(fd, LOCK_EX | LOCK_NB);
+  while (errno === os.errno.EINTR) errno = lock(fd, LOCK_EX | LOCK_NB);
+  if (errno !== 0) {
     try {
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') throw new LockHeldError(path, holderPid(fd));
-      throw err;
+      if (errno === os.errno.EWOULDBLOCK || errno === os.errno.EAGAIN) throw new LockHeldError(path, holderPid(fd));
+      throw new Error(`flock(${path}) failed: ${getSystemErrorName(-errno)}`);
     } finally {
       closeSync(fd);
     }

@@ -1,62 +1,80 @@
 /**
- * The piscina worker entry: takes a native guard slot, starts importing the
- * dispatch module as soon as the thread starts (threads start in parallel),
- * then runs each task through the runtime. Results of calls go to the main
- * thread over parentPort as each call finishes. Pure: no sockets, no logging.
+ * The piscina worker entry: takes a native guard slot, imports the dispatch
+ * module, then runs each task through the runtime. Results of calls go to
+ * the main thread over parentPort as each call finishes. Pure: no sockets,
+ * no logging.
  *
- * A module that fails to load is a fact about this thread, not a verdict:
- * the thread says so (ThreadNews), answers the ping with the error and each
- * calls task with NotLoaded (no call started, so they can run elsewhere),
- * and retires after a backoff that grows with the failures in a row, so a
- * module that keeps failing does not spin threads. A thread also retires
- * after a task when the recycling options say so.
+ * A module that fails to load (or has not loaded within the load timeout)
+ * is a fact about this thread, not a verdict: the thread says so
+ * (ThreadNews), answers a first ping with the error, and exits on any other
+ * task before starting a call, so the pool runs those calls elsewhere; the
+ * pool paces the retries. Exiting inside the task matters: piscina's idle
+ * loop blocks the thread's event loop in Atomics.wait, so a timer set to
+ * retire an idle thread would never fire. A thread also retires after a
+ * task when the recycling options say so.
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/contract/errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract/contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract/contract.js';
 import { installGuard } from './guard.js';
 import { loadDispatch, loadErrorMessage, ping, runCalls, runMaintain, setGuardSlot, type LoadedModule } from './runtime.js';
 
-const { dispatchUrl, progress, recycleCalls, recycleHeapMb } = workerData as ThreadData;
-
-/** Retire after a failed load: 25 ms, doubling with each failure in a row, at most 2 s. */
-function backoffMs(failuresInARow: number): number {
-  return Math.min(2000, 25 * 2 ** Math.min(7, Math.max(0, failuresInARow - 1)));
-}
+const { dispatchUrl, progress, recycleCalls, recycleHeapMb, loadTimeoutMs } = workerData as ThreadData;
 
 setGuardSlot(installGuard(progress));
-const loads = new Int32Array(progress.loads);
 
 function post(r: CallResult | Flush | ThreadNews): void {
   parentPort?.postMessage(r);
 }
 
 let loadError: string | undefined;
+let settled = false;
 const loaded: Promise<LoadedModule | null> = loadDispatch(dispatchUrl).then(
   (mod) => {
-    Atomics.store(loads, 0, 0);
-    Atomics.add(loads, 1, 1);
+    settled = true;
     post({ thread: 'loaded', id: threadId });
     return mod;
   },
   (err: unknown) => {
+    settled = true;
     loadError = loadErrorMessage(err);
-    const inARow = Atomics.add(loads, 0, 1) + 1;
     post({ thread: 'failed', id: threadId, error: loadError });
-    setTimeout(() => process.exit(0), backoffMs(inARow));
     return null;
   },
 );
 
-export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | NotLoaded | null> {
+/** The module, or null if it failed to load or has not loaded within the load timeout (a module that hangs at import). */
+function loadedWithin(): Promise<LoadedModule | null> {
+  if (settled || loadTimeoutMs <= 0) return loaded;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      loadError = `the dispatch module did not load within ${loadTimeoutMs} ms (--dispatch-load-timeout-ms)`;
+      post({ thread: 'failed', id: threadId, error: loadError });
+      resolve(null);
+    }, loadTimeoutMs);
+    void loaded.then((mod) => {
+      clearTimeout(timer);
+      resolve(mod);
+    });
+  });
+}
+
+let pinged = false;
+
+export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | null> {
   // Idle, in JavaScript: exiting here is safe. The pool's task is rejected as the thread exits.
   if (task.op === 'retire') process.exit(0);
-  const mod = await loaded;
+  const mod = await loadedWithin();
   if (mod === null) {
-    const message = `dispatch module failed to load: ${loadError ?? 'unknown error'}`;
-    if (task.op === 'calls') return { notLoaded: message };
-    return { ok: false, error: { code: ErrorCode.Internal, message: task.op === 'ping' ? (loadError ?? message) : message }, runMs: 0 };
+    if (task.op === 'ping' && !pinged) {
+      pinged = true;
+      return { ok: false, error: { code: ErrorCode.Internal, message: loadError ?? 'dispatch module failed to load' }, runMs: 0 };
+    }
+    // No call of this task has started: the pool runs them on a thread that loaded, or tries a new one.
+    process.exit(0);
   }
   switch (task.op) {
     case 'ping':

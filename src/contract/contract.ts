@@ -81,11 +81,6 @@ export interface Progress {
   readonly guards: SharedArrayBuffer;
   /** Per region (one running task each), the guard slot + 1 of the thread running it; 0: none. */
   readonly runners: SharedArrayBuffer;
-  /**
-   * Module loads: [0] failed loads since the last one that succeeded (threads
-   * back off by it before they retire), [1] loads that succeeded.
-   */
-  readonly loads: SharedArrayBuffer;
 }
 
 /**
@@ -163,11 +158,8 @@ export interface ThreadData {
   readonly recycleCalls: number;
   /** Retire once the heap in use passes this many MiB after a task (0: never). */
   readonly recycleHeapMb: number;
-}
-
-/** A calls task's answer from a thread whose module failed to load: no call was started; they may run elsewhere. */
-export interface NotLoaded {
-  readonly notLoaded: string;
+  /** A module that has not loaded this long after the thread's first task: the thread gives up and retires (ms). */
+  readonly loadTimeoutMs: number;
 }
 
 /** What a ping answers: the lanes the module declares. */

@@ -14,7 +14,7 @@
  */
 import { Piscina } from 'piscina';
 import { ErrorCode } from '../contract/errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from '../contract/contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from '../contract/contract.js';
 import type { Lane } from './lanes.js';
 import { WORKER_URL } from '../paths.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
@@ -45,6 +45,8 @@ export interface PiscinaRunnerOptions {
   readonly recycleCalls: number;
   /** A thread retires once its heap in use passes this many MiB after a task (0: never). */
   readonly recycleHeapMb: number;
+  /** A thread whose module has not loaded this long after its first task retires (ms). */
+  readonly loadTimeoutMs: number;
 }
 
 /** piscina's own idle retirement is off (its timer's longest delay): the pool retires threads itself, one at a time. */
@@ -94,7 +96,7 @@ export class PiscinaRunner implements Runner {
   #piscina(max: number, nice: number, min: number, sink: ResultSink): Piscina {
     const p = new Piscina({
       filename: WORKER_URL.href,
-      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress, recycleCalls: this.#opts.recycleCalls, recycleHeapMb: this.#opts.recycleHeapMb } satisfies ThreadData,
+      workerData: { dispatchUrl: this.#opts.dispatchUrl, progress: this.#progress, recycleCalls: this.#opts.recycleCalls, recycleHeapMb: this.#opts.recycleHeapMb, loadTimeoutMs: this.#opts.loadTimeoutMs } satisfies ThreadData,
       minThreads: Math.min(min, max),
       maxThreads: max,
       idleTimeout: NEVER_MS,
@@ -118,12 +120,12 @@ export class PiscinaRunner implements Runner {
     return reply;
   }
 
-  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | NotLoaded | null> {
+  async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
     try {
       const p = lane === 'fast' ? this.#fast : this.#slow;
       if (p === this.#slow) this.#slowTasks++;
       try {
-        return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | NotLoaded | null;
+        return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
       } finally {
         if (p === this.#slow) this.#slowTasks--;
       }

@@ -48,6 +48,7 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               workerHeapMb: config.workerHeapMb,
               recycleCalls: config.recycleCalls,
               recycleHeapMb: config.recycleHeapMb,
+              loadTimeoutMs: config.dispatchLoadTimeoutMs,
             },
             sink,
             progress,

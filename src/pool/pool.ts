@@ -27,7 +27,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { boundData, ErrorCode } from '../contract/errors.js';
-import { Slot, type CallResult, type Flush, type NotLoaded, type Outcome, type PingReply, type Progress, type ThreadNews } from '../contract/contract.js';
+import { Slot, type CallResult, type Flush, type Outcome, type PingReply, type Progress, type ThreadNews } from '../contract/contract.js';
 import { Guards } from './guards.js';
 import { LoadHealth } from './load-health.js';
 import { NATIVE_GRACE_MS, Runners } from './runners.js';
@@ -297,12 +297,12 @@ export class Pool {
       .track((runner) => runner.run(task, batch.lane, batch.abort?.signal))
       .then(
         (last) => {
-          if (last !== null && 'notLoaded' in last) return this.#notLoaded(batch, last);
           this.#readArena(batch);
           if (last !== null) this.#onResult(last);
           this.#settle(batch, null);
         },
-        (err: RunFailure) => this.#settle(batch, err),
+        // A thread whose module failed to load exits on the task it was given, before starting any call.
+        (err: RunFailure) => (this.#loads.failing && this.#untouched(batch) ? this.#notLoaded(batch) : this.#settle(batch, err)),
       );
     if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#watchdog.start();
   }
@@ -332,6 +332,8 @@ export class Pool {
         this.#recycled[r.why ?? 'calls']++;
         return;
       }
+      // A thread that is gone gives its guard slot back: slots are few (guardSlots), threads come and go for weeks.
+      if (r.thread === 'gone') this.#guards.release(r.id);
       this.#loads.onNews(r, performance.now());
       if (r.thread === 'loaded') this.#schedulePump();
       return;
@@ -394,13 +396,17 @@ export class Pool {
    * started. They run elsewhere — or, once loading has failed everywhere
    * for long enough, they (and every queued call) get the load error.
    */
-  #notLoaded(batch: Batch, reply: NotLoaded): void {
+  #notLoaded(batch: Batch): void {
     const verdict = this.#loads.verdict(performance.now());
     if (verdict === undefined) return this.#settle(batch, null);
     const refuse = failure(ErrorCode.Internal, `dispatch module failed to load: ${verdict}`, { failure: 'load_failed' });
     this.#settle(batch, null, refuse);
     for (const job of this.#q.drain()) this.#finish(job, refuse, false);
-    void reply;
+  }
+
+  /** No call of `batch` has started (all still Queued in the progress record). */
+  #untouched(batch: Batch): boolean {
+    return batch.jobs.every((job, i) => job.batch !== batch || batch.state(i) === Slot.Queued);
   }
 
   /** Pumps again when the next load retry is due. */

@@ -23,7 +23,6 @@ export function createProgress(regions: number, maxBatch: number): Progress {
     arena: new SharedArrayBuffer(regions * ARENA_BYTES),
     guards: new SharedArrayBuffer(guardSlots(regions) * GUARD_FIELDS * 4),
     runners: new SharedArrayBuffer(regions * 4),
-    loads: new SharedArrayBuffer(2 * 4),
   };
 }
 

@@ -4,7 +4,7 @@
  * for the bench's comparison, or a fake in unit tests).
  */
 import type { WireError } from '../contract/errors.js';
-import type { CallResult, Flush, NotLoaded, Outcome, PingReply, Progress, Task, ThreadNews } from '../contract/contract.js';
+import type { CallResult, Flush, Outcome, PingReply, Progress, Task, ThreadNews } from '../contract/contract.js';
 import type { Lane } from './lanes.js';
 
 export type CallsTask = Extract<Task, { op: 'calls' }>;
@@ -46,7 +46,7 @@ export interface Runner {
    * the promise settles when the task ends, rejecting with a RunFailure if
    * the thread was lost (or the signal aborted it, which stops the thread).
    */
-  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | NotLoaded | null>;
+  run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null>;
   /** Runs the module's maintain(ctx) on a slow thread; never rejects. */
   maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
   stats(): RunnerStats;

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPeer, peerHold, readerThenKill } from '../bench/store-peers.js';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { Conn, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild, exitWithin, type Child } from './helper.js';
 
 const skip = canPeer() ? false : 'python3 with its sqlite3 module is not installed';
@@ -96,4 +97,21 @@ test('a deadline or a stop while a thread waits on a held lock never aborts the 
   await hold.released;
   daemon = serve(dir);
   await waitForSocket(socket);
+});
+
+test('a store.db another program created first (0644) is made private at start, before any connection', { skip, timeout: 60_000 }, async (t) => {
+  const { dir, cleanup } = tmpHome();
+  const socket = join(dir, 'daemon.sock');
+  const db = join(dir, 'store.db');
+  writeFileSync(db, '', { mode: 0o644 });
+  chmodSync(db, 0o644);
+  const daemon = spawnCli(['serve', '--home', dir]);
+  t.after(async () => {
+    await killChild(daemon);
+    cleanup();
+  });
+  await waitForSocket(socket);
+  assert.equal(statSync(db).mode & 0o777, 0o600);
+  const r = await roundTrip(socket, rpc(1, 'memory_capture', { text: 'in a store someone else created' }));
+  assert.ok('result' in r, JSON.stringify(r));
 });

@@ -6,7 +6,7 @@
  * not hang the start. Knows nothing about what the files hold.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -185,14 +185,25 @@ export function refuseSymlinks(dir: string, names: readonly string[]): void {
 }
 
 /**
- * Creates `path` empty with mode 0600 if it does not exist (O_EXCL, no
- * symlink followed); an existing file is left alone — never opened, since
- * closing a descriptor of a SQLite file drops SQLite's locks on it.
+ * Makes `path` a private file: creates it empty with mode 0600 if it does
+ * not exist (O_EXCL, no symlink followed), or takes group and other access
+ * off one another program created first (on the open descriptor, never by
+ * path). Call it only while no SQLite connection to the file is open in this
+ * process: closing any descriptor of a file drops all of this process's
+ * locks on it, SQLite's included.
  */
 export function createPrivate(path: string): void {
   try {
     closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+    return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const { mode } = fstatSync(fd);
+    if ((mode & 0o077) !== 0) fchmodSync(fd, mode & 0o700);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -14,7 +14,7 @@ export { Pool } from './pool.js';
 const MAX_METHODS = 4096;
 const MAX_METHOD_TABLE_BYTES = 512 * 1024;
 /** Slow-call threads started with the daemon (in parallel with the fast reserve) and kept however quiet it is. */
-const WARM_THREADS = 2;
+const WARM_THREADS = 3;
 /** Recent demand: the most slow threads busy at once within this many retire periods (--thread-idle-ms) stay warm: 5 min by default. */
 const DEMAND_WINDOWS = 10;
 

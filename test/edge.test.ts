@@ -130,7 +130,8 @@ describe('one ordering rule for control messages', () => {
       const c = await Conn.open(d.socket);
       try {
         c.send(`[{"type":"${i % 2 === 0 ? 'pause' : 'resume'}"}]\n{"type":"status"}\n`);
-        const [first, second] = (await c.waitLines(2)).map((l) => JSON.parse(l) as unknown);
+        // Ordering, not speed: each round writes state.json twice (fsync), which a machine busy with disk I/O can stretch to seconds.
+        const [first, second] = (await c.waitLines(2, 30_000)).map((l) => JSON.parse(l) as unknown);
         assert.ok(Array.isArray(first), `round ${i}: batch first`);
         assert.equal((second as Record<string, unknown>).scheduler_paused, i % 2 === 0);
       } finally {

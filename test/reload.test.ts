@@ -115,6 +115,32 @@ test('a reload whose module fails to load changes nothing: the old version serve
   assert.match(status.last_reload_error, /version 2 is broken/);
 });
 
+test('a reload that worked, then one that failed, then the file fixed: the pool runs blocking calls side by side again and says it is loaded', { timeout: 120_000 }, async (t) => {
+  const d = await startDaemon({ threads: 12, dispatch: await writeModule(1) });
+  t.after(() => d.close());
+  const served = d.daemon.config.dispatch as string;
+  writeFileSync(served, moduleSource(2));
+  assert.ok('result' in (await roundTrip(d.socket, rpc('r1', 'rpc.reload'))));
+  writeFileSync(served, moduleSource(3, true));
+  assert.ok('error' in (await roundTrip(d.socket, rpc('r2', 'rpc.reload'))));
+  // Threads started from now on load the file as it is: put the working version back.
+  writeFileSync(served, moduleSource(2));
+  const burst = async (): Promise<number> => {
+    const cs = await Promise.all(Array.from({ length: 12 }, () => Conn.open(d.socket)));
+    const t0 = performance.now();
+    cs.forEach((c, i) => c.send(rpc(i, 'nap', { ms: 300 })));
+    const lines = await Promise.all(cs.map((c) => c.waitLines(1, 30_000)));
+    for (const c of cs) c.close();
+    for (const [l] of lines) assert.deepEqual((JSON.parse(l as string) as { result: unknown }).result, { version: 2 });
+    return performance.now() - t0;
+  };
+  await burst(); // threads start on demand
+  const ms = await burst();
+  assert.ok(ms < 1500, `12 x 300 ms blocking calls took ${ms.toFixed(0)} ms after a failed reload (one at a time: 3600 ms)`);
+  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { module: string };
+  assert.equal(status.module, 'loaded');
+});
+
 test('an unknown rpc. method is -32601, never the module’s', async (t) => {
   const d = await startDaemon();
   t.after(() => d.close());
@@ -143,8 +169,10 @@ export function dispatch(method, params) {
   }
   const errors = c.lines.map((l) => JSON.parse(l) as { error?: unknown }).filter((m) => m.error !== undefined);
   assert.deepEqual(errors, []);
-  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { recycled_heap: number };
+  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { recycled_heap: number; threads_loaded: number; threads_started: number };
   assert.ok(status.recycled_heap >= 10, JSON.stringify(status));
+  // Threads that recycled themselves are forgotten (their guard slots freed with them).
+  assert.ok(status.threads_loaded <= status.threads_started, JSON.stringify(status));
   // Without recycling this would hold 1.5 GB of heap.
   assert.ok(peakRss < 700 * 1024 * 1024, `RSS peaked at ${(peakRss / 1048576).toFixed(0)} MiB`);
 });

@@ -7,9 +7,11 @@
 import { threadId } from 'node:worker_threads';
 import { GUARD, GUARD_FIELDS, Guard, type Progress } from '../src/contract/contract.js';
 
+const never = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks until the main thread terminates this thread (Atomics.wait is where termination is always safe). */
-function awaitTermination(words: Int32Array, at: number): never {
-  for (;;) Atomics.wait(words, at, Guard.Stopping);
+function awaitTermination(): never {
+  // A word of its own that nothing changes: the slot's own word may be freed or reused meanwhile.
+  for (;;) Atomics.wait(never, 0, 0);
 }
 
 /**
@@ -34,7 +36,7 @@ export function installGuard(progress: Progress): number {
   const guard = <T>(fn: () => T): T => {
     if (depth > 0) return fn();
     // Not Js: a stop was asked for (or the slot was freed); never enter native code again.
-    if (Atomics.compareExchange(words, at, Guard.Js, Guard.Native) !== Guard.Js) awaitTermination(words, at);
+    if (Atomics.compareExchange(words, at, Guard.Js, Guard.Native) !== Guard.Js) awaitTermination();
     depth++;
     try {
       return fn();

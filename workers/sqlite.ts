@@ -89,18 +89,28 @@ export function isBusy(err: unknown): boolean {
   return typeof e?.code === 'string' && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
 }
 
-/** Runs `fn` in a transaction (`BEGIN IMMEDIATE` takes the write lock first); rolls back if it throws. */
+/**
+ * Runs `fn` in a transaction (`BEGIN IMMEDIATE` takes the write lock first).
+ * If `fn` or the COMMIT throws, the transaction is rolled back and that error
+ * is thrown: a COMMIT that failed (busy, I/O) leaves the transaction open, and
+ * the thread's one connection would otherwise refuse every later call and
+ * hold the lock. The ROLLBACK is best effort (SQLite may have rolled back by
+ * itself), so it never hides the error that caused it.
+ */
 export function transaction<T>(db: Db, mode: 'deferred' | 'immediate', fn: () => T): T {
   db.exec(mode === 'immediate' ? 'BEGIN IMMEDIATE' : 'BEGIN');
-  let value: T;
   try {
-    value = fn();
+    const value = fn();
+    db.exec('COMMIT');
+    return value;
   } catch (err) {
-    db.exec('ROLLBACK');
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // no transaction left to roll back
+    }
     throw err;
   }
-  db.exec('COMMIT');
-  return value;
 }
 
 /** One PRAGMA's value (`PRAGMA name` or `PRAGMA name = value`), its first column. */

@@ -22,6 +22,9 @@ function configFrom(values: Readonly<Record<string, string | boolean>>, env: Nod
   return resolveConfig(input, env);
 }
 
+/** A second stop signal ends the process within this long, whatever still runs (ms). */
+const SECOND_SIGNAL_EXIT_MS = 2000;
+
 export async function serve(values: Readonly<Record<string, string | boolean>>, io: Io, env: NodeJS.ProcessEnv): Promise<number> {
   let config: Config;
   try {
@@ -44,6 +47,8 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
     starting.abort();
     if (signals > 1) {
       log?.warn({ signal: sig }, 'second signal: stopping now');
+      // At once (SPEC §4): the stop waits for threads inside native code, but never past this.
+      setTimeout(() => process.exit(1), SECOND_SIGNAL_EXIT_MS).unref();
       void (daemon?.destroy() ?? Promise.resolve()).finally(() => process.exit(1));
       return;
     }
@@ -52,6 +57,9 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
   };
   const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
   for (const sig of SIGNALS) process.on(sig, onSignal);
+  // SIGUSR2 reloads the dispatch module (SIGHUP stops, SPEC §4); the daemon logs the outcome. Taken from
+  // the start, so one that arrives while the daemon starts is ignored instead of ending the process.
+  process.on('SIGUSR2', () => void daemon?.reload().catch(() => {}));
   // The claim first, then the rest of the daemon: its threads boot (~40 ms) while the logger,
   // the transport and the control plane load. Nothing in the claim logs.
   let claim: Claim | Error;
@@ -78,8 +86,6 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
     return code;
   }
   const running = daemon;
-  // SIGUSR2 reloads the dispatch module (SIGHUP stops, SPEC §4); the daemon logs the outcome.
-  process.on('SIGUSR2', () => void running.reload().catch(() => {}));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting');

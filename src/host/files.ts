@@ -201,8 +201,9 @@ export function createPrivate(path: string): void {
   }
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const { mode } = fstatSync(fd);
-    if ((mode & 0o077) !== 0) fchmodSync(fd, mode & 0o700);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FileKindError(path, 'not a regular file');
+    if ((st.mode & 0o077) !== 0) fchmodSync(fd, st.mode & 0o700);
   } finally {
     closeSync(fd);
   }

@@ -102,13 +102,19 @@ export class Guards {
     return this.#stopWhere((slot) => ids.has(Atomics.load(this.#words, slot * GUARD_FIELDS + 1)), graceMs);
   }
 
-  /** Thread `threadId` is gone: its slot is free for a new thread. */
-  release(threadId: number): void {
+  /**
+   * Frees the slots of threads that are gone: every slot whose owner is not
+   * among `live` (the ids of the threads running now). By sweep, not by the
+   * id a thread had: a Worker's threadId reads -1 once it has stopped, often
+   * before its exit is reported. A slot whose owner is not written yet (a
+   * thread taking it this instant) is left alone.
+   */
+  keepOnly(live: ReadonlySet<number>): void {
     for (let at = 0; at < this.#words.length; at += GUARD_FIELDS) {
-      if (Atomics.load(this.#words, at + 1) === threadId && Atomics.load(this.#words, at) !== Guard.Free) {
-        Atomics.store(this.#words, at + 1, 0);
-        Atomics.store(this.#words, at, Guard.Free);
-      }
+      const owner = Atomics.load(this.#words, at + 1);
+      if (owner === 0 || live.has(owner) || Atomics.load(this.#words, at) === Guard.Free) continue;
+      Atomics.store(this.#words, at + 1, 0);
+      Atomics.store(this.#words, at, Guard.Free);
     }
     if (this.#waiting.size > 0) this.#poll();
   }

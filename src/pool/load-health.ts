@@ -57,6 +57,11 @@ export class LoadHealth {
     } else this.#loaded.delete(news.id);
   }
 
+  /** Forgets loaded threads not among `live` (a stopped Worker's id can read -1 by the time its end is reported). */
+  keepOnly(live: ReadonlySet<number>): void {
+    for (const id of this.#loaded) if (!live.has(id)) this.#loaded.delete(id);
+  }
+
   /** Failed loads since a thread last loaded. */
   get failing(): boolean {
     return this.#inARow > 0;

@@ -136,7 +136,8 @@ export class PiscinaRunner implements Runner {
 
   threadIds(): number[] {
     const both = this.#slow === this.#fast ? [this.#fast] : [this.#fast, this.#slow];
-    return both.flatMap((p) => p.threads.map((t) => t.threadId));
+    // A stopped Worker's threadId reads -1.
+    return both.flatMap((p) => p.threads.map((t) => t.threadId)).filter((id) => id >= 0);
   }
 
   retireIdle(keep: number): boolean {

@@ -114,7 +114,7 @@ export class Pool {
     this.#freeRegions = Array.from({ length: regions }, (_, r) => regions - 1 - r);
     this.#makeRunner = makeRunner;
     this.#progress = progress;
-    const first = makeRunner((r) => this.#onResult(r), progress);
+    const first = makeRunner(this.#sinkFor(this.#loads), progress);
     this.#runners = new Runners(first, this.#guards);
     this.ready = first.ready.then(
       (reply) => {
@@ -326,15 +326,28 @@ export class Pool {
     this.#runners.current.retireIdle(keep);
   }
 
-  #onResult(r: CallResult | Flush | ThreadNews): void {
+  /**
+   * Where one runner's threads report: each runner has its own load health
+   * (a reload's new threads must not count for the old ones, nor a failed
+   * reload's for the threads that serve).
+   */
+  #sinkFor(health: LoadHealth): (r: CallResult | Flush | ThreadNews) => void {
+    return (r) => this.#onResult(r, health);
+  }
+
+  #onResult(r: CallResult | Flush | ThreadNews, health: LoadHealth = this.#loads): void {
     if ('thread' in r) {
       if (r.thread === 'recycled') {
         this.#recycled[r.why ?? 'calls']++;
         return;
       }
-      // A thread that is gone gives its guard slot back: slots are few (guardSlots), threads come and go for weeks.
-      if (r.thread === 'gone') this.#guards.release(r.id);
-      this.#loads.onNews(r, performance.now());
+      health.onNews(r, performance.now());
+      if (r.thread === 'gone') {
+        // Threads that are gone give their guard slots back (slots are few; threads come and go for weeks).
+        const live = new Set(this.#runners.threadIds());
+        this.#guards.keepOnly(live);
+        this.#loads.keepOnly(live);
+      }
       if (r.thread === 'loaded') this.#schedulePump();
       return;
     }
@@ -404,9 +417,15 @@ export class Pool {
     for (const job of this.#q.drain()) this.#finish(job, refuse, false);
   }
 
-  /** No call of `batch` has started (all still Queued in the progress record). */
+  /** No call of `batch` has started: some are still its own and Queued, none has run. */
   #untouched(batch: Batch): boolean {
-    return batch.jobs.every((job, i) => job.batch !== batch || batch.state(i) === Slot.Queued);
+    let queued = 0;
+    for (let i = 0; i < batch.jobs.length; i++) {
+      if ((batch.jobs[i] as Job).batch !== batch) return false; // answered or taken back: something happened to it
+      if (batch.state(i) !== Slot.Queued) return false;
+      queued++;
+    }
+    return queued > 0;
   }
 
   /** Pumps again when the next load retry is due. */
@@ -551,7 +570,8 @@ export class Pool {
 
   async #reload(timeoutMs: number): Promise<ReloadReport> {
     const started = performance.now();
-    const next = this.#makeRunner((r) => this.#onResult(r), this.#progress);
+    const health = new LoadHealth(LOAD_VERDICT_MS);
+    const next = this.#makeRunner(this.#sinkFor(health), this.#progress);
     let lanes: PingReply['lanes'];
     try {
       lanes = await loaded(next, timeoutMs);
@@ -563,7 +583,7 @@ export class Pool {
     }
     this.#runners.swap(next);
     this.#table = this.#newTable(lanes);
-    this.#loads = new LoadHealth(LOAD_VERDICT_MS);
+    this.#loads = health;
     this.#schedulePump();
     return { reloads: this.#reloads.succeeded(), load_ms: Math.round(performance.now() - started), lanes: Object.keys(lanes).length };
   }

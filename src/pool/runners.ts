@@ -16,6 +16,8 @@ export class Runners {
   readonly #guards: Guards;
   readonly #tasks = new Map<Runner, number>();
   readonly #replaced = new Set<Runner>();
+  /** Runners being stopped that never became current (a reload whose module failed). */
+  readonly #discarded = new Set<Runner>();
   #stopping: Promise<void> | undefined;
 
   constructor(first: Runner, guards: Guards) {
@@ -54,8 +56,13 @@ export class Runners {
   }
 
   /** Stops a runner that never became current (a reload whose module failed to load). */
-  discard(runner: Runner): Promise<void> {
-    return this.#safely(runner);
+  async discard(runner: Runner): Promise<void> {
+    this.#discarded.add(runner);
+    try {
+      await this.#safely(runner);
+    } finally {
+      this.#discarded.delete(runner);
+    }
   }
 
   async #stop(runner: Runner): Promise<void> {
@@ -66,6 +73,11 @@ export class Runners {
   async #safely(runner: Runner): Promise<void> {
     await this.#guards.stopThreads(runner.threadIds(), NATIVE_GRACE_MS);
     await runner.destroy();
+  }
+
+  /** Ids of every runner's threads now (replaced ones still finishing included). */
+  threadIds(): number[] {
+    return [this.#current, ...this.#replaced, ...this.#discarded].flatMap((r) => r.threadIds());
   }
 
   stats(): RunnerStats {

@@ -1,0 +1,36 @@
+/**
+ * Which SQLite bindings the built-in store can use under this Node and this
+ * install, so the `store` and `startup` scenarios compare both in one run
+ * where both are there (`--store-binding`; docs/sqlite-binding.md).
+ */
+import { createRequire } from 'node:module';
+
+export type SqliteBinding = 'node:sqlite' | 'better-sqlite3';
+
+const require = createRequire(import.meta.url);
+
+function hasNodeSqlite(): boolean {
+  try {
+    return typeof (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite') === 'object';
+  } catch {
+    return false;
+  }
+}
+
+function hasBetterSqlite(): boolean {
+  try {
+    // The native part loads on first open: an install built for another Node fails only here.
+    const Database = require('better-sqlite3') as new (path: string) => { close(): void };
+    new Database(':memory:').close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The bindings available, the default (`--store-binding auto`) first. */
+export function sqliteBindings(): SqliteBinding[] {
+  const node = hasNodeSqlite();
+  const better = hasBetterSqlite();
+  return [...(node ? ['node:sqlite' as const] : []), ...(better ? ['better-sqlite3' as const] : [])];
+}

@@ -3,18 +3,15 @@
  * install, so the `store` and `startup` scenarios compare both in one run
  * where both are there (`--store-binding`; docs/sqlite-binding.md).
  */
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 
 export type SqliteBinding = 'node:sqlite' | 'better-sqlite3';
 
 const require = createRequire(import.meta.url);
 
+/** Asked without loading it: loading prints Node 22's ExperimentalWarning into the bench's output. */
 function hasNodeSqlite(): boolean {
-  try {
-    return typeof (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite') === 'object';
-  } catch {
-    return false;
-  }
+  return isBuiltin('node:sqlite');
 }
 
 function hasBetterSqlite(): boolean {

@@ -6,11 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import { sqliteBindings } from '../bench/bindings.js';
 import { join, killChild, roundTrip, spawnCli, tmpHome, waitForSocket, exitWithin } from './helper.js';
 import { ConfigError, resolveConfig } from '../src/config.js';
 
-const require = createRequire(import.meta.url);
 const hasNodeSqlite = ((): boolean => {
   try {
     return typeof (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite') === 'object';

@@ -10,24 +10,8 @@ import { sqliteBindings } from '../bench/bindings.js';
 import { join, killChild, roundTrip, spawnCli, tmpHome, waitForSocket, exitWithin } from './helper.js';
 import { ConfigError, resolveConfig } from '../src/config.js';
 
-const hasNodeSqlite = ((): boolean => {
-  try {
-    return typeof (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite') === 'object';
-  } catch {
-    return false;
-  }
-})();
-const hasBetter = ((): boolean => {
-  try {
-    // The package loads its native part on first open: an install built for another Node fails only here.
-    const Database = require('better-sqlite3') as new (path: string) => { close(): void };
-    new Database(':memory:').close();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const available = [...(hasNodeSqlite ? ['node:sqlite'] : []), ...(hasBetter ? ['better-sqlite3'] : [])];
+const available: string[] = sqliteBindings();
+const hasNodeSqlite = available.includes('node:sqlite');
 
 type After = { after: (fn: () => unknown) => void };
 

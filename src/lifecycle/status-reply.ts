@@ -98,6 +98,9 @@ export interface DaemonMetrics {
 /** The whole `{"type":"status"}` reply (docs/protocol.md, "status"). */
 export type StatusReply = OriginalStatus & DaemonMetrics;
 
+/** The reply a client gets over a socket: the daemon serves a socket, so `connections` is a socket server's. */
+export type SocketStatusReply = StatusReply & { readonly connections: ConnectionsStatus };
+
 /**
  * The keys of a part, nested where the part nests: a list's entry holds the
  * keys of its elements, a nullable part the keys it has when present. A

@@ -14,7 +14,7 @@ import { emptyMap, isJsonObject, trimFirstTurn, type DaemonState, type FirstTurn
 import type { DaemonMetrics, OriginalStatus, PendingDigest } from './status-reply.js';
 
 /** A reply other than `status`'s: `ok`, and a `reason`, `error`, `state` or `paused`. */
-export type ControlReply = Readonly<Record<string, unknown>>;
+export type ControlReply = Record<string, unknown>;
 
 const SLEEPING: ReadonlySet<string> = new Set(['SLEEP', 'DREAMING', 'TRANSITIONING']);
 

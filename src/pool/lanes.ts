@@ -125,7 +125,7 @@ export class MethodTable {
   /** For `status`: what the pool decided per method and why; at most `limit` methods, names clipped. */
   snapshot(limit = 16): LanesStatus {
     const top = [...this.#seen.entries()].sort((a, b) => b[1].calls - a[1].calls).slice(0, limit);
-    const declared = [...this.#declared.entries()].slice(0, limit).map(([m, lane]) => [m.slice(0, SHOWN_NAME), lane]);
+    const declared = [...this.#declared.entries()].slice(0, limit).map(([m, lane]): [string, Lane] => [m.slice(0, SHOWN_NAME), lane]);
     return {
       threshold_ms: this.#opts.thresholdMs,
       cpu_bound_share: CPU_BOUND,

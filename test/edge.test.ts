@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, rpc, sleep, type Running } from './helper.js';
+import { Conn, roundTrip, rpc, sleep } from './helper.js';
+import { startDaemon, type Running } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { ConfigError, DEFAULTS, resolveConfig } from '../src/config.js';
 
@@ -15,9 +16,8 @@ const message = (r: Record<string, unknown>): string => (r.error as { message?: 
 
 let d: Running;
 before(async () => {
-  d = await startDaemon({ threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
+  d = await startDaemon({ after }, { threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
 });
-after(() => d.close());
 
 async function one(line: string): Promise<string> {
   const c = await Conn.open(d.socket);
@@ -198,9 +198,8 @@ describe('status stays small', () => {
 describe('the built-in store never silently changes what it acknowledges', () => {
   let s: Running;
   before(async () => {
-    s = await startDaemon({ dispatch: null, threads: 1 });
+    s = await startDaemon({ after }, { dispatch: null, threads: 1 });
   });
-  after(() => s.close());
 
   test('lone surrogates in stored text are refused with -32602 naming the field; pairs are stored exactly', async () => {
     const send = (params: string): Promise<Record<string, unknown>> => roundTrip(s.socket, `{"jsonrpc":"2.0","id":1,"method":"memory_capture","params":${params}}\n`);

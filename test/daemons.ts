@@ -1,0 +1,125 @@
+/**
+ * The one way a test starts a daemon: in this process on a temp socket
+ * (`startDaemon`), or the built CLI as a child process (`spawnDaemon`). Each
+ * registers its teardown on the test's `after` right after starting
+ * (fastify's `t.after(close)`), so an assertion that fails first never
+ * leaks a daemon, a child process or a temp home.
+ *
+ * Teardowns run last-registered first whatever order node runs its hooks
+ * in: a daemon stops before the home it writes to is removed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { resolveConfig, type Config, type ConfigInput } from '../src/config.js';
+import { Daemon, type DaemonOptions } from '../src/daemon.js';
+import { FIXTURE, killChild, silent, spawnCli, type Child } from './helper.js';
+
+/** What a test registers its teardown on: its `t`, or `{ after }` from node:test for a daemon a whole file shares. */
+export interface Teardown {
+  after(fn: () => unknown): void;
+}
+
+const stacks = new WeakMap<Teardown, (() => unknown)[]>();
+
+/** Runs `fn` after the test, before everything registered on `t` earlier. */
+export function onTeardown(t: Teardown, fn: () => unknown): void {
+  let stack = stacks.get(t);
+  if (stack === undefined) {
+    const fns: (() => unknown)[] = [];
+    stacks.set(t, fns);
+    t.after(async () => {
+      // Every teardown runs even when one fails; the first failure is reported.
+      let failure: unknown = null;
+      for (const f of fns.reverse()) {
+        try {
+          await f();
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+      if (failure !== null) throw failure;
+    });
+    stack = fns;
+  }
+  stack.push(fn);
+}
+
+/** A fresh short temp dir (unix socket paths are limited to ~100 bytes), removed after the test. */
+export function tempDir(t: Teardown): string {
+  const dir = mkdtempSync('/tmp/dd-');
+  onTeardown(t, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** How to start an in-process daemon, beyond its config. */
+export interface StartOptions extends Partial<Omit<DaemonOptions, 'log'>> {
+  /** The home to serve (default: a fresh temp dir). */
+  readonly home?: string;
+  /** The root logger (default: silent, or one collecting into `logs`). */
+  readonly log?: Logger;
+  /** Collects the daemon's log lines (at info and above). */
+  readonly logs?: Record<string, unknown>[];
+}
+
+/** A daemon in this process; `restart` stops it and starts another on the same home and socket. */
+export interface Running {
+  readonly daemon: Daemon;
+  readonly config: Config;
+  readonly socket: string;
+  readonly home: string;
+  /** Stops the daemon (graceful; a no-op once stopped) and starts a new one with `input` over the first config. */
+  restart(input?: ConfigInput, opts?: StartOptions): Promise<Daemon>;
+  /** Stops the current daemon gracefully (teardown does this too). */
+  close(): Promise<boolean>;
+}
+
+function loggerFor(opts: StartOptions): Logger {
+  const { logs } = opts;
+  if (opts.log !== undefined) return opts.log;
+  if (logs === undefined) return silent;
+  return pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+}
+
+function launch(config: Config, opts: StartOptions): Promise<Daemon> {
+  const { home: _home, logs: _logs, ...rest } = opts;
+  return Daemon.start(config, { env: {}, ...rest, log: loggerFor(opts) });
+}
+
+/**
+ * Starts a daemon in this process: the fixture dispatch module, two threads
+ * and an empty environment unless `input` / `opts` say otherwise. It is
+ * closed (and a fresh home removed) after the test.
+ */
+export async function startDaemon(t: Teardown, input: ConfigInput = {}, opts: StartOptions = {}): Promise<Running> {
+  const home = opts.home ?? tempDir(t);
+  const base: ConfigInput = { home, dispatch: FIXTURE, threads: 2, ...input };
+  const config = resolveConfig(base, {});
+  let daemon = await launch(config, opts);
+  onTeardown(t, () => daemon.close());
+  return {
+    get daemon() {
+      return daemon;
+    },
+    config,
+    socket: config.socket,
+    home,
+    async restart(more: ConfigInput = {}, again: StartOptions = {}) {
+      await daemon.close();
+      daemon = await launch(resolveConfig({ ...base, ...more }, {}), { ...opts, ...again });
+      return daemon;
+    },
+    close: () => daemon.close(),
+  };
+}
+
+/**
+ * Runs the built CLI as a long-lived child (a daemon, or a command that
+ * waits on one); it is killed after the test if it still runs. A test that
+ * kills it mid-test keeps this as its safety net.
+ */
+export function spawnDaemon(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, opts: { shell?: string } = {}): Child {
+  const child = spawnCli(args, env, opts);
+  onTeardown(t, () => killChild(child));
+  return child;
+}

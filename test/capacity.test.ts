@@ -42,13 +42,13 @@ describe('capacity', () => {
 
   test('CPU-bound calls never run more than --cpu-threads at once', async (t) => {
     const d = await startDaemon(t, { threads: 8, cpuThreads: 1 });
-    await roundTrip(d.socket, rpc(0, 'cpu', { ms: 30 })); // learn its CPU share
+    await roundTrip(d.socket, rpc(0, 'spin', { ms: 30 })); // learn its CPU share
     const cs = await Promise.all(Array.from({ length: 4 }, () => Conn.open(d.socket)));
-    cs.forEach((c, i) => c.send(rpc(i, 'cpu', { ms: 150 })));
+    cs.forEach((c, i) => c.send(rpc(i, 'spin', { ms: 150 })));
     await new Promise((r) => setTimeout(r, 60));
     const s = await status(d.socket);
     assert.equal(s.running_cpu, 1);
-    assert.equal(s.lanes.methods.find((m) => m.method === 'cpu')?.kind, 'cpu');
+    assert.equal(s.lanes.methods.find((m) => m.method === 'spin')?.kind, 'cpu');
     await Promise.all(cs.map((c) => c.waitLines(1, 10_000)));
     for (const c of cs) c.close();
   });

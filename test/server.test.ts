@@ -198,7 +198,7 @@ describe('head-of-line', () => {
     const loops = slow.map(async (c, k) => {
       let n = 0;
       while (!stop) {
-        c.send(rpc(`s${k}-${n}`, 'cpu', { ms: 200 }));
+        c.send(rpc(`s${k}-${n}`, 'spin', { ms: 200 }));
         await c.waitLines(++n, 10_000);
       }
     });

@@ -5,14 +5,15 @@ import { chmodSync, readFileSync, statSync, writeFileSync, readdirSync, mkdirSyn
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Conn, roundTrip } from './helper.js';
-import { startDaemon, tempDir, onTeardown, type Teardown, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, tempDir, onTeardown, type Teardown, type Running } from './daemons.js';
 import { silent } from './helper.js';
 import { ControlPlane } from '../src/lifecycle/control.js';
 import { StateStore } from '../src/lifecycle/state.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ after });
+  d = await startDaemon(suite);
 });
 
 const disk = (): Record<string, unknown> => JSON.parse(readFileSync(join(d.home, 'state.json'), 'utf8')) as Record<string, unknown>;

@@ -15,7 +15,7 @@ import { resolveConfig, type Config, type ConfigInput } from '../src/config.js';
 import { Daemon, type DaemonOptions } from '../src/daemon.js';
 import { FIXTURE, killChild, silent, spawnCli, type Child } from './helper.js';
 
-/** What a test registers its teardown on: its `t`, or `{ after }` from node:test for a daemon a whole file shares. */
+/** What a test registers its teardown on: its `t`, or `sharedTeardown(after)` for a daemon a whole file or suite shares. */
 export interface Teardown {
   after(fn: () => unknown): void;
 }
@@ -43,6 +43,20 @@ export function onTeardown(t: Teardown, fn: () => unknown): void {
     stack = fns;
   }
   stack.push(fn);
+}
+
+/**
+ * The teardown of a daemon a whole file or suite shares: call it at the top
+ * level or in the `describe` body with node:test's `after`, then start the
+ * daemon in `before`. (An `after` first called inside a root-level `before`
+ * would run as soon as that hook ends.)
+ */
+export function sharedTeardown(after: (fn: () => unknown) => void): Teardown {
+  const hooks: (() => unknown)[] = [];
+  after(async () => {
+    for (const hook of hooks) await hook();
+  });
+  return { after: (fn) => void hooks.push(fn) };
 }
 
 /** A fresh short temp dir (unix socket paths are limited to ~100 bytes), removed after the test. */

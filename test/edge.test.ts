@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, rpc, sleep } from './helper.js';
-import { startDaemon, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { ConfigError, DEFAULTS, resolveConfig } from '../src/config.js';
 
@@ -15,8 +15,9 @@ const code = (r: Record<string, unknown>): number | undefined => (r.error as { c
 const message = (r: Record<string, unknown>): string => (r.error as { message?: string } | undefined)?.message ?? '';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ after }, { threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
+  d = await startDaemon(suite, { threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
 });
 
 async function one(line: string): Promise<string> {
@@ -197,8 +198,9 @@ describe('status stays small', () => {
 
 describe('the built-in store never silently changes what it acknowledges', () => {
   let s: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    s = await startDaemon({ after }, { dispatch: null, threads: 1 });
+    s = await startDaemon(suite, { dispatch: null, threads: 1 });
   });
 
   test('lone surrogates in stored text are refused with -32602 naming the field; pairs are stored exactly', async () => {

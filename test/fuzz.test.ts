@@ -10,11 +10,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Conn, roundTrip, sleep } from './helper.js';
-import { startDaemon, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ after }, { threads: 2, maxLineBytes: 4096, maxBatchLength: 8, maxDepth: 8 });
+  d = await startDaemon(suite, { threads: 2, maxLineBytes: 4096, maxBatchLength: 8, maxDepth: 8 });
 });
 
 const id = fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.constant('18446744073709551617'), fc.constant(null), fc.boolean());

@@ -15,7 +15,7 @@ import { Client } from '../src/client/client.js';
 import { DEFAULTS } from '../src/config.js';
 import { ErrorCode, RpcError } from '../src/contract/errors.js';
 import { Conn } from './helper.js';
-import { startDaemon, tempDir, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, tempDir, type Running } from './daemons.js';
 
 type Reply = { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
@@ -27,8 +27,9 @@ function nested(depth: number): { text: string; value: unknown } {
 
 describe('depth, with the default bound', () => {
   let d: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    d = await startDaemon({ after }, { threads: 2 });
+    d = await startDaemon(suite, { threads: 2 });
   });
 
   test('the default bound is at least what the original takes (its test: 100 levels)', () => {
@@ -151,8 +152,9 @@ function env(id: string, last: boolean, rest: string): string {
 
 describe('refusals carry the id, in every form and position', () => {
   let d: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    d = await startDaemon({ after }, { threads: 2, ...LIMITS });
+    d = await startDaemon(suite, { threads: 2, ...LIMITS });
   });
 
   test('property: refusal kind × id form × id position × place in a batch', async () => {

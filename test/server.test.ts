@@ -2,12 +2,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, FIXTURES, roundTrip, sleep, rpc } from './helper.js';
-import { startDaemon, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ after }, { threads: 4 });
+  d = await startDaemon(suite, { threads: 4 });
 });
 
 

@@ -5,11 +5,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../workers/sqlite.js';
 import { Conn, roundTrip } from './helper.js';
-import { startDaemon, tempDir, type Running } from './daemons.js';
+import { sharedTeardown, startDaemon, tempDir, type Running } from './daemons.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ after }, { dispatch: null, threads: 2 });
+  d = await startDaemon(suite, { dispatch: null, threads: 2 });
 });
 
 let seq = 0;

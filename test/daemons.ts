@@ -76,18 +76,6 @@ export interface StartOptions extends Partial<Omit<DaemonOptions, 'log'>> {
   readonly logs?: Record<string, unknown>[];
 }
 
-/** A daemon in this process; `restart` stops it and starts another on the same home and socket. */
-export interface Running {
-  readonly daemon: Daemon;
-  readonly config: Config;
-  readonly socket: string;
-  readonly home: string;
-  /** Stops the daemon (graceful; a no-op once stopped) and starts a new one with `input` over the first config. */
-  restart(input?: ConfigInput, opts?: StartOptions): Promise<Daemon>;
-  /** Stops the current daemon gracefully (teardown does this too). */
-  close(): Promise<boolean>;
-}
-
 function loggerFor(opts: StartOptions): Logger {
   const { logs } = opts;
   if (opts.log !== undefined) return opts.log;
@@ -96,8 +84,61 @@ function loggerFor(opts: StartOptions): Logger {
 }
 
 function launch(config: Config, opts: StartOptions): Promise<Daemon> {
-  const { home: _home, logs: _logs, ...rest } = opts;
-  return Daemon.start(config, { env: {}, ...rest, log: loggerFor(opts) });
+  const { home: _home, logs: _logs, ...daemonOptions } = opts;
+  return Daemon.start(config, { env: {}, ...daemonOptions, log: loggerFor(opts) });
+}
+
+/** A daemon in this process; `restart` stops it and starts another on the same home (and so the same socket). */
+export class Running {
+  readonly home: string;
+  readonly #input: ConfigInput;
+  readonly #opts: StartOptions;
+  #config: Config;
+  #daemon: Daemon;
+
+  private constructor(home: string, input: ConfigInput, opts: StartOptions, config: Config, daemon: Daemon) {
+    this.home = home;
+    this.#input = input;
+    this.#opts = opts;
+    this.#config = config;
+    this.#daemon = daemon;
+  }
+
+  /** See `startDaemon`. */
+  static async start(t: Teardown, input: ConfigInput, opts: StartOptions): Promise<Running> {
+    const home = opts.home ?? tempDir(t);
+    const full: ConfigInput = { home, dispatch: FIXTURE, threads: 2, ...input };
+    const config = resolveConfig(full, {});
+    const running = new Running(home, full, opts, config, await launch(config, opts));
+    onTeardown(t, () => running.close());
+    return running;
+  }
+
+  /** The daemon running now (the latest, after a restart). */
+  get daemon(): Daemon {
+    return this.#daemon;
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  get socket(): string {
+    return this.#config.socket;
+  }
+
+  /** Stops the daemon (gracefully; a no-op once stopped) and starts a new one with `input` over the first config. */
+  async restart(input: ConfigInput = {}, opts: StartOptions = {}): Promise<Daemon> {
+    await this.#daemon.close();
+    this.#config = resolveConfig({ ...this.#input, ...input }, {});
+    this.#daemon = await launch(this.#config, { ...this.#opts, ...opts });
+    return this.#daemon;
+  }
+
+  /** Stops the daemon running now, gracefully (teardown does this too). */
+  close(): Promise<boolean> {
+    return this.#daemon.close();
+  }
 }
 
 /**
@@ -105,26 +146,8 @@ function launch(config: Config, opts: StartOptions): Promise<Daemon> {
  * and an empty environment unless `input` / `opts` say otherwise. It is
  * closed (and a fresh home removed) after the test.
  */
-export async function startDaemon(t: Teardown, input: ConfigInput = {}, opts: StartOptions = {}): Promise<Running> {
-  const home = opts.home ?? tempDir(t);
-  const base: ConfigInput = { home, dispatch: FIXTURE, threads: 2, ...input };
-  const config = resolveConfig(base, {});
-  let daemon = await launch(config, opts);
-  onTeardown(t, () => daemon.close());
-  return {
-    get daemon() {
-      return daemon;
-    },
-    config,
-    socket: config.socket,
-    home,
-    async restart(more: ConfigInput = {}, again: StartOptions = {}) {
-      await daemon.close();
-      daemon = await launch(resolveConfig({ ...base, ...more }, {}), { ...opts, ...again });
-      return daemon;
-    },
-    close: () => daemon.close(),
-  };
+export function startDaemon(t: Teardown, input: ConfigInput = {}, opts: StartOptions = {}): Promise<Running> {
+  return Running.start(t, input, opts);
 }
 
 /**

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeListenFd, takeActivation } from '../src/host/activation.js';
-import { tmpHome } from './helper.js';
+import { tempDir } from './daemons.js';
 
 test('LISTEN_PID = our pid and LISTEN_FDS ≥ 1: activated on fd 3; the variables are cleared', () => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '4242', LISTEN_FDS: '2', LISTEN_FDNAMES: 'a:b', KEEP: 'x' };
@@ -36,8 +36,7 @@ for (const [env, reason] of cases) {
 }
 
 test('describeListenFd names what an inherited fd is when it is not a listening unix socket', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   const file = openSync(join(dir, 'f'), 'w');
   execFileSync('mkfifo', [join(dir, 'p')]);
   const fifo = openSync(join(dir, 'p'), constants.O_RDWR | constants.O_NONBLOCK);

@@ -5,13 +5,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/main.js';
 import { COMMANDS } from '../src/cli/commands.js';
-import { BIN, FIXTURE, roundTrip, startDaemon, tmpHome, waitForSocket } from './helper.js';
+import { BIN, FIXTURE, roundTrip, waitForSocket } from './helper.js';
+import { startDaemon, spawnDaemon, tempDir, onTeardown, type Teardown } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { status as statusReply } from './status.js';
 
@@ -95,8 +96,7 @@ describe('help and version', () => {
 
 describe('--help runs nothing', () => {
   test('pause/sleep/wake/rem/session-open/call with --help change nothing; without it they do', async (t) => {
-    const d = await startDaemon({ threads: 1 });
-    t.after(() => d.close());
+    const d = await startDaemon(t, { threads: 1 });
     const attempts = [
       ['pause', '--help'],
       ['pause', '30', '--help'],
@@ -152,9 +152,8 @@ describe('usage errors: one line, exit 2, nothing sent', () => {
     [['bench', '--bogus'], /^dispatchd bench: Unknown option '--bogus'; see dispatchd bench --help$/],
     [['bench', 'frob'], /^dispatchd bench: unknown scenario 'frob' \(one of .*\); see dispatchd bench --help$/],
   ];
-  test('each mistake is named on one line', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
+  test('each mistake is named on one line', async (t) => {
+    const dir = tempDir(t);
       for (const [argv, want] of cases) {
         // --home points at an empty dir: had anything tried to connect, the exit would be 1.
         const client = COMMANDS[argv[0] as string]?.kind === 'client';
@@ -166,16 +165,12 @@ describe('usage errors: one line, exit 2, nothing sent', () => {
         assert.match(r.err.trimEnd(), want, argv.join(' '));
         assert.doesNotMatch(r.err, /positional argument|ERR_PARSE_ARGS|usage:/, argv.join(' '));
       }
-    } finally {
-      cleanup();
-    }
   });
 });
 
 describe('errors at run time', () => {
-  test('no daemon: the error line, then a hint how to start one (exit 1)', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
+  test('no daemon: the error line, then a hint how to start one (exit 1)', async (t) => {
+    const dir = tempDir(t);
       const r = await cli('status', '--home', dir);
       assert.equal(r.code, 1);
       const [first, hint, ...more] = lines(r.err);
@@ -184,20 +179,13 @@ describe('errors at run time', () => {
       assert.match(hint as string, /^hint: no daemon is listening on .*daemon\.sock\. Start one with `dispatchd serve`/);
       assert.match(hint as string, /npm start/);
       assert.match(hint as string, /systemctl --user start dispatchd\.socket/);
-    } finally {
-      cleanup();
-    }
   });
 
   test('--timeout-ms: a daemon that never answers is given up on (exit 1)', async (t) => {
-    const { dir, cleanup } = tmpHome();
-    const path = join(dir, 'mute.sock');
+    const path = join(tempDir(t), 'mute.sock');
     const mute = createServer(() => {});
     await new Promise<void>((resolve) => mute.listen(path, resolve));
-    t.after(() => {
-      mute.close();
-      cleanup();
-    });
+    onTeardown(t, () => mute.close());
     const started = Date.now();
     const r = await cli('status', '--socket', path, '--timeout-ms', '200');
     assert.equal(r.code, 1);
@@ -211,8 +199,7 @@ describe('errors at run time', () => {
   });
 
   test('--timeout-ms against a running daemon with a slow call: a timeout (-32005), no hint to start a daemon', async (t) => {
-    const d = await startDaemon({ threads: 1 });
-    t.after(() => d.close());
+    const d = await startDaemon(t, { threads: 1 });
     const r = await cli('call', 'sleep', '{"ms":1500}', '--home', d.home, '--timeout-ms', '300');
     assert.equal(r.code, 1);
     const [first, hint] = lines(r.err);
@@ -225,8 +212,7 @@ describe('errors at run time', () => {
   });
 
   test('an error reply is one JSON line on stderr (exit 1)', async (t) => {
-    const d = await startDaemon({ threads: 1 });
-    t.after(() => d.close());
+    const d = await startDaemon(t, { threads: 1 });
     const r = await cli('call', 'nope', '--home', d.home);
     assert.equal(r.code, 1);
     assert.equal(lines(r.err).length, 1);
@@ -234,8 +220,7 @@ describe('errors at run time', () => {
   });
 
   test('call: JSON_PARAMS is sent as written and a 64-bit integer in the answer is printed exactly', async (t) => {
-    const { dir, cleanup } = tmpHome();
-    const path = join(dir, 'peer.sock');
+    const path = join(tempDir(t), 'peer.sock');
     const sent: string[] = [];
     // A peer that answers as a daemon whose dispatch returns 64-bit row ids would.
     const peer = createServer((s) => {
@@ -249,10 +234,7 @@ describe('errors at run time', () => {
       });
     });
     await new Promise<void>((resolve) => peer.listen(path, resolve));
-    t.after(() => {
-      peer.close();
-      cleanup();
-    });
+    onTeardown(t, () => peer.close());
     const r = await cli('call', 'get', '{"id": 18446744073709551615,\n "x": [1.0, 1e2]}', '--socket', path);
     assert.equal(r.code, 0, r.err);
     assert.equal(sent[0], '{"jsonrpc":"2.0","id":1,"method":"get","params":{"id": 18446744073709551615,  "x": [1.0, 1e2]}}');
@@ -265,14 +247,8 @@ describe('errors at run time', () => {
   });
 
   test('a held lock: serve exits 75 with one plain line, no JSON log or stack', async (t) => {
-    const { dir, cleanup } = tmpHome();
-    let stopFirst: () => void = () => {};
-    const first = child(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1'], { onSpawn: (kill) => (stopFirst = kill) });
-    t.after(async () => {
-      stopFirst();
-      await first;
-      cleanup();
-    });
+    const dir = tempDir(t);
+    spawnDaemon(t, ['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1']);
     await waitForSocket(join(dir, 'daemon.sock'));
     const second = await child(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1']);
     assert.equal(second.code, 75);
@@ -287,20 +263,14 @@ describe('cold CLI: a command loads only what it needs', () => {
   const DAEMON = /\/dist\/src\/(daemon|pool|server|connection|router|scheduler|state|metrics|logger|lock|control|framing|envelope|activation)\.js$|\/dist\/workers\/|\/dist\/bench\//;
   const PACKAGES = /\/node_modules\/(piscina|pino|pino-pretty|better-sqlite3|cli-progress|lossless-json|koffi|split2)\//;
 
-  async function loads(args: string[], onSpawn?: (kill: () => void) => void): Promise<{ exited: Exited; urls: string[] }> {
-    const dir = mkdtempSync('/tmp/ddl-');
-    const file = join(dir, 'loads.txt');
-    try {
+  async function loads(t: Teardown, args: string[], onSpawn?: (kill: () => void) => void): Promise<{ exited: Exited; urls: string[] }> {
+    const file = join(tempDir(t), 'loads.txt');
       const exited = await child(args, { record: file, ...(onSpawn ? { onSpawn } : {}) });
       return { exited, urls: lines(readFileSync(file, 'utf8')).flatMap((l) => modulesOf(l.slice(4))) };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   }
 
   test('client commands, --help and --version load no daemon module and no heavy package', async (t) => {
-    const d = await startDaemon({ threads: 1 });
-    t.after(() => d.close());
+    const d = await startDaemon(t, { threads: 1 });
     const runs: [string[], number][] = [
       [['--version'], 0],
       [['--help'], 0],
@@ -312,7 +282,7 @@ describe('cold CLI: a command loads only what it needs', () => {
       [['status', '--home', join(d.home, 'nowhere')], 1],
     ];
     for (const [args, code] of runs) {
-      const { exited, urls } = await loads(args);
+      const { exited, urls } = await loads(t, args);
       assert.equal(exited.code, code, `${args.join(' ')}: ${exited.stderr}`);
       // The recorder sees the CLI's own modules, so an empty list can't pass for a clean one.
       assert.ok(urls.some((u) => u.endsWith('/dist/src/main.js')), `${args.join(' ')}: recorder saw ${urls.length} modules`);
@@ -321,20 +291,16 @@ describe('cold CLI: a command loads only what it needs', () => {
     }
   });
 
-  test('serve loads the daemon but not the bench, and pino-pretty only with --pretty', async () => {
+  test('serve loads the daemon but not the bench, and pino-pretty only with --pretty', async (t) => {
     for (const pretty of [false, true]) {
-      const { dir, cleanup } = tmpHome();
-      try {
+      const dir = tempDir(t);
         const args = ['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1', ...(pretty ? ['--pretty'] : [])];
-        const { exited, urls } = await loads(args, (kill) => void waitForSocket(join(dir, 'daemon.sock')).then(kill, kill));
+      const { exited, urls } = await loads(t, args, (kill) => void waitForSocket(join(dir, 'daemon.sock')).then(kill, kill));
         assert.equal(exited.code, 0, exited.stderr);
         assert.ok(urls.some((u) => u.endsWith('/dist/src/daemon.js')), 'daemon loaded');
         assert.ok(urls.some((u) => /\/node_modules\/piscina\//.test(u)), 'piscina loaded');
         assert.deepEqual(urls.filter((u) => /\/dist\/bench\/|\/node_modules\/cli-progress\//.test(u)), []);
         assert.equal(urls.some((u) => /\/node_modules\/pino-pretty\//.test(u)), pretty, `pretty ${pretty}`);
-      } finally {
-        cleanup();
-      }
     }
   });
 });

@@ -5,48 +5,34 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '../src/client/client.js';
 import { ErrorCode, RpcError } from '../src/contract/errors.js';
-import { resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
-import { FIXTURE, silent, startDaemon, tmpHome } from './helper.js';
+import { startDaemon, tempDir, onTeardown, type Teardown } from './daemons.js';
 
-test('calls and control messages; errors carry the server code', async () => {
-  const d = await startDaemon({ threads: 1 });
+test('calls and control messages; errors carry the server code', async (t) => {
+  const d = await startDaemon(t, { threads: 1 });
   const client = new Client({ socket: d.socket });
-  try {
-    const results = await Promise.all([client.call('echo', { a: 1 }), client.call('sleep', { ms: 50 }), client.call('echo', [2])]);
-    assert.deepEqual(results, [{ a: 1 }, { slept: 50 }, [2]]);
-    assert.equal((await client.control({ type: 'status' })).ok, true);
-    await assert.rejects(client.call('nope'), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.MethodNotFound);
-  } finally {
-    client.close();
-    await d.close();
-  }
+  t.after(() => client.close());
+  const results = await Promise.all([client.call('echo', { a: 1 }), client.call('sleep', { ms: 50 }), client.call('echo', [2])]);
+  assert.deepEqual(results, [{ a: 1 }, { slept: 50 }, [2]]);
+  assert.equal((await client.control({ type: 'status' })).ok, true);
+  await assert.rejects(client.call('nope'), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.MethodNotFound);
 });
 
-test('pending calls reject with -32002 when the daemon goes; the next call reconnects once', async () => {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-  let daemon = await Daemon.start(config, { log: silent, env: {} });
-  const client = new Client({ socket: config.socket, connectTimeoutMs: 1000 });
-  try {
-    assert.deepEqual(await client.call('echo', [1]), [1]);
-    const pending = assert.rejects(client.call('sleep', { ms: 2000 }), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable && /daemon_unreachable/.test(e.message));
-    await new Promise((r) => setTimeout(r, 100));
-    await daemon.destroy();
-    await pending;
-    await assert.rejects(client.call('echo'), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable);
-    daemon = await Daemon.start(config, { log: silent, env: {} });
-    assert.deepEqual(await client.call('echo', [3]), [3], 'reconnected');
-  } finally {
-    client.close();
-    await daemon.close();
-    cleanup();
-  }
+test('pending calls reject with -32002 when the daemon goes; the next call reconnects once', async (t) => {
+  const d = await startDaemon(t, { threads: 1 });
+  const client = new Client({ socket: d.socket, connectTimeoutMs: 1000 });
+  t.after(() => client.close());
+  assert.deepEqual(await client.call('echo', [1]), [1]);
+  const pending = assert.rejects(client.call('sleep', { ms: 2000 }), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable && /daemon_unreachable/.test(e.message));
+  await new Promise((r) => setTimeout(r, 100));
+  await d.daemon.destroy();
+  await pending;
+  await assert.rejects(client.call('echo'), (e: unknown) => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable);
+  await d.restart();
+  assert.deepEqual(await client.call('echo', [3]), [3], 'reconnected');
 });
 
 test('close() rejects calls and control requests still waiting with -32002', async (t) => {
-  const d = await startDaemon({ threads: 1 });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 1 });
   const client = new Client({ socket: d.socket });
   await client.connect();
   const unreachable = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.DaemonUnreachable;
@@ -60,8 +46,7 @@ test('close() rejects calls and control requests still waiting with -32002', asy
 });
 
 test('params that cannot be sent reject that call alone; bigints are sent as their digits', async (t) => {
-  const d = await startDaemon({ threads: 1 });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 1 });
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown): void => void unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);
@@ -82,9 +67,8 @@ test('params that cannot be sent reject that call alone; bigints are sent as the
 });
 
 /** A one-shot NDJSON server that answers each request line with `reply(id)`. */
-async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id: number, line: string) => string | null): Promise<string> {
-  const { dir, cleanup } = tmpHome();
-  const path = join(dir, 'fake.sock');
+async function fakeServer(t: Teardown, reply: (id: number, line: string) => string | null): Promise<string> {
+  const path = join(tempDir(t), 'fake.sock');
   const server = createServer((s) => {
     let buf = '';
     s.setEncoding('utf8');
@@ -102,10 +86,7 @@ async function fakeServer(t: { after: (fn: () => unknown) => void }, reply: (id:
     s.on('error', () => {});
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
-  t.after(() => {
-    server.close();
-    cleanup();
-  });
+  onTeardown(t, () => server.close());
   return path;
 }
 
@@ -130,49 +111,41 @@ test('results and errors are parsed losslessly: unsafe integers arrive as bigint
   await assert.rejects(client.call('other'), (e: unknown) => e instanceof RpcError && e.code === -32001 && (e.data as { row: unknown }).row === 18446744073709551615n);
 });
 
-test('a call the daemon refuses (too long, too deep) rejects with the refusal, by its id; the calls beside it are answered', async () => {
-  const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxDepth: 8 });
+test('a call the daemon refuses (too long, too deep) rejects with the refusal, by its id; the calls beside it are answered', async (t) => {
+  const d = await startDaemon(t, { threads: 1, maxLineBytes: 4096, maxDepth: 8 });
   const client = new Client({ socket: d.socket, callTimeoutMs: 10_000 });
-  try {
-    let deep: unknown = 1;
-    for (let i = 0; i < 20; i++) deep = [deep];
-    const [before, long, nested, after] = await Promise.allSettled([
-      client.call('sleep', { ms: 200 }),
-      client.call('echo', { text: 'x'.repeat(10_000) }),
-      client.call('echo', deep),
-      client.call('echo', [1]),
-    ]);
-    assert.deepEqual(before, { status: 'fulfilled', value: { slept: 200 } });
-    assert.equal(long?.status, 'rejected');
-    assert.ok(long.status === 'rejected' && long.reason instanceof RpcError && long.reason.code === ErrorCode.InvalidRequest, String(long.status === 'rejected' ? long.reason : ''));
-    assert.deepEqual(long.reason.data, { bound: 'max_line_bytes', limit: 4096 });
-    assert.ok(nested?.status === 'rejected' && nested.reason instanceof RpcError && nested.reason.code === ErrorCode.InvalidRequest);
-    assert.deepEqual(nested.reason.data, { bound: 'max_depth', limit: 8 });
-    assert.deepEqual(after, { status: 'fulfilled', value: [1] });
-  } finally {
-    client.close();
-    await d.close();
-  }
+  t.after(() => client.close());
+  let deep: unknown = 1;
+  for (let i = 0; i < 20; i++) deep = [deep];
+  const [before, long, nested, after] = await Promise.allSettled([
+    client.call('sleep', { ms: 200 }),
+    client.call('echo', { text: 'x'.repeat(10_000) }),
+    client.call('echo', deep),
+    client.call('echo', [1]),
+  ]);
+  assert.deepEqual(before, { status: 'fulfilled', value: { slept: 200 } });
+  assert.equal(long?.status, 'rejected');
+  assert.ok(long.status === 'rejected' && long.reason instanceof RpcError && long.reason.code === ErrorCode.InvalidRequest, String(long.status === 'rejected' ? long.reason : ''));
+  assert.deepEqual(long.reason.data, { bound: 'max_line_bytes', limit: 4096 });
+  assert.ok(nested?.status === 'rejected' && nested.reason instanceof RpcError && nested.reason.code === ErrorCode.InvalidRequest);
+  assert.deepEqual(nested.reason.data, { bound: 'max_depth', limit: 8 });
+  assert.deepEqual(after, { status: 'fulfilled', value: [1] });
 });
 
-test('a refusal for a call that already timed out is not given to another call pending at the time', async () => {
+test('a refusal for a call that already timed out is not given to another call pending at the time', async (t) => {
   // One call in flight: reading pauses, so the long line is refused only after the sleep, when both have timed out.
-  const d = await startDaemon({ threads: 1, maxLineBytes: 4096, maxInFlight: 1 });
+  const d = await startDaemon(t, { threads: 1, maxLineBytes: 4096, maxInFlight: 1 });
   const client = new Client({ socket: d.socket, callTimeoutMs: 400 });
+  t.after(() => client.close());
   const timedOut = (e: unknown): boolean => e instanceof RpcError && e.code === ErrorCode.Timeout;
-  try {
-    const slow = client.call('sleep', { ms: 1200 });
-    await new Promise((r) => setTimeout(r, 50));
-    const long = client.call('echo', { text: 'x'.repeat(10_000) });
-    await assert.rejects(slow, timedOut);
-    await assert.rejects(long, timedOut);
-    await new Promise((r) => setTimeout(r, 500));
-    // Sent before the refusal of the long line arrives, answered after it.
-    assert.deepEqual(await client.call('echo', [1]), [1]);
-  } finally {
-    client.close();
-    await d.close();
-  }
+  const slow = client.call('sleep', { ms: 1200 });
+  await new Promise((r) => setTimeout(r, 50));
+  const long = client.call('echo', { text: 'x'.repeat(10_000) });
+  await assert.rejects(slow, timedOut);
+  await assert.rejects(long, timedOut);
+  await new Promise((r) => setTimeout(r, 500));
+  // Sent before the refusal of the long line arrives, answered after it.
+  assert.deepEqual(await client.call('echo', [1]), [1]);
 });
 
 test('an id-null refusal is matched by the bound its data names, whatever its words', async (t) => {

@@ -4,19 +4,18 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, statSync, writeFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Conn, roundTrip, startDaemon, tmpHome, type Running } from './helper.js';
-import { resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
-import { silent, FIXTURE } from './helper.js';
+import { Conn, roundTrip } from './helper.js';
+import { sharedTeardown, startDaemon, tempDir, onTeardown, type Teardown, type Running } from './daemons.js';
+import { silent } from './helper.js';
 import { ControlPlane } from '../src/lifecycle/control.js';
 import { StateStore } from '../src/lifecycle/state.js';
 import { status } from './status.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon();
+  d = await startDaemon(suite);
 });
-after(() => d.close());
 
 const disk = (): Record<string, unknown> => JSON.parse(readFileSync(join(d.home, 'state.json'), 'utf8')) as Record<string, unknown>;
 const send = (msg: object): Promise<Record<string, unknown>> => roundTrip(d.socket, msg);
@@ -27,7 +26,7 @@ const invalid = (r: Record<string, unknown>): void => {
 };
 
 describe('status', () => {
-  test('has the original keys with their defaults, then live metrics', async () => {
+  test('has the original keys with their defaults, then live metrics', async (t) => {
     const r = await status(d.socket);
     for (const k of ['ok', 'state', 'fsm_state', 'uptime_sec', 'version', 'last_tick_at', 'quiet_window', 'pending_digest', 'daemon_started_at', 'scheduler_paused']) {
       assert.ok(k in r, k);
@@ -47,31 +46,24 @@ describe('status', () => {
 });
 
 describe('status: pending_digest and uptime_sec', () => {
-  const digestOf = async (value: unknown): Promise<unknown> => {
-    const { dir, cleanup } = tmpHome();
-    try {
-      writeFileSync(join(dir, 'state.json'), JSON.stringify({ pending_digest: value }));
-      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-      const daemon = await Daemon.start(config, { log: silent, env: {} });
-      try {
-        return (await roundTrip(config.socket, { type: 'status' })).pending_digest;
-      } finally {
-        await daemon.close();
-      }
-    } finally {
-      cleanup();
-    }
+  const digestOf = async (t: Teardown, value: unknown): Promise<unknown> => {
+    const home = tempDir(t);
+    writeFileSync(join(home, 'state.json'), JSON.stringify({ pending_digest: value }));
+    const one = await startDaemon(t, { threads: 1 }, { home });
+    const digest = (await roundTrip(one.socket, { type: 'status' })).pending_digest;
+    await one.close();
+    return digest;
   };
 
-  test('an object in the state gives exactly the four counters, missing ones defaulted', async () => {
-    assert.deepEqual(await digestOf({}), { rem_cycles_completed: 0, episodes_processed: 0, schemas_induced_tier0: 0, claude_call_used: false });
-    assert.deepEqual(await digestOf({ rem_cycles_completed: 3, claude_call_used: true, secret: 'x', episodes: 9 }), {
+  test('an object in the state gives exactly the four counters, missing ones defaulted', async (t) => {
+    assert.deepEqual(await digestOf(t, {}), { rem_cycles_completed: 0, episodes_processed: 0, schemas_induced_tier0: 0, claude_call_used: false });
+    assert.deepEqual(await digestOf(t, { rem_cycles_completed: 3, claude_call_used: true, secret: 'x', episodes: 9 }), {
       rem_cycles_completed: 3,
       episodes_processed: 0,
       schemas_induced_tier0: 0,
       claude_call_used: true,
     });
-    assert.deepEqual(await digestOf({ rem_cycles_completed: 1, episodes_processed: 2, schemas_induced_tier0: 4, claude_call_used: false }), {
+    assert.deepEqual(await digestOf(t, { rem_cycles_completed: 1, episodes_processed: 2, schemas_induced_tier0: 4, claude_call_used: false }), {
       rem_cycles_completed: 1,
       episodes_processed: 2,
       schemas_induced_tier0: 4,
@@ -79,8 +71,8 @@ describe('status: pending_digest and uptime_sec', () => {
     });
   });
 
-  test('anything else is null', async () => {
-    for (const v of [null, 5, 'digest', [1, 2], true]) assert.equal(await digestOf(v), null, JSON.stringify(v));
+  test('anything else is null', async (t) => {
+    for (const v of [null, 5, 'digest', [1, 2], true]) assert.equal(await digestOf(t, v), null, JSON.stringify(v));
   });
 
   test('uptime_sec is seconds as a number, fractions kept', async () => {
@@ -186,9 +178,8 @@ describe('session_open', () => {
     assert.equal(typeof (s.first_turn_pending as Record<string, string>)['s'.repeat(128)], 'string');
     assert.deepEqual(s.hippea_cascade_request, { session_id: 's'.repeat(128), ts: 'T', pending: true });
   });
-  test('first_turn_pending is bounded in bytes on insert, newest kept', async () => {
-    const small = await startDaemon({ firstTurnMaxBytes: 1024 });
-    try {
+  test('first_turn_pending is bounded in bytes on insert, newest kept', async (t) => {
+    const small = await startDaemon(t, { firstTurnMaxBytes: 1024 });
       const ids = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(200)}`);
       for (const id of ids) {
         await roundTrip(small.socket, { type: 'session_open', session_id: id, ts: 't' });
@@ -200,23 +191,16 @@ describe('session_open', () => {
       assert.ok(bytes <= 1024, `${bytes} bytes kept`);
       // 128 chars clipped: 130 bytes of JSON key + 24 of time + 4 = 158 per entry → 6 fit.
       assert.deepEqual(kept, ids.slice(-6).map((id) => id.slice(0, 128)));
-    } finally {
-      await small.close();
-    }
   });
 
-  test('first_turn_pending is capped on insert, newest kept', async () => {
-    const small = await startDaemon({ firstTurnMax: 3 });
-    try {
+  test('first_turn_pending is capped on insert, newest kept', async (t) => {
+    const small = await startDaemon(t, { firstTurnMax: 3 });
       for (let i = 0; i < 6; i++) {
         await roundTrip(small.socket, { type: 'session_open', session_id: `s${i}`, ts: 't' });
         await new Promise((r) => setTimeout(r, 2)); // distinct timestamps
       }
       const s = JSON.parse(readFileSync(join(small.home, 'state.json'), 'utf8'));
       assert.deepEqual(Object.keys(s.first_turn_pending).sort(), ['s3', 's4', 's5']);
-    } finally {
-      await small.close();
-    }
   });
 
   test('both fields are optional but must be strings; null is a wrong type', async () => {
@@ -276,13 +260,15 @@ describe('state file', () => {
     assert.equal(readdirSync(d.home).filter((f) => f.endsWith('.tmp')).length, 0, 'no temp files left');
   });
 
-  test('a failed write answers state_write_failed, keeps the old file, and the daemon serves on', async () => {
+  test('a failed write answers state_write_failed, keeps the old file, and the daemon serves on', async (t) => {
     // A full filesystem: a tiny tmpfs as home (needs root), else a read-only home (needs non-root).
-    const { dir, cleanup } = tmpHome();
+    const dir = tempDir(t);
     const root = process.getuid?.() === 0;
-    if (root) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0700', 'tmpfs', dir]);
-    const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-    const daemon = await Daemon.start(config, { log: silent, env: {} });
+    if (root) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0700', 'tmpfs', dir]);
+      onTeardown(t, () => execFileSync('umount', ['-l', dir]));
+    }
+    const { config } = await startDaemon(t, { threads: 1 }, { home: dir });
     assert.equal((await roundTrip(config.socket, { type: 'pause' })).ok, true);
     const before = readFileSync(join(dir, 'state.json'), 'utf8');
     if (root) {
@@ -294,7 +280,10 @@ describe('state file', () => {
     } else {
       chmodSync(dir, 0o500);
     }
-    try {
+    onTeardown(t, () => {
+      if (root) rmSync(join(dir, 'filler'), { force: true });
+      else chmodSync(dir, 0o700);
+    });
       const r = await roundTrip(config.socket, { type: 'session_open', session_id: 'x'.repeat(100), ts: 'never' });
       assert.equal(r.ok, false);
       assert.equal(r.reason, 'state_write_failed');
@@ -306,22 +295,14 @@ describe('state file', () => {
       assert.equal(status.ok, true);
       assert.equal(status.scheduler_paused, true);
       assert.deepEqual(await roundTrip(config.socket, { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] }), { jsonrpc: '2.0', id: 1, result: [1] });
-    } finally {
-      if (root) rmSync(join(dir, 'filler'), { force: true });
-      else chmodSync(dir, 0o700);
-      await daemon.close();
-      if (root) execFileSync('umount', ['-l', dir]);
-      cleanup();
-    }
   });
 });
 
 describe('state file at start', () => {
-  test('a corrupt file is moved aside and the daemon starts from {}', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
+  test('a corrupt file is moved aside and the daemon starts from {}', async (t) => {
+    const dir = tempDir(t);
       writeFileSync(join(dir, 'state.json'), '{not json');
-      const daemon = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {}), { log: silent, env: {} });
+    const { daemon } = await startDaemon(t, { threads: 1 }, { home: dir });
       const aside = readdirSync(dir).filter((f) => f.startsWith('state.json.corrupt-'));
       assert.equal(aside.length, 1);
       assert.equal(readFileSync(join(dir, aside[0] as string), 'utf8'), '{not json');
@@ -329,14 +310,10 @@ describe('state file at start', () => {
       assert.equal(typeof s.daemon_started_at, 'string');
       await daemon.close();
       assert.equal(typeof JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).daemon_stopped_at, 'string');
-    } finally {
-      cleanup();
-    }
   });
 
-  test('any key survives persist and reload; unknown keys are kept; wrong types are reset with one warning', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
+  test('any key survives persist and reload; unknown keys are kept; wrong types are reset with one warning', async (t) => {
+    const dir = tempDir(t);
       const now = new Date().toISOString();
       writeFileSync(
         join(dir, 'state.json'),
@@ -344,10 +321,8 @@ describe('state file at start', () => {
           `"fsm_state":7,"scheduler_paused":"yes","last_session_open":{"session_id":null,"ts":"x"},"daemon_pid":"abc","quiet_window":{"from":"22:00"}}`,
       );
       const logs: Record<string, unknown>[] = [];
-      const { pino } = await import('pino');
-      const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l)) });
-      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-      let daemon = await Daemon.start(config, { log, env: {} });
+    const run = await startDaemon(t, { threads: 1 }, { home: dir, logs });
+    const { config } = run;
       const warnings = logs.filter((l) => Array.isArray(l.keys));
       assert.equal(warnings.length, 1);
       assert.deepEqual([...(warnings[0]?.keys as string[])].sort(), ['daemon_pid', 'fsm_state', 'last_session_open', 'scheduler_paused']);
@@ -364,9 +339,7 @@ describe('state file at start', () => {
       assert.equal(s.daemon_pid, process.pid);
       assert.deepEqual(Object.keys(s.first_turn_pending as object).sort(), ['__proto__', 'constructor']);
       await roundTrip(config.socket, { type: 'session_open', session_id: '__proto__', ts: 'again' });
-      await daemon.close();
-      daemon = await Daemon.start(config, { log: silent, env: {} });
-      try {
+    const daemon = await run.restart({}, { log: silent });
         const pending = daemon.state.data.first_turn_pending as Record<string, string>;
         assert.ok(Object.hasOwn(pending, '__proto__') && Object.hasOwn(pending, 'constructor'), 'reloaded as own keys');
         assert.equal(typeof pending['__proto__'], 'string');
@@ -374,29 +347,17 @@ describe('state file at start', () => {
         s = read();
         assert.deepEqual(Object.keys(s.first_turn_pending as object).sort(), ['__proto__', 'constructor']);
         assert.ok(Object.hasOwn(s, '__proto__'));
-      } finally {
-        await daemon.close();
-      }
-    } finally {
-      cleanup();
-    }
   });
 
-  test('persisted flags survive a restart', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
+  test('persisted flags survive a restart', async (t) => {
+    const dir = tempDir(t);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'state.json'), JSON.stringify({ fsm_state: 'SLEEP', scheduler_paused: true }));
-      const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
-      const daemon = await Daemon.start(config, { log: silent, env: {} });
+    const { config } = await startDaemon(t, { threads: 1 }, { home: dir });
       const r = await roundTrip(config.socket, { type: 'status' });
       assert.equal(r.fsm_state, 'SLEEP');
       assert.equal(r.state, 'SLEEP');
       assert.equal(r.scheduler_paused, true);
       assert.deepEqual(await roundTrip(config.socket, { type: 'user_initiated_sleep', reason: 'x', ts: 'y' }), { ok: false, reason: 'already_sleeping' });
-      await daemon.close();
-    } finally {
-      cleanup();
-    }
   });
 });

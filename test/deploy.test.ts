@@ -10,7 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LAUNCHD_SOCKET_NAME } from '../src/host/launchd.js';
-import { FIXTURE, FIXTURES, join, roundTrip, spawnCli, tmpHome } from './helper.js';
+import { FIXTURE, FIXTURES, join, roundTrip } from './helper.js';
+import { spawnDaemon, tempDir, onTeardown } from './daemons.js';
 import { needs } from './tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,18 +41,14 @@ test('systemd-analyze security rates the service OK or better (exposure ≤ 4.9)
   assert.ok(exposure <= 4.9, `exposure ${exposure} ${m[2]}`);
 });
 
-test('systemd-analyze verify accepts both units once installed', { skip: noAnalyze }, () => {
-  const { dir, cleanup } = tmpHome();
-  try {
-    const unit = readFileSync(SERVICE, 'utf8').replaceAll('@NODE@', process.execPath).replaceAll('@DISPATCHD@', ROOT.replace(/\/$/, ''));
-    writeFileSync(join(dir, 'dispatchd.service'), unit);
-    writeFileSync(join(dir, 'dispatchd.socket'), readFileSync(SOCKET_UNIT));
-    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'dispatchd.service'), join(dir, 'dispatchd.socket')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '', r.stderr);
-  } finally {
-    cleanup();
-  }
+test('systemd-analyze verify accepts both units once installed', { skip: noAnalyze }, (t) => {
+  const dir = tempDir(t);
+  const unit = readFileSync(SERVICE, 'utf8').replaceAll('@NODE@', process.execPath).replaceAll('@DISPATCHD@', ROOT.replace(/\/$/, ''));
+  writeFileSync(join(dir, 'dispatchd.service'), unit);
+  writeFileSync(join(dir, 'dispatchd.socket'), readFileSync(SOCKET_UNIT));
+  const r = spawnSync('systemd-analyze', ['verify', join(dir, 'dispatchd.service'), join(dir, 'dispatchd.socket')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim(), '', r.stderr);
 });
 
 test('the service restarts on failure but never on exit 2 (bad option) or 75 (lock held), and is Type=notify', () => {
@@ -112,65 +109,50 @@ async function notifySocket(path: string): Promise<{ proc: ChildProcess; message
   return { proc, messages, next };
 }
 
-test('under NOTIFY_SOCKET the daemon sends READY=1 once it answers, and STOPPING=1 on SIGTERM', { skip: needs('systemd-notify', 'python3') }, async () => {
-  const { dir, cleanup } = tmpHome();
+test('under NOTIFY_SOCKET the daemon sends READY=1 once it answers, and STOPPING=1 on SIGTERM', { skip: needs('systemd-notify', 'python3') }, async (t) => {
+  const dir = tempDir(t);
   const notify = await notifySocket(join(dir, 'notify'));
+  onTeardown(t, () => notify.proc.kill('SIGKILL'));
   mkdirSync(join(dir, 'home'));
-  const child = spawnCli(['serve', '--home', join(dir, 'home'), '--dispatch', FIXTURE, '--threads', '1'], { NOTIFY_SOCKET: join(dir, 'notify') });
-  try {
-    await notify.next('READY=1');
-    // READY=1 is sent only after the socket is served: it answers right away.
-    const reply = await roundTrip(join(dir, 'home', 'daemon.sock'), { type: 'status' });
-    assert.equal(reply.ok, true);
-    assert.ok(!notify.messages.includes('STOPPING=1'));
-    child.proc.kill('SIGTERM');
-    await notify.next('STOPPING=1');
-    assert.equal(await child.exited, 0, child.stderr);
-    assert.ok(!child.stderr.includes('systemd-notify failed'), child.stderr);
-  } finally {
-    child.proc.kill('SIGKILL');
-    notify.proc.kill('SIGKILL');
-    cleanup();
-  }
+  const child = spawnDaemon(t, ['serve', '--home', join(dir, 'home'), '--dispatch', FIXTURE, '--threads', '1'], { NOTIFY_SOCKET: join(dir, 'notify') });
+  await notify.next('READY=1');
+  // READY=1 is sent only after the socket is served: it answers right away.
+  const reply = await roundTrip(join(dir, 'home', 'daemon.sock'), { type: 'status' });
+  assert.equal(reply.ok, true);
+  assert.ok(!notify.messages.includes('STOPPING=1'));
+  child.proc.kill('SIGTERM');
+  await notify.next('STOPPING=1');
+  assert.equal(await child.exited, 0, child.stderr);
+  assert.ok(!child.stderr.includes('systemd-notify failed'), child.stderr);
 });
 
-test("the threads never inherit NOTIFY_SOCKET or LISTEN_*: they are taken before the first thread starts", async () => {
-  const { dir, cleanup } = tmpHome();
+test("the threads never inherit NOTIFY_SOCKET or LISTEN_*: they are taken before the first thread starts", async (t) => {
+  const dir = tempDir(t);
   // LISTEN_PID names another process: activation is declined (and logged), but the variables must still go.
-  const child = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'env-probe.js'), '--threads', '2', '--log-level', 'error'], {
+  const child = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', join(FIXTURES, 'env-probe.js'), '--threads', '2', '--log-level', 'error'], {
     NOTIFY_SOCKET: join(dir, 'nobody-listens'),
     LISTEN_FDS: '1',
     LISTEN_PID: '1',
     LISTEN_FDNAMES: 'x',
   });
-  try {
-    for (let i = 0; i < 200 && !existsSync(join(dir, 'daemon.sock')); i++) await new Promise((r) => setTimeout(r, 50));
-    // Both lanes' threads: a batch of calls spreads over whatever threads are up.
-    const batch = Array.from({ length: 16 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'env' }));
-    const replies = (await roundTrip(join(dir, 'daemon.sock'), batch)) as unknown as { result: unknown }[];
-    assert.equal(replies.length, 16);
-    for (const r of replies) assert.deepEqual(r.result, { NOTIFY_SOCKET: null, LISTEN_FDS: null, LISTEN_PID: null, LISTEN_FDNAMES: null });
-    child.proc.kill('SIGTERM');
-    assert.equal(await child.exited, 0, child.stderr);
-  } finally {
-    child.proc.kill('SIGKILL');
-    cleanup();
-  }
+  for (let i = 0; i < 200 && !existsSync(join(dir, 'daemon.sock')); i++) await new Promise((r) => setTimeout(r, 50));
+  // Both lanes' threads: a batch of calls spreads over whatever threads are up.
+  const batch = Array.from({ length: 16 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'env' }));
+  const replies = (await roundTrip(join(dir, 'daemon.sock'), batch)) as unknown as { result: unknown }[];
+  assert.equal(replies.length, 16);
+  for (const r of replies) assert.deepEqual(r.result, { NOTIFY_SOCKET: null, LISTEN_FDS: null, LISTEN_PID: null, LISTEN_FDNAMES: null });
+  child.proc.kill('SIGTERM');
+  assert.equal(await child.exited, 0, child.stderr);
 });
 
-test('without NOTIFY_SOCKET nothing is sent and the daemon starts as before', async () => {
-  const { dir, cleanup } = tmpHome();
-  const child = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1', '--log-level', 'debug'], { NOTIFY_SOCKET: '' });
-  try {
-    for (let i = 0; i < 200 && !existsSync(join(dir, 'daemon.sock')); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await roundTrip(join(dir, 'daemon.sock'), { type: 'status' })).ok, true);
-    child.proc.kill('SIGTERM');
-    assert.equal(await child.exited, 0, child.stderr);
-    assert.ok(!child.stderr.includes('systemd-notify'), child.stderr);
-  } finally {
-    child.proc.kill('SIGKILL');
-    cleanup();
-  }
+test('without NOTIFY_SOCKET nothing is sent and the daemon starts as before', async (t) => {
+  const dir = tempDir(t);
+  const child = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '1', '--log-level', 'debug'], { NOTIFY_SOCKET: '' });
+  for (let i = 0; i < 200 && !existsSync(join(dir, 'daemon.sock')); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await roundTrip(join(dir, 'daemon.sock'), { type: 'status' })).ok, true);
+  child.proc.kill('SIGTERM');
+  assert.equal(await child.exited, 0, child.stderr);
+  assert.ok(!child.stderr.includes('systemd-notify'), child.stderr);
 });
 
 /** The plist as JSON, read by python3's plistlib (a real plist parser). */

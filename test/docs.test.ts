@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ErrorCode } from '../src/contract/errors.js';
 import { FIELDS } from '../src/config.js';
-import { BIN, join, spawnCli, tmpHome, waitForSocket } from './helper.js';
+import { BIN, join, waitForSocket } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 import { needs } from './tools.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -100,25 +101,19 @@ const steps = roundTripSteps();
 /** Programs the round trip runs besides the CLI (the README pipes into `nc`). */
 const roundTripTools = ['nc'].filter((tool) => steps.some((s) => new RegExp(`(^|[|;&]\\s*)${tool}\\s`).test(s.cmd)));
 
-test('every command of the README round trip runs against a daemon and prints what the README shows', { skip: needs(...roundTripTools) }, async () => {
+test('every command of the README round trip runs against a daemon and prints what the README shows', { skip: needs(...roundTripTools) }, async (t) => {
   assert.ok(steps.length >= 6, `found ${steps.length} steps`);
-  const { dir, cleanup } = tmpHome();
-  const daemon = spawnCli(['serve', '--threads', '2'], { DISPATCHD_HOME: dir });
-  try {
-    await waitForSocket(join(dir, 'daemon.sock')).catch((err: Error) => {
-      const state = daemon.proc.exitCode === null ? 'still running' : `exited ${daemon.proc.exitCode}`;
-      throw new Error(`${err.message}; the daemon is ${state}; its stderr:\n${daemon.stderr}`);
-    });
-    for (const step of steps) {
-      const cmd = step.cmd.replaceAll('npx dispatchd', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`).replaceAll('~/.dispatchd', dir);
-      const r = await sh(cmd, { DISPATCHD_HOME: dir });
-      const what = `$ ${step.cmd}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-      assert.equal(r.code, step.exit, what);
-      assert.ok(matches(step.expected, r[step.stream]), `README shows:\n${step.expected}\n${what}`);
-    }
-  } finally {
-    daemon.proc.kill('SIGTERM');
-    await daemon.exited;
-    cleanup();
+  const dir = tempDir(t);
+  const daemon = spawnDaemon(t, ['serve', '--threads', '2'], { DISPATCHD_HOME: dir });
+  await waitForSocket(join(dir, 'daemon.sock')).catch((err: Error) => {
+    const state = daemon.proc.exitCode === null ? 'still running' : `exited ${daemon.proc.exitCode}`;
+    throw new Error(`${err.message}; the daemon is ${state}; its stderr:\n${daemon.stderr}`);
+  });
+  for (const step of steps) {
+    const cmd = step.cmd.replaceAll('npx dispatchd', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`).replaceAll('~/.dispatchd', dir);
+    const r = await sh(cmd, { DISPATCHD_HOME: dir });
+    const what = `$ ${step.cmd}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+    assert.equal(r.code, step.exit, what);
+    assert.ok(matches(step.expected, r[step.stream]), `README shows:\n${step.expected}\n${what}`);
   }
 });

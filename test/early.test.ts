@@ -9,7 +9,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child, Conn, connectEarly } from './helper.js';
+import { FIXTURE, FIXTURES, type Child, Conn, connectEarly } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 import type { SocketStatusReply } from '../src/lifecycle/status-reply.js';
 
 /** The first `n` reply lines of `c`, parsed (waiting up to 20 s: a module may still be loading). */
@@ -19,21 +20,8 @@ async function replies(c: Conn, n: number): Promise<Record<string, unknown>[]> {
 
 /** `dispatchd serve --home <a temp home> ...args`, stopped and its home removed after the test — in that order. */
 function serve(t: TestContext, args: string[]): { dir: string; d: Child } {
-  const { dir, cleanup } = tmpHome();
-  const d = spawnCli(['serve', '--home', dir, ...args]);
-  // After-hooks run in the order they were added: one hook, so the daemon stops before its home goes.
-  t.after(async () => {
-    await stop(d);
-    cleanup();
-  });
-  return { dir, d };
-}
-
-async function stop(d: Child): Promise<void> {
-  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGTERM');
-  const t = setTimeout(() => d.proc.kill('SIGKILL'), 15_000);
-  await d.exited;
-  clearTimeout(t);
+  const dir = tempDir(t);
+  return { dir, d: spawnDaemon(t, ['serve', '--home', dir, ...args]) };
 }
 
 test('a call sent the moment the socket accepts is answered, not refused', async (t) => {
@@ -87,23 +75,18 @@ test('a module that fails to load after the daemon listened: calls received are 
   }
 });
 
-test('SIGTERM the moment the socket answers, while threads are still loading: a clean exit 0 every time', async () => {
+test('SIGTERM the moment the socket answers, while threads are still loading: a clean exit 0 every time', async (t) => {
   // Threads terminated while their entry module loads once aborted the whole
   // process (a V8 fatal error under require(esm)); about one start in fifty hit it.
   for (let i = 0; i < 20; i++) {
-    const { dir, cleanup } = tmpHome();
-    const d = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
-    try {
+    const dir = tempDir(t);
+    const d = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
       const s = await connectEarly(join(dir, 'daemon.sock'), d);
       s.close();
       d.proc.kill('SIGTERM');
       const code = await d.exited;
       assert.equal(d.proc.signalCode, null, `run ${i}: killed by ${d.proc.signalCode}: ${d.stderr.slice(-500)}`);
       assert.equal(code, 0, `run ${i}: ${d.stderr.slice(-500)}`);
-    } finally {
-      await stop(d);
-      cleanup();
-    }
   }
 });
 

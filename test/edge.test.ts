@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, rpc, sleep, type Running } from './helper.js';
+import { Conn, roundTrip, rpc, sleep } from './helper.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import type { SocketStatusReply } from '../src/lifecycle/status-reply.js';
 import { status } from './status.js';
@@ -16,10 +17,10 @@ const code = (r: Record<string, unknown>): number | undefined => (r.error as { c
 const message = (r: Record<string, unknown>): string => (r.error as { message?: string } | undefined)?.message ?? '';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
+  d = await startDaemon(suite, { threads: 2, maxBatchLength: 5, maxDepth: 6, maxMethodBytes: 16, maxReplyBytes: 2048 });
 });
-after(() => d.close());
 
 async function one(line: string): Promise<string> {
   const c = await Conn.open(d.socket);
@@ -199,10 +200,10 @@ describe('status stays small', () => {
 
 describe('the built-in store never silently changes what it acknowledges', () => {
   let s: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    s = await startDaemon({ dispatch: null, threads: 1 });
+    s = await startDaemon(suite, { dispatch: null, threads: 1 });
   });
-  after(() => s.close());
 
   test('lone surrogates in stored text are refused with -32602 naming the field; pairs are stored exactly', async () => {
     const send = (params: string): Promise<Record<string, unknown>> => roundTrip(s.socket, `{"jsonrpc":"2.0","id":1,"method":"memory_capture","params":${params}}\n`);

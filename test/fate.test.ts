@@ -5,9 +5,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import { Conn, roundTrip, rpc } from './helper.js';
+import { startDaemon, tempDir } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { status } from './status.js';
 
@@ -16,9 +17,8 @@ const parse = (lines: string[]): Reply[] => lines.map((l) => JSON.parse(l) as Re
 const byId = (replies: Reply[]): Map<string, Reply> => new Map(replies.map((r) => [r.id, r]));
 
 describe('fate per call', () => {
-  test('a process.exit after completed calls in one batch loses none of their results', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('a process.exit after completed calls in one batch loses none of their results', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       const c = await Conn.open(d.socket);
       const steps = [{ tag: 'a' }, { tag: 'b' }, { tag: 'x', exit: true }, { tag: 'c' }, { tag: 'd' }];
       c.send(steps.map((p) => rpc(p.tag, 'step', p)).join(''));
@@ -28,16 +28,12 @@ describe('fate per call', () => {
       assert.equal(r.get('x')?.error?.code, ErrorCode.Internal, 'only the call that killed its worker fails');
       const s = (await status(d.socket)).pool;
       assert.ok(s.avg_batch > 1, 'the calls did share a batch');
-    } finally {
-      await d.close();
-    }
   });
 
-  test('no call runs twice, whatever kills the workers around it (counted by side effects)', async () => {
-    const dir = mkdtempSync('/tmp/dd-fate-');
+  test('no call runs twice, whatever kills the workers around it (counted by side effects)', async (t) => {
+    const dir = tempDir(t);
     const file = join(dir, 'runs.log');
-    const d = await startDaemon({ threads: 2, fastThreads: 1 });
-    try {
+    const d = await startDaemon(t, { threads: 2, fastThreads: 1 });
       const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(d.socket)));
       const per = 60;
       conns.forEach((c, k) =>
@@ -61,15 +57,10 @@ describe('fate per call', () => {
         if (killer) assert.equal(r.error?.code, ErrorCode.Internal);
         else assert.deepEqual(r.result, { tag: r.id }, `${r.id}: a victim keeps its result`);
       }
-    } finally {
-      await d.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 
-  test('params nested past the edge bound fail their own call only', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('params nested past the edge bound fail their own call only', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       const deep = '['.repeat(10_000) + ']'.repeat(10_000);
       const c = await Conn.open(d.socket);
       c.send(`${rpc('a', 'echo', { v: 1 })}{"jsonrpc":"2.0","id":"deep","method":"echo","params":${deep}}\n${rpc('b', 'echo', { v: 2 })}`);
@@ -80,16 +71,12 @@ describe('fate per call', () => {
       assert.deepEqual(r.get('b')?.result, { v: 2 });
       // Refused by the edge (--max-depth) before anything is queued, with its own id.
       assert.equal(r.get('deep')?.error?.code, ErrorCode.InvalidRequest);
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('deadline per call', () => {
-  test('ten pipelined 30 ms calls under a 100 ms deadline all succeed; a 300 ms call gets -32004', async () => {
-    const d = await startDaemon({ threads: 2, fastThreads: 1, callDeadlineMs: 100 });
-    try {
+  test('ten pipelined 30 ms calls under a 100 ms deadline all succeed; a 300 ms call gets -32004', async (t) => {
+    const d = await startDaemon(t, { threads: 2, fastThreads: 1, callDeadlineMs: 100 });
       const c = await Conn.open(d.socket);
       c.send(Array.from({ length: 10 }, (_, i) => rpc(`s${i}`, 'step', { tag: `s${i}`, ms: 30 })).join(''));
       const replies = parse(await c.waitLines(10, 10_000));
@@ -100,14 +87,10 @@ describe('deadline per call', () => {
       c.send(rpc('after', 'echo', [1]));
       assert.deepEqual(parse(await c.waitLines(12, 10_000))[11]?.result, [1]);
       c.close();
-    } finally {
-      await d.close();
-    }
   });
 
-  test('a runaway call in a batch: only it gets -32004, its batch mates are answered', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1, callDeadlineMs: 200 });
-    try {
+  test('a runaway call in a batch: only it gets -32004, its batch mates are answered', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1, callDeadlineMs: 200 });
       const c = await Conn.open(d.socket);
       const steps = [{ tag: 'a' }, { tag: 'loop', loop: true }, { tag: 'b' }, { tag: 'c' }];
       c.send(steps.map((p) => rpc(p.tag, 'step', p)).join(''));
@@ -115,18 +98,14 @@ describe('deadline per call', () => {
       c.close();
       assert.equal(r.get('loop')?.error?.code, ErrorCode.DeadlineExceeded);
       for (const tag of ['a', 'b', 'c']) assert.deepEqual(r.get(tag)?.result, { tag });
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('side effects and deadlines', () => {
-  test('a call answered -32004 never made its effect permanent; one answered ok always did', async () => {
-    const dir = mkdtempSync('/tmp/dd-commit-');
+  test('a call answered -32004 never made its effect permanent; one answered ok always did', async (t) => {
+    const dir = tempDir(t);
     const file = join(dir, 'commits.log');
-    const d = await startDaemon({ threads: 16, callDeadlineMs: 100 });
-    try {
+    const d = await startDaemon(t, { threads: 16, callDeadlineMs: 100 });
       const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(d.socket)));
       // Run times around the deadline, so stops race commits.
       conns.forEach((c, k) => c.send(Array.from({ length: 6 }, (_, i) => rpc(`${k}-${i}`, 'commit', { tag: `${k}-${i}`, file, ms: 60 + 15 * ((k + i) % 6) })).join('')));
@@ -144,15 +123,10 @@ describe('side effects and deadlines', () => {
         else assert.equal(n, 1, `${r.id} answered ${JSON.stringify(r.result ?? r.error)} and committed ${n} times`);
       }
       assert.ok(replies.some((r) => r.error?.code === ErrorCode.DeadlineExceeded), 'some calls did overrun');
-    } finally {
-      await d.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 
-  test('store captures answered -32004 are never stored', async () => {
-    const d = await startDaemon({ dispatch: null, threads: 2, callDeadlineMs: 60 });
-    try {
+  test('store captures answered -32004 are never stored', async (t) => {
+    const d = await startDaemon(t, { dispatch: null, threads: 2, callDeadlineMs: 60 });
       const c = await Conn.open(d.socket);
       c.send(Array.from({ length: 64 }, (_, i) => rpc(`c${i}`, 'memory_capture', { text: `capture number ${i} of the deadline test` })).join(''));
       const replies = parse(await c.waitLines(64, 20_000));
@@ -161,29 +135,21 @@ describe('side effects and deadlines', () => {
       const stats = parse(await c.waitLines(65, 10_000))[64] as unknown as { result: { count: number } };
       c.close();
       assert.equal(stats.result.count, ok, 'stored exactly the captures answered ok');
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('result size', () => {
-  test('a result over --max-result-bytes is -32001 "result too large"; one under it passes', async () => {
-    const d = await startDaemon({ maxResultBytes: 100_000 });
-    try {
+  test('a result over --max-result-bytes is -32001 "result too large"; one under it passes', async (t) => {
+    const d = await startDaemon(t, { maxResultBytes: 100_000 });
       const big = await roundTrip(d.socket, rpc(1, 'big', { bytes: 200_000 }));
       assert.equal((big.error as { code: number }).code, ErrorCode.Internal);
       assert.match((big.error as { message: string }).message, /result too large/);
       const ok = await roundTrip(d.socket, rpc(2, 'big', { bytes: 90_000 }));
       assert.equal((ok.result as string).length, 90_000);
-    } finally {
-      await d.close();
-    }
   });
 
-  test('a 100 MB string or a 200 MB Buffer with a 64 MiB worker heap: the call fails, the daemon lives', async () => {
-    const d = await startDaemon({ workerHeapMb: 64 });
-    try {
+  test('a 100 MB string or a 200 MB Buffer with a 64 MiB worker heap: the call fails, the daemon lives', async (t) => {
+    const d = await startDaemon(t, { workerHeapMb: 64 });
       for (const [method, mb] of [
         ['huge_string', 100],
         ['huge_buffer', 200],
@@ -193,8 +159,5 @@ describe('result size', () => {
         assert.match((r.error as { message: string }).message, /result too large/);
       }
       assert.deepEqual((await roundTrip(d.socket, rpc(3, 'echo', [3]))).result, [3]);
-    } finally {
-      await d.close();
-    }
   });
 });

@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, Conn, FIXTURE, killChild, spawnCli, tmpHome, waitForSocket } from './helper.js';
+import { BIN, Conn, FIXTURE, waitForSocket } from './helper.js';
+import { spawnDaemon, tempDir, onTeardown } from './daemons.js';
 import type { ConnectionsStatus, SocketStatusReply } from '../src/lifecycle/status-reply.js';
 
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
@@ -21,13 +22,15 @@ async function status(c: Conn, n: number): Promise<{ connections: ConnectionsSta
 }
 
 describe('fds', () => {
-  test('under --nofile=200, the connection limit follows the threads running; accepted connections are answered to the end', { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, async () => {
-    const { dir, cleanup } = tmpHome();
+  test('under --nofile=200, the connection limit follows the threads running; accepted connections are answered to the end', { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'daemon.sock');
     const args = ['serve', '--home', dir, '--dispatch', FIXTURE, '--max-connections', '1000', '--thread-idle-ms', '60000'];
-    const d = spawnCli([], {}, { shell: `exec prlimit --nofile=200 '${process.execPath}' '${BIN}' ${args.map((a) => `'${a}'`).join(' ')}` });
+    spawnDaemon(t, [], {}, { shell: `exec prlimit --nofile=200 '${process.execPath}' '${BIN}' ${args.map((a) => `'${a}'`).join(' ')}` });
     const conns: Conn[] = [];
-    try {
+    onTeardown(t, () => {
+      for (const c of conns) c.close();
+    });
       await waitForSocket(sock);
       const watch = await Conn.open(sock);
       conns.push(watch);
@@ -59,10 +62,5 @@ describe('fds', () => {
       for (const [i, c] of held.entries()) assert.deepEqual((await c.json(1, 10_000)).result, [i]);
       const answers = (await burst.waitLines(8, 10_000)).map((l) => JSON.parse(l) as { result?: unknown });
       for (const a of answers) assert.deepEqual(a.result, { slept: 800 });
-    } finally {
-      for (const c of conns) c.close();
-      await killChild(d);
-      cleanup();
-    }
   });
 });

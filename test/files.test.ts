@@ -5,11 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { constants, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileKindError, openRegular, readRegularFile, refuseSymlinks, removeLeftoverTemps, writeFileAtomic } from '../src/host/files.js';
-import { tmpHome } from './helper.js';
+import { tempDir } from './daemons.js';
 
 test('readRegularFile: a regular file is read; anything else is unreadable, never followed or waited on', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   writeFileSync(join(dir, 'ok'), '{"a":1}');
   writeFileSync(join(dir, 'target'), 'secret');
   symlinkSync(join(dir, 'target'), join(dir, 'link'));
@@ -33,8 +32,7 @@ test('readRegularFile: a regular file is read; anything else is unreadable, neve
 });
 
 test('openRegular refuses a symlink without touching its target', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   writeFileSync(join(dir, 'target'), 'keep');
   symlinkSync(join(dir, 'target'), join(dir, 'lock'));
   assert.throws(() => openRegular(join(dir, 'lock'), constants.O_RDWR | constants.O_CREAT), (e: Error) => e instanceof FileKindError && /symbolic link/.test(e.message));
@@ -42,8 +40,7 @@ test('openRegular refuses a symlink without touching its target', (t) => {
 });
 
 test('writeFileAtomic replaces a symlink at the target (never writes through it), mode 0600, no temp left', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   writeFileSync(join(dir, 'victim'), 'precious', { mode: 0o644 });
   symlinkSync(join(dir, 'victim'), join(dir, 'state.json'));
   const old = process.umask(0o022);
@@ -60,8 +57,7 @@ test('writeFileAtomic replaces a symlink at the target (never writes through it)
 });
 
 test('writeFileAtomic fails cleanly when the rename cannot happen: target untouched, no temp left', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   mkdirSync(join(dir, 'state.json')); // a directory where the file should go
   writeFileSync(join(dir, 'state.json', 'inside'), 'x');
   await assert.rejects(writeFileAtomic(join(dir, 'state.json'), '{}\n'));
@@ -70,8 +66,7 @@ test('writeFileAtomic fails cleanly when the rename cannot happen: target untouc
 });
 
 test('removeLeftoverTemps removes only our own temp names (links too, never their targets)', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   writeFileSync(join(dir, 'victim'), 'keep');
   writeFileSync(join(dir, '.state.json.0123456789abcdef.tmp'), 'half');
   symlinkSync(join(dir, 'victim'), join(dir, '.state.json.fedcba9876543210.tmp'));
@@ -83,8 +78,7 @@ test('removeLeftoverTemps removes only our own temp names (links too, never thei
 });
 
 test('refuseSymlinks names a planted link and ignores missing files', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   refuseSymlinks(dir, ['store.db', 'store.db-wal']);
   symlinkSync('/etc/passwd', join(dir, 'store.db-wal'));
   assert.throws(() => refuseSymlinks(dir, ['store.db', 'store.db-wal']), /store\.db-wal is a symbolic link/);

@@ -9,13 +9,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Conn, roundTrip, startDaemon, sleep, type Running } from './helper.js';
+import { Conn, roundTrip, sleep } from './helper.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ threads: 2, maxLineBytes: 4096, maxBatchLength: 8, maxDepth: 8 });
+  d = await startDaemon(suite, { threads: 2, maxLineBytes: 4096, maxBatchLength: 8, maxDepth: 8 });
 });
-after(() => d.close());
 
 const id = fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.constant('18446744073709551617'), fc.constant(null), fc.boolean());
 const json = fc.jsonValue({ maxDepth: 3 });

@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPeer, peerHold } from '../bench/store-peers.js';
-import { Conn, FIXTURES, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild } from './helper.js';
+import { Conn, FIXTURES, join, rpc, roundTrip, waitForSocket } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status } from './status.js';
 
@@ -17,13 +18,9 @@ const pool = async (socket: string): Promise<PoolStatus> => (await status(socket
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('a thread stopped at its deadline inside guardNative waits for it to return, however many threads came before', { timeout: 120_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
-  const daemon = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'guarded-wait.js'), '--call-deadline-ms', '100', '--threads', '2']);
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  spawnDaemon(t, ['serve', '--home', dir, '--dispatch', join(FIXTURES, 'guarded-wait.js'), '--call-deadline-ms', '100', '--threads', '2']);
   await waitForSocket(socket);
   const c = await Conn.open(socket);
   t.after(() => c.close());
@@ -40,13 +37,9 @@ test('a thread stopped at its deadline inside guardNative waits for it to return
 });
 
 test('deadline kills of captures waiting on a held lock never abort the process, however many threads came before', { skip: canPeer() ? false : 'no python3 sqlite3', timeout: 120_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
-  const daemon = spawnCli(['serve', '--home', dir, '--call-deadline-ms', '300', '--threads', '2']);
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  const daemon = spawnDaemon(t, ['serve', '--home', dir, '--call-deadline-ms', '300', '--threads', '2']);
   await waitForSocket(socket);
   await roundTrip(socket, rpc(1, 'memory_capture', { text: 'seed' }));
   const hold = await peerHold(join(dir, 'store.db'), 25);

@@ -1,53 +1,18 @@
 /**
- * Test helpers: short temp homes, an in-process daemon on a temp socket, the
- * built daemon as a child process, and a raw NDJSON connection.
+ * Test helpers: fixture paths, a raw NDJSON connection, and the built CLI as
+ * a child process (`daemons.ts` starts daemons and tears them down).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { resolveConfig, type ConfigInput } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
 
 export const FIXTURE = fileURLToPath(new URL('./fixtures/dispatch.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const silent = pino({ level: 'silent' });
-
-/** A fresh short temp dir (unix socket paths are limited to ~100 bytes). */
-export function tmpHome(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync('/tmp/dd-');
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export interface Running {
-  readonly daemon: Daemon;
-  readonly socket: string;
-  readonly home: string;
-  close(): Promise<void>;
-}
-
-/** Starts a daemon in this process with the fixture dispatch module; `logs` collects its log lines. */
-export async function startDaemon(input: ConfigInput = {}, logs?: Record<string, unknown>[]): Promise<Running> {
-  const { dir, cleanup } = tmpHome();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 2, ...input }, {});
-  const log = logs
-    ? pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) })
-    : silent;
-  const daemon = await Daemon.start(config, { log, env: {} });
-  return {
-    daemon,
-    socket: config.socket,
-    home: dir,
-    async close() {
-      await daemon.close();
-      cleanup();
-    },
-  };
-}
 
 /** A raw NDJSON connection that collects response lines. */
 export class Conn {

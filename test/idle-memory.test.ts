@@ -8,17 +8,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pathToFileURL } from 'node:url';
-import { FIXTURES, join, killChild, roundTrip, spawnCli, tmpHome, waitForSocket, type Child } from './helper.js';
+import { FIXTURES, join, roundTrip, waitForSocket } from './helper.js';
+import { spawnDaemon, tempDir, type Teardown } from './daemons.js';
 
 const PROBE = pathToFileURL(join(FIXTURES, 'builtins-probe.js')).href;
 
 /** Serves on a fresh home with the probe, makes one store call, stops; the main thread's built-ins. */
-async function mainBuiltins(t: { after: (fn: () => Promise<void> | void) => void }, extra: string[]): Promise<string[]> {
-  const home = tmpHome();
-  t.after(home.cleanup);
-  const socket = join(home.dir, 'daemon.sock');
-  const child: Child = spawnCli(['serve', '--home', home.dir, '--log-level', 'warn', ...extra], { NODE_OPTIONS: `--import ${PROBE}` });
-  t.after(() => killChild(child));
+async function mainBuiltins(t: Teardown, extra: string[]): Promise<string[]> {
+  const home = tempDir(t);
+  const socket = join(home, 'daemon.sock');
+  const child = spawnDaemon(t, ['serve', '--home', home, '--log-level', 'warn', ...extra], { NODE_OPTIONS: `--import ${PROBE}` });
   await waitForSocket(socket);
   const r = await roundTrip(socket, { jsonrpc: '2.0', id: 1, method: 'memory_capture', params: { text: 'idle memory probe' } });
   assert.ok(r.result !== undefined, JSON.stringify(r));
@@ -39,8 +38,6 @@ test('a daemon without --metrics-listen loads no HTTP stack on its main thread',
 });
 
 test('with --metrics-listen the main thread loads node:http (the probe sees it)', async (t) => {
-  const home = tmpHome();
-  t.after(home.cleanup);
-  const loaded = await mainBuiltins(t, ['--metrics-listen', join(home.dir, 'metrics.sock')]);
+  const loaded = await mainBuiltins(t, ['--metrics-listen', join(tempDir(t), 'metrics.sock')]);
   assert.ok(loaded.includes('http'), 'node:http not loaded with --metrics-listen');
 });

@@ -1,7 +1,8 @@
 /** Lanes and batching (docs/pool.md), against the real server. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
+import { Conn, roundTrip, sleep, rpc } from './helper.js';
+import { startDaemon } from './daemons.js';
 import { MethodTable } from '../src/pool/lanes.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status } from './status.js';
@@ -9,9 +10,8 @@ import { status } from './status.js';
 const pool = async (socket: string): Promise<PoolStatus> => (await status(socket)).pool;
 
 describe('lanes', () => {
-  test('with every slow thread busy, a fast call still answers at once', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('with every slow thread busy, a fast call still answers at once', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       const slow = await Promise.all([0, 1, 2].map(() => Conn.open(d.socket)));
       slow.forEach((c, i) => c.send(rpc(i, 'sleep', { ms: 600 })));
       await sleep(100);
@@ -23,14 +23,10 @@ describe('lanes', () => {
       const s = await pool(d.socket);
       assert.equal(s.lanes.declared.sleep, 'slow', 'declared lanes are read from the module');
       for (const c of slow) c.close();
-    } finally {
-      await d.close();
-    }
   });
 
-  test('without a fast reserve, the same fast call waits (the reserve is what helps)', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 0 });
-    try {
+  test('without a fast reserve, the same fast call waits (the reserve is what helps)', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 0 });
       const slow = await Conn.open(d.socket);
       slow.send(rpc(1, 'sleep', { ms: 400 }));
       await sleep(50);
@@ -38,30 +34,22 @@ describe('lanes', () => {
       await roundTrip(d.socket, rpc('fast', 'echo'));
       assert.ok(performance.now() - t0 > 200);
       slow.close();
-    } finally {
-      await d.close();
-    }
   });
 
-  test('an undeclared method starts slow, is learned fast, and moves to slow when it turns slow', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1, laneThresholdMs: 20 });
-    try {
+  test('an undeclared method starts slow, is learned fast, and moves to slow when it turns slow', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1, laneThresholdMs: 20 });
       const laneOf = async (m: string): Promise<string | undefined> => (await pool(d.socket)).lanes.methods.find((x) => x.method === m)?.lane;
       await roundTrip(d.socket, rpc(1, 'maybe', { ms: 0 }));
       assert.equal(await laneOf('maybe'), 'fast');
       for (let i = 0; i < 3; i++) await roundTrip(d.socket, rpc(i, 'maybe', { ms: 120 }));
       assert.equal(await laneOf('maybe'), 'slow');
       assert.equal((await pool(d.socket)).lanes.threshold_ms, 20);
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('batching', () => {
-  test('pipelined fast calls travel in batches and every id is answered exactly once', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('pipelined fast calls travel in batches and every id is answered exactly once', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(d.socket)));
       conns.forEach((c, k) => c.send(Array.from({ length: 300 }, (_, i) => rpc(`${k}-${i}`, 'echo', { k, i })).join('')));
       const all = await Promise.all(conns.map((c) => c.waitLines(300)));
@@ -76,14 +64,10 @@ describe('batching', () => {
       for (const c of conns) c.close();
       const s = await pool(d.socket);
       assert.ok(s.avg_batch > 1.5, `average batch ${s.avg_batch}`);
-    } finally {
-      await d.close();
-    }
   });
 
-  test('a slow call never rides in a batch with fast ones: they are answered first', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('a slow call never rides in a batch with fast ones: they are answered first', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       const c = await Conn.open(d.socket);
       await roundTrip(d.socket, rpc(0, 'echo'));
       c.send([rpc('a', 'echo'), rpc('b', 'echo'), rpc('slow', 'sleep', { ms: 400 }), rpc('c', 'echo'), rpc('d', 'echo')].join(''));
@@ -93,23 +77,16 @@ describe('batching', () => {
       assert.deepEqual(c.lines.map((l) => JSON.parse(l).id).sort(), ['a', 'b', 'c', 'd']);
       await c.waitLines(5);
       c.close();
-    } finally {
-      await d.close();
-    }
   });
 
-  test('errors inside a batch are answered individually', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 1 });
-    try {
+  test('errors inside a batch are answered individually', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 1 });
       for (const m of ['echo', 'fail', 'nope']) await roundTrip(d.socket, rpc(0, m));
       const c = await Conn.open(d.socket);
       c.send(Array.from({ length: 30 }, (_, i) => rpc(i, ['echo', 'fail', 'nope'][i % 3] as string)).join(''));
       const lines = (await c.waitLines(30)).map((l) => JSON.parse(l) as { id: number; error?: { code: number } });
       c.close();
       for (const l of lines) assert.equal(l.error?.code, [undefined, -32001, -32601][l.id % 3]);
-    } finally {
-      await d.close();
-    }
   });
 });
 

@@ -10,11 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
 import { launchdActivation } from '../src/host/activation.js';
 import { bindActivateSocket, platformActivateSocket, LAUNCHD_SOCKET_NAME } from '../src/host/launchd.js';
-import { FIXTURE, join, roundTrip, rpc, Conn, silent, tmpHome } from './helper.js';
+import { join, roundTrip, rpc, Conn } from './helper.js';
+import { startDaemon, tempDir } from './daemons.js';
 
 // launch_activate_socket's contract: 0 and a malloc'd fd array, or an errno.
 // The stand-in serves the entry "Listeners" at $DD_LAUNCHD_PATH; any other name is ENOENT,
@@ -50,50 +49,36 @@ function buildStub(dir: string): string {
   return lib;
 }
 
-test('the daemon serves the fd launch_activate_socket returns, leaves --socket alone, and status shows the served path', { skip: noCc }, async () => {
-  const { dir, cleanup } = tmpHome();
+test('the daemon serves the fd launch_activate_socket returns, leaves --socket alone, and status shows the served path', { skip: noCc }, async (t) => {
+  const dir = tempDir(t);
   const activate = await bindActivateSocket(buildStub(dir));
   const served = join(dir, 'launchd.sock');
   process.env.DD_LAUNCHD_PATH = served;
-  const config = resolveConfig({ home: join(dir, 'home'), dispatch: FIXTURE, threads: 1 }, {});
-  let daemon: Daemon | undefined;
-  try {
-    daemon = await Daemon.start(config, { log: silent, env: {}, activateSocket: activate });
-    assert.equal(existsSync(config.socket), false, 'the --socket path must not be bound');
-    const c = await Conn.open(served);
-    c.send(rpc(1, 'echo', { a: 1 }));
-    assert.deepEqual((await c.json(1)).result, { a: 1 });
-    c.close();
-    const status = await roundTrip(served, { type: 'status' });
-    assert.equal((status.config as Record<string, unknown>).socket, served);
-    await daemon.close();
-    daemon = undefined;
-  } finally {
+  t.after(() => {
     delete process.env.DD_LAUNCHD_PATH;
-    await daemon?.destroy();
-    cleanup();
-  }
+  });
+  const { config } = await startDaemon(t, { threads: 1 }, { home: join(dir, 'home'), activateSocket: activate });
+  assert.equal(existsSync(config.socket), false, 'the --socket path must not be bound');
+  const c = await Conn.open(served);
+  c.send(rpc(1, 'echo', { a: 1 }));
+  assert.deepEqual((await c.json(1)).result, { a: 1 });
+  c.close();
+  const status = await roundTrip(served, { type: 'status' });
+  assert.equal((status.config as Record<string, unknown>).socket, served);
 });
 
-test('not launchd\'s job (ESRCH / ENOENT) is "not activated"; the daemon binds its own path', { skip: noCc }, async () => {
-  const { dir, cleanup } = tmpHome();
+test('not launchd\'s job (ESRCH / ENOENT) is "not activated"; the daemon binds its own path', { skip: noCc }, async (t) => {
+  const dir = tempDir(t);
   const activate = await bindActivateSocket(buildStub(dir));
-  try {
-    assert.deepEqual(await activate(LAUNCHD_SOCKET_NAME), []); // DD_LAUNCHD_PATH unset: ESRCH
-    process.env.DD_LAUNCHD_PATH = join(dir, 'x.sock');
-    assert.deepEqual(await activate('Other'), []); // ENOENT
+  t.after(() => {
     delete process.env.DD_LAUNCHD_PATH;
-    const config = resolveConfig({ home: join(dir, 'home'), dispatch: FIXTURE, threads: 1 }, {});
-    const daemon = await Daemon.start(config, { log: silent, env: {}, activateSocket: activate });
-    try {
-      assert.equal((await roundTrip(config.socket, { type: 'status' })).ok, true);
-    } finally {
-      await daemon.close();
-    }
-  } finally {
-    delete process.env.DD_LAUNCHD_PATH;
-    cleanup();
-  }
+  });
+  assert.deepEqual(await activate(LAUNCHD_SOCKET_NAME), []); // DD_LAUNCHD_PATH unset: ESRCH
+  process.env.DD_LAUNCHD_PATH = join(dir, 'x.sock');
+  assert.deepEqual(await activate('Other'), []); // ENOENT
+  delete process.env.DD_LAUNCHD_PATH;
+  const { config } = await startDaemon(t, { threads: 1 }, { home: join(dir, 'home'), activateSocket: activate });
+  assert.equal((await roundTrip(config.socket, { type: 'status' })).ok, true);
 });
 
 test('a failing activation function is a logged reason, not a failed start', async () => {
@@ -106,26 +91,22 @@ test('a failing activation function is a logged reason, not a failed start', asy
   assert.deepEqual(await launchdActivation(async () => [7, 8]), { activated: true, fd: 7, count: 2 });
 });
 
-test('LISTEN_FDS wins over launchd, and launchd is asked only on darwin', async () => {
+test('LISTEN_FDS wins over launchd, and launchd is asked only on darwin', async (t) => {
   assert.equal(platformActivateSocket('linux'), null);
   assert.equal(typeof platformActivateSocket('darwin'), 'function');
-  const { dir, cleanup } = tmpHome();
   let asked = 0;
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1 }, {});
   // LISTEN_PID names another process: a reason is logged and the path is bound; launchd is not asked.
-  const daemon = await Daemon.start(config, {
-    log: silent,
-    env: { LISTEN_PID: '1', LISTEN_FDS: '1' },
-    activateSocket: async () => {
-      asked++;
-      return [];
+  const { config } = await startDaemon(
+    t,
+    { threads: 1 },
+    {
+      env: { LISTEN_PID: '1', LISTEN_FDS: '1' },
+      activateSocket: async () => {
+        asked++;
+        return [];
+      },
     },
-  });
-  try {
-    assert.equal(asked, 0);
-    assert.equal((await roundTrip(config.socket, { type: 'status' })).ok, true);
-  } finally {
-    await daemon.close();
-    cleanup();
-  }
+  );
+  assert.equal(asked, 0);
+  assert.equal((await roundTrip(config.socket, { type: 'status' })).ok, true);
 });

@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Conn, FIXTURE, FIXTURES, rpc, roundTrip, silent, sleep, startDaemon, tmpHome } from './helper.js';
-import { resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
+import { Conn, FIXTURES, rpc, roundTrip, silent, sleep } from './helper.js';
+import { startDaemon, tempDir } from './daemons.js';
 import { Router } from '../src/server/router.js';
 import { Server } from '../src/server/server.js';
 
@@ -30,17 +28,13 @@ async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> 
 }
 
 test('an embedded daemon that is destroyed never writes state.json again, even while ticking fast', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
-  const fast = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 10, idleMs: 3_600_000 }, {});
-  const first = await Daemon.start(fast, { log: silent, env: {} });
+  const { daemon: first, home: dir } = await startDaemon(t, { threads: 1, tickMs: 10, idleMs: 3_600_000 });
   const path = join(dir, 'state.json');
   // It ticks: last_tick_at moves.
   const t0 = readFileSync(path, 'utf8');
   await until('a tick written', () => readFileSync(path, 'utf8') !== t0);
   await first.destroy();
-  const second = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 60_000 }, {}), { log: silent, env: {} });
-  t.after(() => second.close());
+  const { daemon: second } = await startDaemon(t, { threads: 1, tickMs: 60_000 }, { home: dir });
   const mine = fileId(path);
   await sleep(300); // thirty of the first daemon's tick intervals
   assert.equal(fileId(path), mine, 'the destroyed daemon wrote state.json after releasing its lock');
@@ -48,19 +42,14 @@ test('an embedded daemon that is destroyed never writes state.json again, even w
 });
 
 test('destroy() during a maintenance cycle: the cycle ends unseen, nothing is written after the lock goes', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
   const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
-  const config = resolveConfig({ home: dir, dispatch: join(FIXTURES, 'slow-maintain.js'), threads: 2, tickMs: 20, idleMs: 3_600_000 }, {});
-  const first = await Daemon.start(config, { log, env: {} });
+  const { daemon: first, config, home: dir } = await startDaemon(t, { dispatch: join(FIXTURES, 'slow-maintain.js'), threads: 2, tickMs: 20, idleMs: 3_600_000 }, { logs });
   assert.equal((await roundTrip(config.socket, { type: 'force_rem', ts: 't' })).ok, true);
   await until('dreaming', () => logs.some((l) => l.msg === 'transition' && l.fsm_state === 'DREAMING'));
   const t0 = performance.now();
   await first.destroy();
   assert.ok(performance.now() - t0 < 1000, 'destroy did not wait for the 1.5 s cycle');
-  const second = await Daemon.start(resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 60_000 }, {}), { log: silent, env: {} });
-  t.after(() => second.close());
+  await startDaemon(t, { threads: 1, tickMs: 60_000 }, { home: dir });
   const path = join(dir, 'state.json');
   const mine = fileId(path);
   await sleep(1800); // past the end of the cycle the first daemon was running
@@ -68,11 +57,10 @@ test('destroy() during a maintenance cycle: the cycle ends unseen, nothing is wr
 });
 
 test('close() twice is one stop; destroy() during close() cuts the drain short and both settle', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, drainTimeoutMs: 30_000 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const d = await startDaemon(t, { threads: 1, drainTimeoutMs: 30_000 });
+  const { daemon, config } = d;
   const c = await Conn.open(config.socket);
+  t.after(() => c.close());
   c.send(rpc(1, 'sleep', { ms: 20_000 }));
   await until('the call running', () => daemon.pool.stats().running === 1);
   const t0 = performance.now();
@@ -85,16 +73,12 @@ test('close() twice is one stop; destroy() during close() cuts the drain short a
   await daemon.destroy(); // again: settles at once
   assert.equal(await daemon.close(), false);
   // The lock is free: a successor starts on the same home.
-  const next = await Daemon.start(config, { log: silent, env: {} });
+  const next = await d.restart();
   assert.equal(await next.close(), true);
-  c.close();
 });
 
 test('destroy() first, then close(): one stop, and the scheduler no longer ticks', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, tickMs: 10 }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {} });
+  const { daemon, home: dir } = await startDaemon(t, { threads: 1, tickMs: 10 });
   await Promise.all([daemon.destroy(), daemon.destroy(), daemon.close()]);
   const before = (daemon.scheduler.snapshot().last_tick_skipped_reason as string | null) ?? 'none';
   const path = join(dir, 'state.json');
@@ -106,8 +90,7 @@ test('destroy() first, then close(): one stop, and the scheduler no longer ticks
 });
 
 test('a second Server.close() waits for the drain like the first', async (t) => {
-  const d = await startDaemon({ threads: 1 });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 1 });
   const { daemon, home: dir } = d;
   const { config } = daemon;
   const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {}, reload: () => daemon.reload() }, config);
@@ -127,8 +110,7 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
 });
 
 test("a status read before the start is written shows this run's start, not none or the previous run's", async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   const path = join(dir, 'state.json');
   const old = '2000-01-01T00:00:00.000Z';
   writeFileSync(path, JSON.stringify({ daemon_started_at: old, daemon_stopped_at: old, daemon_pid: 1 }), { mode: 0o600 });
@@ -137,9 +119,7 @@ test("a status read before the start is written shows this run's start, not none
   const stdout = new PassThrough();
   stdin.write('{"type":"status"}\n');
   const t0 = Date.now();
-  const config = resolveConfig({ home: dir, dispatch: FIXTURE, threads: 1, stdio: true }, {});
-  const daemon = await Daemon.start(config, { log: silent, env: {}, stdin, stdout });
-  t.after(() => daemon.destroy());
+  await startDaemon(t, { threads: 1, stdio: true }, { home: dir, stdin, stdout });
   const first = await new Promise<string>((resolve) => {
     let buf = '';
     stdout.on('data', (c: Buffer) => {

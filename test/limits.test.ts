@@ -2,16 +2,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
+import { Conn, roundTrip, sleep, rpc } from './helper.js';
+import { startDaemon } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { status } from './status.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 
 describe('line length', () => {
-  test('a complete or unfinished over-long line is -32600 (with its id when it stands before the cut); the connection stays usable', async () => {
-    const d = await startDaemon({ maxLineBytes: 1024 });
-    try {
+  test('a complete or unfinished over-long line is -32600 (with its id when it stands before the cut); the connection stays usable', async (t) => {
+    const d = await startDaemon(t, { maxLineBytes: 1024 });
       const c = await Conn.open(d.socket);
       c.send(`{"jsonrpc":"2.0","id":1,"method":"echo","params":{"s":"${'x'.repeat(5000)}"}}\n`);
       c.send(rpc(2, 'echo'));
@@ -29,16 +29,12 @@ describe('line length', () => {
       assert.deepEqual(tooLong.map((t) => t.id), [1, null]);
       for (const t of tooLong) assert.deepEqual((t.error as { data?: unknown }).data, { bound: 'max_line_bytes', limit: 1024 });
       assert.deepEqual(lines.filter((l) => 'result' in l).map((l) => l.id).sort(), [2, 3]);
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('in flight per connection', () => {
-  test('reading pauses at the bound and resumes as calls finish', async () => {
-    const d = await startDaemon({ threads: 4, maxInFlight: 2 });
-    try {
+  test('reading pauses at the bound and resumes as calls finish', async (t) => {
+    const d = await startDaemon(t, { threads: 4, maxInFlight: 2 });
       const c = await Conn.open(d.socket);
       for (let i = 0; i < 6; i++) c.send(rpc(i, 'sleep', { ms: 150 }));
       await sleep(100);
@@ -47,16 +43,12 @@ describe('in flight per connection', () => {
       const lines = await c.waitLines(6, 5000);
       c.close();
       assert.equal(new Set(lines.map((l) => JSON.parse(l).id)).size, 6);
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('pool queue', () => {
-  test('beyond the bound: -32003 at once with a retry hint; nothing queued is lost', async () => {
-    const d = await startDaemon({ threads: 1, maxQueue: 2 });
-    try {
+  test('beyond the bound: -32003 at once with a retry hint; nothing queued is lost', async (t) => {
+    const d = await startDaemon(t, { threads: 1, maxQueue: 2 });
       const conns = await Promise.all(Array.from({ length: 8 }, () => Conn.open(d.socket)));
       conns.forEach((c, i) => c.send(rpc(i, 'sleep', { ms: 100 })));
       const replies = await Promise.all(conns.map((c) => c.json(1, 5000)));
@@ -67,16 +59,12 @@ describe('pool queue', () => {
       assert.equal(ok.length + overloaded.length, 8);
       assert.ok(ok.length >= 3, 'the running call and the queued ones are all answered');
       for (const r of overloaded) assert.equal(typeof ((r.error as { data?: { retry_after_ms?: number } }).data?.retry_after_ms), 'number');
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('connections', () => {
-  test('above the maximum, a new connection gets one error line and is closed', async () => {
-    const d = await startDaemon({ maxConnections: 2 });
-    try {
+  test('above the maximum, a new connection gets one error line and is closed', async (t) => {
+    const d = await startDaemon(t, { maxConnections: 2 });
       const a = await Conn.open(d.socket);
       const b = await Conn.open(d.socket);
       await sleep(50);
@@ -90,17 +78,13 @@ describe('connections', () => {
       b.close();
       await sleep(50);
       assert.equal((await roundTrip(d.socket, rpc(2, 'echo'))).id, 2, 'room again once others leave');
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('slow readers', () => {
-  test('a client that never reads is paused, then disconnected with a log line; others are unaffected', async () => {
+  test('a client that never reads is paused, then disconnected with a log line; others are unaffected', async (t) => {
     const logs: Record<string, unknown>[] = [];
-    const d = await startDaemon({ maxWriteBuffer: 64 * 1024, slowReaderTimeoutMs: 400 }, logs);
-    try {
+    const d = await startDaemon(t, { maxWriteBuffer: 64 * 1024, slowReaderTimeoutMs: 400 }, { logs });
       const c = await Conn.open(d.socket);
       c.socket.pause(); // never read
       for (let i = 0; i < 200; i++) c.send(rpc(i, 'big', { bytes: 64 * 1024 }));
@@ -116,32 +100,24 @@ describe('slow readers', () => {
       assert.ok(mem < 1024 * 1024 * 1024, `rss ${mem}`);
       c.close();
       assert.equal((await roundTrip(d.socket, rpc('other', 'echo'))).id, 'other');
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('deadline', () => {
-  test('a runaway call gets -32004 and its worker is replaced', async () => {
-    const d = await startDaemon({ threads: 1, callDeadlineMs: 300 });
-    try {
+  test('a runaway call gets -32004 and its worker is replaced', async (t) => {
+    const d = await startDaemon(t, { threads: 1, callDeadlineMs: 300 });
       const t0 = Date.now();
       const r = await roundTrip(d.socket, rpc(1, 'loop'));
       assert.equal(code(r), ErrorCode.DeadlineExceeded);
       assert.ok(Date.now() - t0 < 3000);
       assert.deepEqual(await roundTrip(d.socket, rpc(2, 'echo', [2])), { jsonrpc: '2.0', id: 2, result: [2] });
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('disconnect', () => {
-  test("a closed connection's calls that have not started are dropped; running ones finish unseen", async () => {
-    const d = await startDaemon({ threads: 1 });
-    try {
-      const before = (await status(d.socket)).pool;
+  test("a closed connection's calls that have not started are dropped; running ones finish unseen", async (t) => {
+    const d = await startDaemon(t, { threads: 1 });
+    const before = (await status(d.socket)).pool;
       const c = await Conn.open(d.socket);
       c.send(rpc(1, 'sleep', { ms: 200 }));
       for (let i = 0; i < 5; i++) c.send(rpc(`q${i}`, 'sleep', { ms: 200 }));
@@ -155,15 +131,11 @@ describe('disconnect', () => {
       const ran = after.completed - before.completed;
       assert.ok(ran >= 1 && ran <= 2, `${ran} of 6 calls ran`);
       assert.equal(after.queue_size, 0);
-    } finally {
-      await d.close();
-    }
   });
 
-  test('a client that closes with unread answers pending does not keep its queue alive', async () => {
-    const d = await startDaemon({ threads: 1 });
-    try {
-      const before = (await status(d.socket)).pool;
+  test('a client that closes with unread answers pending does not keep its queue alive', async (t) => {
+    const d = await startDaemon(t, { threads: 1 });
+    const before = (await status(d.socket)).pool;
       const c = await Conn.open(d.socket);
       c.socket.pause();
       c.send(rpc(0, 'echo'));
@@ -175,27 +147,19 @@ describe('disconnect', () => {
       const after = (await status(d.socket)).pool;
       assert.ok(after.completed - before.completed <= 3, `${after.completed - before.completed} calls ran`);
       assert.equal(after.queue_size, 0);
-    } finally {
-      await d.close();
-    }
   });
 });
 
 describe('faults', () => {
-  test('a worker over its heap limit is replaced; its call gets -32001', async () => {
-    const d = await startDaemon({ threads: 1, workerHeapMb: 32 });
-    try {
+  test('a worker over its heap limit is replaced; its call gets -32001', async (t) => {
+    const d = await startDaemon(t, { threads: 1, workerHeapMb: 32 });
       const r = await roundTrip(d.socket, rpc(1, 'alloc'));
       assert.equal(code(r), ErrorCode.Internal);
       assert.deepEqual(await roundTrip(d.socket, rpc(2, 'echo', [1])), { jsonrpc: '2.0', id: 2, result: [1] });
-    } finally {
-      await d.close();
-    }
   });
 
-  test('a client that disconnects mid-call costs nothing', async () => {
-    const d = await startDaemon();
-    try {
+  test('a client that disconnects mid-call costs nothing', async (t) => {
+    const d = await startDaemon(t);
       for (let i = 0; i < 5; i++) {
         const c = await Conn.open(d.socket);
         c.send(rpc(i, 'sleep', { ms: 100 }));
@@ -204,14 +168,10 @@ describe('faults', () => {
       }
       await sleep(300);
       assert.equal((await roundTrip(d.socket, rpc('x', 'echo'))).id, 'x');
-    } finally {
-      await d.close();
-    }
   });
 
-  test('1000 connect/close cycles leak no file descriptors', async () => {
-    const d = await startDaemon();
-    try {
+  test('1000 connect/close cycles leak no file descriptors', async (t) => {
+    const d = await startDaemon(t);
       const fds = (): number => readdirSync('/proc/self/fd').length;
       await roundTrip(d.socket, rpc(0, 'echo'));
       const before = fds();
@@ -226,9 +186,6 @@ describe('faults', () => {
       await sleep(200);
       const after = fds();
       assert.ok(after <= before + 2, `fds before ${before}, after ${after}`);
-      assert.equal((await status(d.socket)).connections.active, 1);
-    } finally {
-      await d.close();
-    }
+    assert.equal((await status(d.socket)).connections.active, 1);
   });
 });

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { Conn, FIXTURES, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild } from './helper.js';
+import { Conn, FIXTURES, join, rpc, roundTrip, waitForSocket } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status } from './status.js';
 
@@ -25,14 +26,10 @@ async function burst(socket: string, n: number, ms: number): Promise<number> {
 }
 
 test('threads whose module failed to load exit; once loads succeed again the pool is whole', { timeout: 120_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
   const flag = join(dir, 'fail-flag');
-  const daemon = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'fail-when-file.js')], { FAIL_LOAD_FILE: flag });
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  const daemon = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', join(FIXTURES, 'fail-when-file.js')], { FAIL_LOAD_FILE: flag });
   await waitForSocket(socket);
   for (let i = 0; i < 100 && (await pool(socket)).threads_loaded < 2; i++) await new Promise((r) => setTimeout(r, 100));
   const tasks = (): number => readdirSync(`/proc/${daemon.proc.pid}/task`).length;

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Conn, FIXTURE, roundTrip, spawnCli, tmpHome, waitForSocket, sleep } from './helper.js';
+import { Conn, FIXTURE, roundTrip, waitForSocket, sleep } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 import { status as statusReply } from './status.js';
 
 const CONNECTIONS = 64;
@@ -32,11 +33,10 @@ function request(k: number, i: number): string {
   }
 }
 
-test('64 connections × 200 mixed requests: every id answered exactly once, errors only where expected', async () => {
-  const { dir, cleanup } = tmpHome();
+test('64 connections × 200 mixed requests: every id answered exactly once, errors only where expected', async (t) => {
+  const dir = tempDir(t);
   const sock = join(dir, 'daemon.sock');
-  const daemon = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '2', '--log-level', 'warn']);
-  try {
+  const daemon = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '2', '--log-level', 'warn']);
     await waitForSocket(sock);
     const mem = async (): Promise<number> => (await statusReply(sock)).memory.rss_bytes;
     const rssBefore = await mem();
@@ -110,12 +110,9 @@ test('64 connections × 200 mixed requests: every id answered exactly once, erro
     assert.deepEqual(await roundTrip(sock, { jsonrpc: '2.0', id: 'after', method: 'echo', params: [1] }), { jsonrpc: '2.0', id: 'after', result: [1] });
     const rssAfter = await mem();
     assert.ok(rssAfter < rssBefore + 256 * 1024 * 1024, `rss before ${rssBefore >> 20} MiB, after ${rssAfter >> 20} MiB`);
-    const status = await statusReply(sock);
-    assert.equal(status.connections.active, 1);
-    assert.equal(status.pool.queue_size, 0);
-  } finally {
+  const status = await statusReply(sock);
+  assert.equal(status.connections.active, 1);
+  assert.equal(status.pool.queue_size, 0);
     daemon.proc.kill('SIGTERM');
     assert.equal(await daemon.exited, 0);
-    cleanup();
-  }
 });

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock, LockHeldError } from '../src/host/lock.js';
-import { BIN, FIXTURE, spawnCli, tmpHome } from './helper.js';
+import { BIN, FIXTURE } from './helper.js';
+import { spawnDaemon, tempDir } from './daemons.js';
 
 test('a held lock refuses a second taker naming the holder; released, it can be taken again', (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   const path = join(dir, 'daemon.lock');
   const first = acquireLock(path);
   assert.equal(readFileSync(path, 'utf8'), `${process.pid}\n`);
@@ -27,8 +27,7 @@ test('a held lock refuses a second taker naming the holder; released, it can be 
 });
 
 test('koffi cannot load: serve exits 1 saying the lock needs koffi, and binds nothing', async (t) => {
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   // Stands in for an install where koffi has no binary for the platform: require('koffi') throws.
   const preload = join(dir, 'no-koffi.cjs');
   writeFileSync(
@@ -42,7 +41,7 @@ Module._resolveFilename = function (request, ...rest) {
 `,
   );
   const home = join(dir, 'home');
-  const d = spawnCli([], {}, { shell: `exec '${process.execPath}' --require '${preload}' '${BIN}' serve --home '${home}' --dispatch '${FIXTURE}' --threads 1` });
+  const d = spawnDaemon(t, [], {}, { shell: `exec '${process.execPath}' --require '${preload}' '${BIN}' serve --home '${home}' --dispatch '${FIXTURE}' --threads 1` });
   const timer = setTimeout(() => d.proc.kill('SIGKILL'), 15_000);
   const code = await d.exited;
   clearTimeout(timer);

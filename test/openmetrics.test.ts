@@ -10,7 +10,8 @@ import { statSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { ConfigError, resolveConfig } from '../src/config.js';
 import { renderMetrics } from '../src/observability/openmetrics.js';
-import { Conn, join, rpc, spawnCli, startDaemon, tmpHome } from './helper.js';
+import { Conn, join, rpc, spawnCli } from './helper.js';
+import { startDaemon, tempDir } from './daemons.js';
 
 interface Parsed {
   readonly types: Map<string, string>;
@@ -64,35 +65,31 @@ async function cliMetrics(socket: string): Promise<Parsed> {
   return parse(child.stdout);
 }
 
-test('dispatchd metrics prints valid Prometheus text, and dispatchd_calls_total grows with calls', async () => {
-  const d = await startDaemon();
-  try {
-    const before = await cliMetrics(d.socket);
-    assert.equal(before.types.get('dispatchd_calls_total'), 'counter');
-    assert.equal(before.types.get('dispatchd_call_duration_seconds'), 'summary');
-    assert.equal(before.types.get('dispatchd_connections'), 'gauge');
-    assert.equal(before.types.get('process_resident_memory_bytes'), 'gauge');
-    assert.ok((before.samples.get('process_resident_memory_bytes{}') ?? 0) > 1e6);
-    const calls0 = before.samples.get('dispatchd_calls_total{}');
-    assert.equal(typeof calls0, 'number');
-    const c = await Conn.open(d.socket);
-    for (let i = 0; i < 5; i++) c.send(rpc(i, 'echo', { i }));
-    c.send(rpc(99, 'nope'));
-    await c.waitLines(6);
-    c.close();
-    const after = await cliMetrics(d.socket);
-    assert.equal(after.samples.get('dispatchd_calls_total{}'), (calls0 as number) + 6);
-    assert.equal(after.samples.get('dispatchd_call_errors_total{}'), (before.samples.get('dispatchd_call_errors_total{}') ?? 0) + 1);
-    assert.equal(after.samples.get('dispatchd_call_duration_seconds_count{}'), (calls0 as number) + 6);
-    const p50 = after.samples.get('dispatchd_call_duration_seconds{quantile=0.5}') as number;
-    const p99 = after.samples.get('dispatchd_call_duration_seconds{quantile=0.99}') as number;
-    assert.ok(p50 >= 0 && p50 <= p99 && p99 < 5, `p50 ${p50} p99 ${p99} (seconds)`);
-    assert.ok((after.samples.get('dispatchd_call_duration_seconds_sum{}') as number) > 0);
-    assert.equal(after.samples.get('dispatchd_method_calls_total{lane=fast,method=echo}'), 5);
-    assert.equal(after.samples.get('dispatchd_fsm_state{state=WAKE}'), 1);
-  } finally {
-    await d.close();
-  }
+test('dispatchd metrics prints valid Prometheus text, and dispatchd_calls_total grows with calls', async (t) => {
+  const d = await startDaemon(t);
+  const before = await cliMetrics(d.socket);
+  assert.equal(before.types.get('dispatchd_calls_total'), 'counter');
+  assert.equal(before.types.get('dispatchd_call_duration_seconds'), 'summary');
+  assert.equal(before.types.get('dispatchd_connections'), 'gauge');
+  assert.equal(before.types.get('process_resident_memory_bytes'), 'gauge');
+  assert.ok((before.samples.get('process_resident_memory_bytes{}') ?? 0) > 1e6);
+  const calls0 = before.samples.get('dispatchd_calls_total{}');
+  assert.equal(typeof calls0, 'number');
+  const c = await Conn.open(d.socket);
+  for (let i = 0; i < 5; i++) c.send(rpc(i, 'echo', { i }));
+  c.send(rpc(99, 'nope'));
+  await c.waitLines(6);
+  c.close();
+  const after = await cliMetrics(d.socket);
+  assert.equal(after.samples.get('dispatchd_calls_total{}'), (calls0 as number) + 6);
+  assert.equal(after.samples.get('dispatchd_call_errors_total{}'), (before.samples.get('dispatchd_call_errors_total{}') ?? 0) + 1);
+  assert.equal(after.samples.get('dispatchd_call_duration_seconds_count{}'), (calls0 as number) + 6);
+  const p50 = after.samples.get('dispatchd_call_duration_seconds{quantile=0.5}') as number;
+  const p99 = after.samples.get('dispatchd_call_duration_seconds{quantile=0.99}') as number;
+  assert.ok(p50 >= 0 && p50 <= p99 && p99 < 5, `p50 ${p50} p99 ${p99} (seconds)`);
+  assert.ok((after.samples.get('dispatchd_call_duration_seconds_sum{}') as number) > 0);
+  assert.equal(after.samples.get('dispatchd_method_calls_total{lane=fast,method=echo}'), 5);
+  assert.equal(after.samples.get('dispatchd_fsm_state{state=WAKE}'), 1);
 });
 
 function scrape(opts: { socketPath: string } | { host: string; port: number }, path = '/metrics'): Promise<{ res: IncomingMessage; body: string }> {
@@ -105,38 +102,28 @@ function scrape(opts: { socketPath: string } | { host: string; port: number }, p
   });
 }
 
-test('--metrics-listen on a unix path serves /metrics (0600); other paths are 404', async () => {
+test('--metrics-listen on a unix path serves /metrics (0600); other paths are 404', async (t) => {
   const logs: Record<string, unknown>[] = [];
-  const dir = tmpHome();
-  const path = join(dir.dir, 'metrics.sock');
-  const e = await startDaemon({ metricsListen: path }, logs);
-  try {
-    const { res, body } = await scrape({ socketPath: path });
-    assert.equal(res.statusCode, 200);
-    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
-    assert.equal(parse(body).types.get('dispatchd_calls_total'), 'counter');
-    assert.equal((await scrape({ socketPath: path }, '/')).res.statusCode, 404);
-    assert.equal(statSync(path).mode & 0o777, 0o600);
-    assert.ok(logs.some((l) => l.msg === 'serving metrics at /metrics' && l.metrics === path));
-  } finally {
-    await e.close();
-    dir.cleanup();
-  }
+  const path = join(tempDir(t), 'metrics.sock');
+  await startDaemon(t, { metricsListen: path }, { logs });
+  const { res, body } = await scrape({ socketPath: path });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+  assert.equal(parse(body).types.get('dispatchd_calls_total'), 'counter');
+  assert.equal((await scrape({ socketPath: path }, '/')).res.statusCode, 404);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.ok(logs.some((l) => l.msg === 'serving metrics at /metrics' && l.metrics === path));
 });
 
-test('--metrics-listen 127.0.0.1:0 serves /metrics on loopback TCP', async () => {
+test('--metrics-listen 127.0.0.1:0 serves /metrics on loopback TCP', async (t) => {
   const logs: Record<string, unknown>[] = [];
-  const d = await startDaemon({ metricsListen: '127.0.0.1:0' }, logs);
-  try {
-    const line = logs.find((l) => l.msg === 'serving metrics at /metrics');
-    const m = /^127\.0\.0\.1:(\d+)$/.exec(String(line?.metrics));
-    assert.ok(m, JSON.stringify(line));
-    const { res, body } = await scrape({ host: '127.0.0.1', port: Number(m[1]) });
-    assert.equal(res.statusCode, 200);
-    assert.ok(parse(body).samples.has('dispatchd_connections{}'));
-  } finally {
-    await d.close();
-  }
+  await startDaemon(t, { metricsListen: '127.0.0.1:0' }, { logs });
+  const line = logs.find((l) => l.msg === 'serving metrics at /metrics');
+  const m = /^127\.0\.0\.1:(\d+)$/.exec(String(line?.metrics));
+  assert.ok(m, JSON.stringify(line));
+  const { res, body } = await scrape({ host: '127.0.0.1', port: Number(m[1]) });
+  assert.equal(res.statusCode, 200);
+  assert.ok(parse(body).samples.has('dispatchd_connections{}'));
 });
 
 test('--metrics-listen refuses non-loopback hosts with a ConfigError', () => {

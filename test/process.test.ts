@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Conn, FIXTURE, FIXTURES, BIN, roundTrip, spawnCli, tmpHome, waitForSocket, sleep } from './helper.js';
+import { Conn, FIXTURE, FIXTURES, BIN, roundTrip, spawnCli, waitForSocket, sleep } from './helper.js';
+import { spawnDaemon, tempDir, onTeardown } from './daemons.js';
 import { needs } from './tools.js';
 
 const serveArgs = (home: string, ...more: string[]): string[] => ['serve', '--home', home, '--dispatch', FIXTURE, '--threads', '2', ...more];
@@ -19,13 +20,8 @@ describe('CLI', () => {
   });
 
   test('call, status and control commands round-trip through a running daemon', async (t) => {
-    const { dir, cleanup } = tmpHome();
-    const daemon = spawnCli(serveArgs(dir));
-    t.after(async () => {
-      daemon.proc.kill('SIGTERM');
-      await daemon.exited;
-      cleanup();
-    });
+    const dir = tempDir(t);
+    spawnDaemon(t, serveArgs(dir));
     await waitForSocket(join(dir, 'daemon.sock'));
     const call = spawnCli(['call', 'echo', '{"hello":"world"}', '--home', dir]);
     assert.equal(await call.exited, 0, call.stderr);
@@ -50,20 +46,19 @@ describe('CLI', () => {
     }
   });
 
-  test('a client command with no daemon exits non-zero with daemon_unreachable', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('a client command with no daemon exits non-zero with daemon_unreachable', async (t) => {
+    const dir = tempDir(t);
     const c = spawnCli(['call', 'echo', '--home', dir]);
     assert.equal(await c.exited, 1);
     assert.match(c.stderr, /daemon_unreachable/);
-    cleanup();
   });
 });
 
 describe('lifecycle', () => {
-  test('SIGTERM with a slow call in flight: the call is answered, then the socket is gone and state has daemon_stopped_at', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('SIGTERM with a slow call in flight: the call is answered, then the socket is gone and state has daemon_stopped_at', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'daemon.sock');
-    const daemon = spawnCli(serveArgs(dir));
+    const daemon = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(sock);
     assert.equal(statSync(sock).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
@@ -79,25 +74,23 @@ describe('lifecycle', () => {
     assert.equal(typeof state.daemon_stopped_at, 'string');
     assert.equal(typeof state.daemon_started_at, 'string');
     c.close();
-    cleanup();
   });
 
-  test('SIGINT and SIGHUP stop gracefully too', async () => {
+  test('SIGINT and SIGHUP stop gracefully too', async (t) => {
     for (const sig of ['SIGINT', 'SIGHUP'] as const) {
-      const { dir, cleanup } = tmpHome();
-      const daemon = spawnCli(serveArgs(dir));
+      const dir = tempDir(t);
+      const daemon = spawnDaemon(t, serveArgs(dir));
       await waitForSocket(join(dir, 'daemon.sock'));
       daemon.proc.kill(sig);
       assert.equal(await daemon.exited, 0, sig);
       assert.equal(existsSync(join(dir, 'daemon.sock')), false);
-      cleanup();
     }
   });
 
-  test('a second signal stops at once', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('a second signal stops at once', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'daemon.sock');
-    const daemon = spawnCli(serveArgs(dir, '--drain-timeout-ms', '20000'));
+    const daemon = spawnDaemon(t, serveArgs(dir, '--drain-timeout-ms', '20000'));
     await waitForSocket(sock);
     const c = await Conn.open(sock);
     c.send({ jsonrpc: '2.0', id: 1, method: 'sleep', params: { ms: 10000 } });
@@ -109,64 +102,59 @@ describe('lifecycle', () => {
     assert.notEqual(await daemon.exited, 0);
     assert.ok(Date.now() - t0 < 5000);
     c.close();
-    cleanup();
   });
 
-  test('a second daemon on the same home exits non-zero at once, naming the running pid', async () => {
-    const { dir, cleanup } = tmpHome();
-    const first = spawnCli(serveArgs(dir));
+  test('a second daemon on the same home exits non-zero at once, naming the running pid', async (t) => {
+    const dir = tempDir(t);
+    const first = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(join(dir, 'daemon.sock'));
-    const second = spawnCli(serveArgs(dir));
+    const second = spawnDaemon(t, serveArgs(dir));
     const code = await second.exited;
     assert.notEqual(code, 0);
     assert.match(second.stderr, new RegExp(`pid ${first.proc.pid}`));
     assert.equal((await roundTrip(join(dir, 'daemon.sock'), { type: 'status' })).pid, first.proc.pid, 'the first keeps serving');
     first.proc.kill('SIGTERM');
     await first.exited;
-    cleanup();
   });
 
-  test('a stale socket left by a killed daemon is replaced; the lock died with the process', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('a stale socket left by a killed daemon is replaced; the lock died with the process', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'daemon.sock');
-    const first = spawnCli(serveArgs(dir));
+    const first = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(sock);
     first.proc.kill('SIGKILL');
     await first.exited;
     assert.ok(existsSync(sock), 'SIGKILL leaves the socket file');
-    const second = spawnCli(serveArgs(dir));
+    const second = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(sock);
     assert.equal((await roundTrip(sock, { type: 'status' })).pid, second.proc.pid);
     second.proc.kill('SIGTERM');
     assert.equal(await second.exited, 0);
-    cleanup();
   });
 
-  test('a socket that still answers is never removed', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('a socket that still answers is never removed', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'other.sock');
     const other = createServer((s) => {
       s.on('error', () => {});
       s.end('other\n');
     });
     await new Promise<void>((r) => other.listen(sock, r));
-    const d = spawnCli(serveArgs(join(dir, 'home'), '--socket', sock));
+    onTeardown(t, () => other.close());
+    const d = spawnDaemon(t, serveArgs(join(dir, 'home'), '--socket', sock));
     assert.notEqual(await d.exited, 0);
     assert.match(d.stderr, /in use/);
     const c = await Conn.open(sock);
     assert.deepEqual(await c.waitLines(1), ['other']);
     c.close();
-    other.close();
-    cleanup();
   });
 
-  test('a dispatch module that fails to import makes serve exit non-zero with the error', async () => {
-    const { dir, cleanup } = tmpHome();
-    const d = spawnCli(['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js')]);
+  test('a dispatch module that fails to import makes serve exit non-zero with the error', async (t) => {
+    const dir = tempDir(t);
+    const d = spawnDaemon(t, ['serve', '--home', dir, '--dispatch', join(FIXTURES, 'bad-import.js')]);
     assert.notEqual(await d.exited, 0);
     assert.match(d.stderr, /fixture import failure/);
     assert.equal(existsSync(join(dir, 'daemon.sock')), false);
-    cleanup();
   });
 });
 
@@ -183,10 +171,10 @@ os.environ["LISTEN_PID"] = str(os.getpid()) if sys.argv[2] == "self" else sys.ar
 os.execv(sys.argv[3], sys.argv[3:])
 ' '${sock}' '${pid}' '${process.execPath}' '${BIN}' serve --home '${home}' --dispatch '${FIXTURE}' --threads 1`;
 
-  test('LISTEN_PID = our pid: serves the inherited fd and leaves the path alone', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('LISTEN_PID = our pid: serves the inherited fd and leaves the path alone', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'activated.sock');
-    const d = spawnCli([], {}, { shell: activate(sock, join(dir, 'home'), 'self') });
+    const d = spawnDaemon(t, [], {}, { shell: activate(sock, join(dir, 'home'), 'self') });
     await waitForSocket(sock);
     assert.equal(statSync(sock).mode & 0o777, 0o640, 'no chmod of an activated socket');
     assert.equal(existsSync(join(dir, 'home', 'daemon.sock')), false, 'did not bind its own path');
@@ -195,26 +183,24 @@ os.execv(sys.argv[3], sys.argv[3:])
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0);
     assert.ok(existsSync(sock), 'the supervisor owns the path: not unlinked');
-    cleanup();
   });
 
-  test('LISTEN_PID of another process: binds the path itself and logs why', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('LISTEN_PID of another process: binds the path itself and logs why', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'activated.sock');
     const home = join(dir, 'home');
-    const d = spawnCli([], {}, { shell: activate(sock, home, 1) });
+    const d = spawnDaemon(t, [], {}, { shell: activate(sock, home, 1) });
     await waitForSocket(join(home, 'daemon.sock'));
     assert.match(d.stderr, /LISTEN_PID=1 is not this process/);
     d.proc.kill('SIGTERM');
     assert.equal(await d.exited, 0);
-    cleanup();
   });
 });
 
 describe('stdio transport', () => {
-  test('serves the same router on stdin/stdout; EOF drains in-flight calls and exits 0', async () => {
-    const { dir, cleanup } = tmpHome();
-    const d = spawnCli(['serve', '--stdio', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
+  test('serves the same router on stdin/stdout; EOF drains in-flight calls and exits 0', async (t) => {
+    const dir = tempDir(t);
+    const d = spawnDaemon(t, ['serve', '--stdio', '--home', dir, '--dispatch', FIXTURE, '--log-level', 'warn']);
     d.proc.stdin?.write('{"jsonrpc":"2.0","id":1,"method":"sleep","params":{"ms":300}}\n');
     d.proc.stdin?.write('{"type":"status"}\n{bad\n');
     d.proc.stdin?.end('{"jsonrpc":"2.0","id":2,"method":"echo","params":[2]}');
@@ -225,16 +211,15 @@ describe('stdio transport', () => {
     assert.ok(lines.some((l) => l.id === 2));
     assert.ok(lines.some((l) => l.fsm_state === 'WAKE'));
     assert.ok(lines.some((l) => (l.error as { code?: number })?.code === -32700));
-    cleanup();
   });
 });
 
 
 describe('crash safety', () => {
-  test('SIGKILL during a burst of control messages: state.json is valid and holds every acknowledged mutation', async () => {
-    const { dir, cleanup } = tmpHome();
+  test('SIGKILL during a burst of control messages: state.json is valid and holds every acknowledged mutation', async (t) => {
+    const dir = tempDir(t);
     const sock = join(dir, 'daemon.sock');
-    const daemon = spawnCli(serveArgs(dir));
+    const daemon = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(sock);
     const conns = await Promise.all([0, 1, 2, 3].map(() => Conn.open(sock)));
     const sent = 400;
@@ -253,10 +238,9 @@ describe('crash safety', () => {
     for (const sid of acked) assert.ok(sid in state.first_turn_pending, `acknowledged ${sid} is on disk`);
     for (const c of conns) c.close();
     // And it restarts on the same home.
-    const again = spawnCli(serveArgs(dir));
+    const again = spawnDaemon(t, serveArgs(dir));
     await waitForSocket(sock);
     again.proc.kill('SIGTERM');
     assert.equal(await again.exited, 0);
-    cleanup();
   });
 });

@@ -12,10 +12,10 @@ import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../src/client/client.js';
-import { DEFAULTS, resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
+import { DEFAULTS } from '../src/config.js';
 import { ErrorCode, RpcError } from '../src/contract/errors.js';
-import { Conn, silent, startDaemon, tmpHome, type Running } from './helper.js';
+import { Conn } from './helper.js';
+import { sharedTeardown, startDaemon, tempDir, type Running } from './daemons.js';
 
 type Reply = { id: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
@@ -27,10 +27,10 @@ function nested(depth: number): { text: string; value: unknown } {
 
 describe('depth, with the default bound', () => {
   let d: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    d = await startDaemon({ threads: 2 });
+    d = await startDaemon(suite, { threads: 2 });
   });
-  after(() => d.close());
 
   test('the default bound is at least what the original takes (its test: 100 levels)', () => {
     assert.ok(DEFAULTS.maxDepth >= 100, `${DEFAULTS.maxDepth}`);
@@ -152,10 +152,10 @@ function env(id: string, last: boolean, rest: string): string {
 
 describe('refusals carry the id, in every form and position', () => {
   let d: Running;
+  const suite = sharedTeardown(after);
   before(async () => {
-    d = await startDaemon({ threads: 2, ...LIMITS });
+    d = await startDaemon(suite, { threads: 2, ...LIMITS });
   });
-  after(() => d.close());
 
   test('property: refusal kind × id form × id position × place in a batch', async () => {
     const element = fc.record({
@@ -282,29 +282,25 @@ describe('refusals carry the id, in every form and position', () => {
 });
 
 describe('logs at the right level', () => {
-  test('status health checks add nothing at info; a connection that carried calls is one line', async () => {
+  test('status health checks add nothing at info; a connection that carried calls is one line', async (t) => {
     const logs: Record<string, unknown>[] = [];
-    const d = await startDaemon({ threads: 1 }, logs);
-    try {
-      const start = logs.length;
-      for (let i = 0; i < 5; i++) {
-        const c = await Conn.open(d.socket);
-        c.send({ type: 'status' });
-        await c.json(1);
-        c.close();
-      }
-      await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(logs.slice(start).map((l) => l.msg), [], 'five status checks, no info line');
+    const d = await startDaemon(t, { threads: 1 }, { logs });
+    const start = logs.length;
+    for (let i = 0; i < 5; i++) {
       const c = await Conn.open(d.socket);
-      c.send(`{"jsonrpc":"2.0","id":1,"method":"echo"}\n`);
+      c.send({ type: 'status' });
       await c.json(1);
       c.close();
-      const deadline = Date.now() + 2000;
-      while (!logs.slice(start).some((l) => l.msg === 'connection closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(logs.slice(start).map((l) => l.msg), ['connection closed']);
-    } finally {
-      await d.close();
     }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(logs.slice(start).map((l) => l.msg), [], 'five status checks, no info line');
+    const c = await Conn.open(d.socket);
+    c.send(`{"jsonrpc":"2.0","id":1,"method":"echo"}\n`);
+    await c.json(1);
+    c.close();
+    const deadline = Date.now() + 2000;
+    while (!logs.slice(start).some((l) => l.msg === 'connection closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(logs.slice(start).map((l) => l.msg), ['connection closed']);
   });
 });
 
@@ -315,49 +311,40 @@ describe('errors that say what happened', () => {
     ['syntax.mjs', 'const a = 1;\nlet b = ;\nexport function dispatch() {}\n', ':2'],
   ] as const;
   for (const [name, source, line] of cases) {
-    test(`a dispatch module that fails at load (${name}) is reported at its own file and line`, async () => {
-      const { dir, cleanup } = tmpHome();
-      try {
-        const file = join(dir, name);
-        writeFileSync(file, source);
-        const config = resolveConfig({ home: join(dir, 'home'), dispatch: file, threads: 1 }, {});
-        await assert.rejects(Daemon.start(config, { log: silent, env: {} }), (e: unknown) => e instanceof Error && e.message.includes(`${file}${line}`));
-      } finally {
-        cleanup();
-      }
+    test(`a dispatch module that fails at load (${name}) is reported at its own file and line`, async (t) => {
+      const dir = tempDir(t);
+      const file = join(dir, name);
+      writeFileSync(file, source);
+      await assert.rejects(startDaemon(t, { dispatch: file, threads: 1 }, { home: join(dir, 'home') }), (e: unknown) => e instanceof Error && e.message.includes(`${file}${line}`));
     });
   }
 });
 
 describe('every error the daemon makes up carries data', () => {
-  test('deadline, queue full, worker lost, result too large or not serialisable', async () => {
-    const d = await startDaemon({ threads: 1, fastThreads: 0, maxQueue: 2, callDeadlineMs: 300, maxResultBytes: 1000 });
+  test('deadline, queue full, worker lost, result too large or not serialisable', async (t) => {
+    const d = await startDaemon(t, { threads: 1, fastThreads: 0, maxQueue: 2, callDeadlineMs: 300, maxResultBytes: 1000 });
     const c = await Conn.open(d.socket);
-    try {
-      const send = (id: string, method: string, params: unknown = {}): void => c.send(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-      send('deadline', 'sleep', { ms: 1000 });
-      // One thread busy: the queue takes two, the rest are refused at once.
-      for (let i = 0; i < 4; i++) send(`q${i}`, 'sleep', { ms: 1 });
-      const first = (await c.waitLines(2, 10_000)).map((l) => JSON.parse(l) as Reply);
-      for (const r of first) assert.deepEqual(r.error?.data, { bound: 'max_queue', limit: 2, retry_after_ms: 100 }, JSON.stringify(r));
-      const all = (await c.waitLines(5, 10_000)).map((l) => JSON.parse(l) as Reply);
-      const deadline = all.find((r) => r.id === 'deadline');
-      assert.equal(deadline?.error?.code, ErrorCode.DeadlineExceeded);
-      assert.deepEqual(deadline?.error?.data, { bound: 'call_deadline_ms', limit: 300 });
-      // One at a time: the queue holds two.
-      const rest = new Map<unknown, Reply>();
-      for (const [id, method, params] of [['big', 'big', { bytes: 5000 }], ['bigint', 'unserialisable', {}], ['exit', 'exit', {}]] as const) {
-        send(id, method, params);
-        const r = JSON.parse((await c.waitLines(all.length + rest.size + 1, 20_000)).at(-1) as string) as Reply;
-        rest.set(r.id, r);
-      }
-      assert.deepEqual(rest.get('big')?.error?.data, { bound: 'max_result_bytes', limit: 1000 });
-      assert.deepEqual(rest.get('bigint')?.error?.data, { failure: 'unserialisable_result' });
-      assert.equal(rest.get('exit')?.error?.code, ErrorCode.Internal);
-      assert.deepEqual(rest.get('exit')?.error?.data, { failure: 'worker_stopped' });
-    } finally {
-      c.close();
-      await d.close();
+    t.after(() => c.close());
+    const send = (id: string, method: string, params: unknown = {}): void => c.send(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    send('deadline', 'sleep', { ms: 1000 });
+    // One thread busy: the queue takes two, the rest are refused at once.
+    for (let i = 0; i < 4; i++) send(`q${i}`, 'sleep', { ms: 1 });
+    const first = (await c.waitLines(2, 10_000)).map((l) => JSON.parse(l) as Reply);
+    for (const r of first) assert.deepEqual(r.error?.data, { bound: 'max_queue', limit: 2, retry_after_ms: 100 }, JSON.stringify(r));
+    const all = (await c.waitLines(5, 10_000)).map((l) => JSON.parse(l) as Reply);
+    const deadline = all.find((r) => r.id === 'deadline');
+    assert.equal(deadline?.error?.code, ErrorCode.DeadlineExceeded);
+    assert.deepEqual(deadline?.error?.data, { bound: 'call_deadline_ms', limit: 300 });
+    // One at a time: the queue holds two.
+    const rest = new Map<unknown, Reply>();
+    for (const [id, method, params] of [['big', 'big', { bytes: 5000 }], ['bigint', 'unserialisable', {}], ['exit', 'exit', {}]] as const) {
+      send(id, method, params);
+      const r = JSON.parse((await c.waitLines(all.length + rest.size + 1, 20_000)).at(-1) as string) as Reply;
+      rest.set(r.id, r);
     }
+    assert.deepEqual(rest.get('big')?.error?.data, { bound: 'max_result_bytes', limit: 1000 });
+    assert.deepEqual(rest.get('bigint')?.error?.data, { failure: 'unserialisable_result' });
+    assert.equal(rest.get('exit')?.error?.code, ErrorCode.Internal);
+    assert.deepEqual(rest.get('exit')?.error?.data, { failure: 'worker_stopped' });
   });
 });

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import { Conn, roundTrip, rpc } from './helper.js';
+import { startDaemon, tempDir, type Teardown } from './daemons.js';
 import { status as statusReply } from './status.js';
 
 /** A dispatch module whose every answer names its version; `broken` throws at import. */
@@ -71,8 +72,7 @@ async function load(socket: string, reloadedAt: () => number | null): Promise<{ 
 }
 
 test('a reload under load: every call answered once, no error, calls after it see the new version, no connection closed', { timeout: 120_000 }, async (t) => {
-  const d = await startDaemon({ threads: 4, dispatch: await writeModule(1) });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 4, dispatch: writeModule(t, 1) });
   // A new version of the module at the same path, then a reload.
   const served = d.daemon.config.dispatch as string;
   let reloadedAt: number | null = null;
@@ -94,8 +94,7 @@ test('a reload under load: every call answered once, no error, calls after it se
 });
 
 test('a reload whose module fails to load changes nothing: the old version serves, the reload reports the error, no call fails', { timeout: 120_000 }, async (t) => {
-  const d = await startDaemon({ threads: 4, dispatch: await writeModule(1) });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 4, dispatch: writeModule(t, 1) });
   const served = d.daemon.config.dispatch as string;
   const traffic = await load(d.socket, () => null);
   await new Promise((r) => setTimeout(r, 500));
@@ -117,8 +116,7 @@ test('a reload whose module fails to load changes nothing: the old version serve
 });
 
 test('a reload that worked, then one that failed, then the file fixed: the pool runs blocking calls side by side again and says it is loaded', { timeout: 120_000 }, async (t) => {
-  const d = await startDaemon({ threads: 12, dispatch: await writeModule(1) });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 12, dispatch: writeModule(t, 1) });
   const served = d.daemon.config.dispatch as string;
   writeFileSync(served, moduleSource(2));
   assert.ok('result' in (await roundTrip(d.socket, rpc('r1', 'rpc.reload'))));
@@ -143,8 +141,7 @@ test('a reload that worked, then one that failed, then the file fixed: the pool 
 });
 
 test('an unknown rpc. method is -32601, never the module’s', async (t) => {
-  const d = await startDaemon();
-  t.after(() => d.close());
+  const d = await startDaemon(t);
   const reply = (await roundTrip(d.socket, rpc(1, 'rpc.nope'))) as { error?: { code: number } };
   assert.equal(reply.error?.code, -32601);
 });
@@ -157,8 +154,7 @@ export function dispatch(method, params) {
   return kept.length;
 }
 `;
-  const d = await startDaemon({ threads: 2, recycleHeapMb: 48, dispatch: await writeModule(0, leak) });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 2, recycleHeapMb: 48, dispatch: writeModule(t, 0, leak) });
   const c = await Conn.open(d.socket);
   t.after(() => c.close());
   const total = 1500;
@@ -179,10 +175,8 @@ export function dispatch(method, params) {
 });
 
 let written = 0;
-async function writeModule(version: number, source?: string): Promise<string> {
-  const { mkdtempSync } = await import('node:fs');
-  const dir = mkdtempSync('/tmp/dd-mod-');
-  const file = join(dir, `m${written++}.mjs`);
+function writeModule(t: Teardown, version: number, source?: string): string {
+  const file = join(tempDir(t), `m${written++}.mjs`);
   writeFileSync(file, source ?? moduleSource(version));
   return file;
 }

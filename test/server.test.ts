@@ -1,14 +1,15 @@
 /** The real server, in process, on a temp socket, with the fixture dispatch module. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, FIXTURES, roundTrip, startDaemon, sleep, type Running, rpc } from './helper.js';
+import { Conn, FIXTURES, roundTrip, sleep, rpc } from './helper.js';
+import { sharedTeardown, startDaemon, type Running } from './daemons.js';
 import { ErrorCode } from '../src/contract/errors.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ threads: 4 });
+  d = await startDaemon(suite, { threads: 4 });
 });
-after(() => d.close());
 
 
 describe('routing (SPEC §2)', () => {
@@ -198,7 +199,7 @@ describe('head-of-line', () => {
     const loops = slow.map(async (c, k) => {
       let n = 0;
       while (!stop) {
-        c.send(rpc(`s${k}-${n}`, 'cpu', { ms: 200 }));
+        c.send(rpc(`s${k}-${n}`, 'spin', { ms: 200 }));
         await c.waitLines(++n, 10_000);
       }
     });
@@ -225,16 +226,12 @@ describe('head-of-line', () => {
 });
 
 describe('dispatch modules (SPEC §5)', () => {
-  test('a default-exported dispatch function is served', async () => {
-    const other = await startDaemon({ dispatch: `${FIXTURES}default-export.js`, threads: 1 });
-    try {
-      assert.deepEqual(await roundTrip(other.socket, rpc(1, 'anything', { x: 1 })), { jsonrpc: '2.0', id: 1, result: { method: 'anything', params: { x: 1 } } });
-    } finally {
-      await other.close();
-    }
+  test('a default-exported dispatch function is served', async (t) => {
+    const other = await startDaemon(t, { dispatch: `${FIXTURES}default-export.js`, threads: 1 });
+    assert.deepEqual(await roundTrip(other.socket, rpc(1, 'anything', { x: 1 })), { jsonrpc: '2.0', id: 1, result: { method: 'anything', params: { x: 1 } } });
   });
 
-  test('a module that fails to import refuses to start', async () => {
-    await assert.rejects(startDaemon({ dispatch: `${FIXTURES}bad-import.js`, threads: 1 }), /fixture import failure/);
+  test('a module that fails to import refuses to start', async (t) => {
+    await assert.rejects(startDaemon(t, { dispatch: `${FIXTURES}bad-import.js`, threads: 1 }), /fixture import failure/);
   });
 });

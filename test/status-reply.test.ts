@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { ControlPlane } from '../src/lifecycle/control.js';
 import { StateStore } from '../src/lifecycle/state.js';
 import { STATUS_FIELDS } from '../src/lifecycle/status-reply.js';
-import { roundTrip, rpc, sleep, startDaemon, tmpHome } from './helper.js';
+import { roundTrip, rpc, sleep } from './helper.js';
+import { startDaemon, tempDir } from './daemons.js';
 import { status } from './status.js';
 
 /** A table of keys: `true` for a leaf, a nested table for a part. */
@@ -73,8 +74,7 @@ test('docs/protocol.md documents exactly the fields of StatusReply, part by part
 });
 
 test("a real daemon's status has exactly the documented fields, every part filled in", async (t) => {
-  const d = await startDaemon({ tickMs: 50, idleMs: 3_600_000, sleepEveryMs: 3_600_000, sleepCycles: 1 });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { tickMs: 50, idleMs: 3_600_000, sleepEveryMs: 3_600_000, sleepCycles: 1 });
   // A call gives pool.lanes.methods an element; a sleep gives scheduler.last_cycle a value.
   assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', ['hi']))).result, ['hi']);
   assert.equal((await roundTrip(d.socket, { type: 'user_initiated_sleep', reason: 'status fields', ts: 't' })).ok, true);
@@ -91,8 +91,7 @@ test("a real daemon's status has exactly the documented fields, every part fille
   assert.deepEqual(absent, ['pending_digest']);
   assert.deepEqual(Object.fromEntries(seen), Object.fromEntries([...table].filter(([p]) => p !== 'pending_digest')));
 
-  const { dir, cleanup } = tmpHome();
-  t.after(cleanup);
+  const dir = tempDir(t);
   const plane = new ControlPlane({
     state: new StateStore(join(dir, 'state.json'), { others: {}, pending_digest: {} }),
     firstTurn: { firstTurnTtlMs: 1000, firstTurnMax: 10, firstTurnMaxBytes: 4096 },

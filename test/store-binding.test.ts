@@ -7,19 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sqliteBindings } from '../bench/bindings.js';
-import { join, killChild, roundTrip, spawnCli, tmpHome, waitForSocket, exitWithin } from './helper.js';
+import { join, roundTrip, waitForSocket, exitWithin } from './helper.js';
+import { spawnDaemon, tempDir, type Teardown } from './daemons.js';
 import { ConfigError, resolveConfig } from '../src/config.js';
 
 const available: string[] = sqliteBindings();
 const hasNodeSqlite = available.includes('node:sqlite');
 
-type After = { after: (fn: () => unknown) => void };
-
 /** Serves `home` with `binding`, runs `calls` in order, stops; their replies. */
-async function serveAndCall(t: After, home: string, binding: string, calls: [string, unknown][]): Promise<Record<string, unknown>[]> {
+async function serveAndCall(t: Teardown, home: string, binding: string, calls: [string, unknown][]): Promise<Record<string, unknown>[]> {
   const socket = join(home, 'daemon.sock');
-  const child = spawnCli(['serve', '--home', home, '--log-level', 'warn', '--store-binding', binding]);
-  t.after(() => killChild(child));
+  const child = spawnDaemon(t, ['serve', '--home', home, '--log-level', 'warn', '--store-binding', binding]);
   await waitForSocket(socket);
   const out: Record<string, unknown>[] = [];
   for (const [i, [method, params]] of calls.entries()) out.push(await roundTrip(socket, { jsonrpc: '2.0', id: i + 1, method, params }));
@@ -40,9 +38,8 @@ test('--store-binding takes auto, node:sqlite or better-sqlite3 and nothing else
 
 for (const binding of available) {
   test(`the built-in store on ${binding}: capture, recall and stats name the binding`, async (t) => {
-    const home = tmpHome();
-    t.after(home.cleanup);
-    const [cap, rec, stats] = await serveAndCall(t, home.dir, binding, [
+    const home = tempDir(t);
+    const [cap, rec, stats] = await serveAndCall(t, home, binding, [
       ['memory_capture', { text: 'rotate the vault key on friday', tags: ['ops'] }],
       ['memory_recall', { cue: 'vault key' }],
       ['memory_stats', {}],
@@ -56,10 +53,9 @@ for (const binding of available) {
 // Where this Node and install have both bindings (Node 22+ with the optional better-sqlite3), in both orders.
 for (const [a, b] of available.length === 2 ? [available, [...available].reverse()] as [string, string][] : []) {
   test(`one store file serves both bindings: what ${a} acknowledged, ${b} recalls`, async (t) => {
-  const home = tmpHome();
-  t.after(home.cleanup);
-  await serveAndCall(t, home.dir, a, [['memory_capture', { text: `written by ${a}` }]]);
-  const [cap, rec, stats] = await serveAndCall(t, home.dir, b, [
+  const home = tempDir(t);
+  await serveAndCall(t, home, a, [['memory_capture', { text: `written by ${a}` }]]);
+  const [cap, rec, stats] = await serveAndCall(t, home, b, [
     ['memory_capture', { text: `written by ${b}` }],
     ['memory_recall', { cue: 'written', limit: 10 }],
     ['memory_stats', {}],
@@ -73,10 +69,8 @@ for (const [a, b] of available.length === 2 ? [available, [...available].reverse
 // Node 20 has no node:sqlite: asking for it is a clear refusal, not a fallback.
 for (const missing of hasNodeSqlite ? [] : ['node:sqlite']) {
   test(`asking for ${missing} where this Node lacks it refuses the start and names it`, async (t) => {
-  const home = tmpHome();
-  t.after(home.cleanup);
-  const child = spawnCli(['serve', '--home', home.dir, '--log-level', 'warn', '--store-binding', missing]);
-  t.after(() => killChild(child));
+  const home = tempDir(t);
+  const child = spawnDaemon(t, ['serve', '--home', home, '--log-level', 'warn', '--store-binding', missing]);
   const { code } = await exitWithin(child, 30_000);
   assert.equal(code, 1, child.stderr);
   assert.match(child.stderr, /no node:sqlite/);

@@ -9,13 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPeer, peerHold, readerThenKill } from '../bench/store-peers.js';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
-import { Conn, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild, exitWithin, type Child } from './helper.js';
+import { Conn, join, rpc, roundTrip, waitForSocket, exitWithin, type Child } from './helper.js';
+import { spawnDaemon, tempDir, type Teardown } from './daemons.js';
 import { status as statusReply } from './status.js';
 
 const skip = canPeer() ? false : 'python3 with its sqlite3 module is not installed';
 
-function serve(home: string, ...more: string[]): Child {
-  return spawnCli(['serve', '--home', home, ...more]);
+function serve(t: Teardown, home: string, ...more: string[]): Child {
+  return spawnDaemon(t, ['serve', '--home', home, ...more]);
 }
 
 async function call(socket: string, method: string, params: unknown): Promise<Record<string, unknown>> {
@@ -29,13 +30,9 @@ test('a reader between captures, then SIGKILL: every acknowledged capture is the
 });
 
 test('another process holds the write lock for 7 s during traffic: after it lets go, no call fails and status told the truth', { skip, timeout: 90_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
-  const daemon = serve(dir);
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  serve(t, dir);
   await waitForSocket(socket);
   await call(socket, 'memory_capture', { text: 'seed' });
   const hold = await peerHold(join(dir, 'store.db'), 7);
@@ -67,13 +64,9 @@ test('another process holds the write lock for 7 s during traffic: after it lets
 });
 
 test('a deadline or a stop while a thread waits on a held lock never aborts the process', { skip, timeout: 90_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
-  let daemon = serve(dir, '--call-deadline-ms', '1000', '--drain-timeout-ms', '1000');
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  let daemon = serve(t, dir, '--call-deadline-ms', '1000', '--drain-timeout-ms', '1000');
   await waitForSocket(socket);
   await call(socket, 'memory_capture', { text: 'seed' });
   let hold = await peerHold(join(dir, 'store.db'), 4);
@@ -96,21 +89,17 @@ test('a deadline or a stop while a thread waits on a held lock never aborts the 
   assert.equal(code, 0, daemon.stderr.slice(-400));
   waiting.close();
   await hold.released;
-  daemon = serve(dir);
+  daemon = serve(t, dir);
   await waitForSocket(socket);
 });
 
 test('a store.db another program created first (0644) is made private at start, before any connection', { skip, timeout: 60_000 }, async (t) => {
-  const { dir, cleanup } = tmpHome();
+  const dir = tempDir(t);
   const socket = join(dir, 'daemon.sock');
   const db = join(dir, 'store.db');
   writeFileSync(db, '', { mode: 0o644 });
   chmodSync(db, 0o644);
-  const daemon = spawnCli(['serve', '--home', dir]);
-  t.after(async () => {
-    await killChild(daemon);
-    cleanup();
-  });
+  spawnDaemon(t, ['serve', '--home', dir]);
   await waitForSocket(socket);
   assert.equal(statSync(db).mode & 0o777, 0o600);
   const r = await roundTrip(socket, rpc(1, 'memory_capture', { text: 'in a store someone else created' }));

@@ -4,15 +4,14 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../workers/sqlite.js';
-import { Conn, roundTrip, silent, startDaemon, tmpHome, type Running } from './helper.js';
-import { resolveConfig } from '../src/config.js';
-import { Daemon } from '../src/daemon.js';
+import { Conn, roundTrip } from './helper.js';
+import { sharedTeardown, startDaemon, tempDir, type Running } from './daemons.js';
 
 let d: Running;
+const suite = sharedTeardown(after);
 before(async () => {
-  d = await startDaemon({ dispatch: null, threads: 2 });
+  d = await startDaemon(suite, { dispatch: null, threads: 2 });
 });
-after(() => d.close());
 
 let seq = 0;
 async function call(method: string, params?: unknown, socket = d.socket): Promise<Record<string, unknown>> {
@@ -159,13 +158,11 @@ describe('concurrency and persistence', () => {
     assert.equal((await ok('memory_stats', {})).count, before + 1600);
   });
 
-  test('data survives a restart; files are 0600', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
-      const config = resolveConfig({ home: dir, threads: 1 }, {});
-      let daemon = await Daemon.start(config, { log: silent, env: {} });
+  test('data survives a restart; files are 0600', async (t) => {
+    const run = await startDaemon(t, { dispatch: null, threads: 1 });
+    const { config, home: dir } = run;
       const { id } = await ok('memory_capture', { text: 'persistent pangolin' }, config.socket);
-      await daemon.close();
+    await run.close();
       for (const f of ['store.db', 'store.db-wal', 'store.db-shm']) {
         try {
           assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
@@ -173,27 +170,18 @@ describe('concurrency and persistence', () => {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         }
       }
-      daemon = await Daemon.start(config, { log: silent, env: {} });
+    const daemon = await run.restart();
       const r = await ok('memory_recall', { cue: 'pangolin' }, config.socket);
       assert.equal(r.hits[0].id, id);
       const m = await daemon.pool.maintain({});
       assert.equal(m?.ok, true, JSON.stringify(m));
-      await daemon.close();
-    } finally {
-      cleanup();
-    }
   });
 
-  test('the daemon refuses to start on a database that is not a dispatchd store', async () => {
-    const { dir, cleanup } = tmpHome();
-    try {
-      const other = openDb(join(dir, 'store.db'), { binding: 'auto', timeoutMs: 1000, mustExist: false });
+  test('the daemon refuses to start on a database that is not a dispatchd store', async (t) => {
+    const dir = tempDir(t);
+    const other = openDb(join(dir, 'store.db'), { binding: 'auto', timeoutMs: 1000, mustExist: false });
       other.exec('CREATE TABLE invoices (n INTEGER)');
       other.close();
-      const config = resolveConfig({ home: dir, threads: 1 }, {});
-      await assert.rejects(Daemon.start(config, { log: silent, env: {} }), /not a dispatchd store/);
-    } finally {
-      cleanup();
-    }
+    await assert.rejects(startDaemon(t, { dispatch: null, threads: 1 }, { home: dir }), /not a dispatchd store/);
   });
 });

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import { Conn, roundTrip, rpc } from './helper.js';
+import { startDaemon } from './daemons.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status as statusReply } from './status.js';
 
@@ -13,8 +14,7 @@ const status = async (socket: string): Promise<PoolStatus> => (await statusReply
 
 test('a burst of 8 blocking calls keeps its threads for the demand window, then they retire one period at a time', async (t) => {
   const period = 150;
-  const d = await startDaemon({ threads: 12, threadIdleMs: period });
-  t.after(() => d.close());
+  const d = await startDaemon(t, { threads: 12, threadIdleMs: period });
   const warm = (await status(d.socket)).threads_started;
   const cs = await Promise.all(Array.from({ length: 8 }, () => Conn.open(d.socket)));
   const burstAt = performance.now();

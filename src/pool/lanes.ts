@@ -1,23 +1,35 @@
 /**
- * The one place that learns per-method timing, and what the pool decides
- * from it. Each method is one of:
- *   fast — average run time at most the threshold (or declared `fast`):
- *          calls travel to a worker in batches;
- *   cpu  — slow and mostly on CPU (CPU time ≥ half of wall time): at most
- *          `cpuThreads` at once, so CPU-bound work never oversubscribes the cores;
- *   wait — slow and mostly waiting (sleep, I/O, a lock): may use every slow
- *          thread, like `asyncio.to_thread`;
- *   new  — never seen: one call probes it, the rest of its first burst waits
- *          briefly for the verdict instead of running one by one.
- * A module may declare lanes (`export const lanes = {m: 'fast' | 'slow'}`);
- * a declared slow method is still measured to tell cpu from wait.
+ * The pool's words for where a call runs, and the one place that learns
+ * per-method timing.
+ *
+ * - `Lane` ('fast' | 'slow'): a set of threads — the fast reserve or the slow
+ *   threads. A module may declare a method's lane
+ *   (`export const lanes = {m: 'fast' | 'slow'}`); a batch records the lane
+ *   it runs on (fast calls spill onto idle slow threads).
+ * - `CallKind`: what the method table has learned a method to be, and so
+ *   which queue its calls wait in:
+ *     fast — average run time at most the threshold (or declared `fast`):
+ *            calls travel to a worker in batches;
+ *     cpu  — slow and mostly on CPU (CPU time ≥ half of wall time): at most
+ *            `cpuThreads` at once, so CPU-bound work never oversubscribes the cores;
+ *     wait — slow and mostly waiting (sleep, I/O, a lock): may use every slow
+ *            thread, like `asyncio.to_thread`;
+ *     new  — never seen: one call probes it, the rest of its first burst waits
+ *            briefly for the verdict instead of running one by one.
+ * - `RunKind`: the kind a call runs as, which says whose count (fast, cpu or
+ *   wait slots) it holds; a new method's probe runs as `wait`.
+ * A declared slow method is still measured to tell cpu from wait.
  *
  * Bounded in entries and in bytes of method names (SPEC §6): the least
  * recently used method is forgotten first. `snapshot()` is bounded too.
  */
 
+/** A set of threads: the fast reserve or the slow threads. */
 export type Lane = 'fast' | 'slow';
-export type Kind = 'fast' | 'cpu' | 'wait' | 'new';
+/** What a method has been learned to be (see above). */
+export type CallKind = 'fast' | 'cpu' | 'wait' | 'new';
+/** The kind a call runs as: a new method's probe runs as `wait`. */
+export type RunKind = Exclude<CallKind, 'new'>;
 
 interface Entry {
   /** Exponentially weighted average run time (ms). */
@@ -55,7 +67,7 @@ export class MethodTable {
     this.#declared = new Map(Object.entries(opts.declared));
   }
 
-  kindOf(method: string): Kind {
+  kindOf(method: string): CallKind {
     const declared = this.#declared.get(method);
     const e = this.#seen.get(method);
     if (declared === 'fast') return 'fast';

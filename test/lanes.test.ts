@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
-import { MethodTable } from '../src/pool/lanes.js';
+import { MethodTable } from '../src/pool/method-table.js';
 
 type PoolStatus = { avg_batch: number; batches: number; lanes: { threshold_ms: number; declared: Record<string, string>; methods: { method: string; lane: string; calls: number }[] } };
 const pool = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;

@@ -3,9 +3,10 @@
  * piscina threads, or the main thread for the bench). It decides what runs
  * where and when (docs/pool.md):
  *
- * - Call kinds (`lanes.ts`): fast calls travel in batches; slow CPU-bound calls
- *   share `cpuThreads` slots; slow calls that mostly wait may use every one
- *   of the `threads` slow threads; `fastThreads` more are kept for fast calls.
+ * - Call kinds (`lanes.ts`, learned in `method-table.ts`): fast calls travel
+ *   in batches; slow CPU-bound calls share `cpuThreads` slots; slow calls that
+ *   mostly wait may use every one of the `threads` slow threads;
+ *   `fastThreads` more are kept for fast calls.
  *   The first burst of a method never seen waits (briefly) for one probe call.
  * - Fate per call (SPEC §6), through each batch's shared progress record:
  *   a finished call keeps its result whatever happens to its thread next;
@@ -35,7 +36,8 @@ import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './b
 import { Demand } from './demand.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
-import { MethodTable, type CallKind, type RunKind } from './lanes.js';
+import type { CallKind, RunKind } from './lanes.js';
+import { MethodTable } from './method-table.js';
 import type { PoolOptions, ReloadReport } from './options.js';
 import { failure, LOAD_FAILED, STOPPED } from './outcomes.js';
 import { PoolCounters, type PoolStats } from './pool-stats.js';

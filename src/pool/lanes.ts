@@ -20,8 +20,10 @@
  *   wait slots) it holds; a new method's probe runs as `wait`.
  */
 
-/** A set of threads: the fast reserve or the slow threads. */
-export type Lane = 'fast' | 'slow';
+import type { Lane } from '../contract/contract.js';
+
+/** A set of threads: the fast reserve or the slow threads (declared in the contract: workers read it too). */
+export type { Lane };
 /** What a method has been learned to be (see above). */
 export type CallKind = 'fast' | 'cpu' | 'wait' | 'new';
 /** The kind a call runs as: a new method's probe runs as `wait`. */

@@ -135,7 +135,7 @@ export class Pool {
     this.ready.catch(() => {});
   }
 
-  #newTable(declared: Readonly<Record<string, 'fast' | 'slow'>>): MethodTable {
+  #newTable(declared: PingReply['lanes']): MethodTable {
     return new MethodTable({ declared, thresholdMs: this.#opts.laneThresholdMs, maxMethods: this.#opts.maxMethods, maxBytes: this.#opts.maxMethodTableBytes });
   }
 

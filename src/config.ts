@@ -95,7 +95,7 @@ export interface Config {
 interface FieldSpec {
   readonly env: string;
   readonly flag: string;
-  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string' | 'listen';
+  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'listen';
   readonly help: string;
   readonly min?: number;
 }
@@ -227,8 +227,6 @@ function parseField(key: keyof Config, spec: FieldSpec, raw: string | number | b
       if (!(LOG_LEVELS as readonly string[]).includes(s)) throw new ConfigError(`${where}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
       return s;
     }
-    case 'string':
-      return String(raw);
     case 'listen':
       return parseListen(where, raw, cwd);
   }

@@ -16,7 +16,6 @@ export const ErrorCode = {
   DeadlineExceeded: -32004,
   Timeout: -32005,
 } as const;
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** A JSON-RPC error object as it appears on the wire. */
 export interface WireError {

@@ -32,7 +32,7 @@ function guardSlot(): number {
 export type { LoadedModule } from '../src/contract/contract.js';
 
 /** Validates a module's `lanes` export; anything malformed is an error naming the method. */
-export function parseLanes(value: unknown): Record<string, Lane> {
+function parseLanes(value: unknown): Record<string, Lane> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('lanes export must be an object of method → "fast" | "slow"');
   const out: Record<string, Lane> = {};

@@ -207,7 +207,7 @@ const STOPWORDS = new Set(
  * rank first). Common words never match alone; a cue of only common words
  * must match all of them.
  */
-export function ftsQuery(cue: string): { readonly any: string; readonly all: string } | null {
+function ftsQuery(cue: string): { readonly any: string; readonly all: string } | null {
   const words = cue.match(/[\p{L}\p{N}_]+/gu);
   if (!words) return null;
   const unique = [...new Set(words.slice(0, 64).map((w) => w.toLowerCase()))];

@@ -2,6 +2,11 @@
  * Options, validated and defaulted once. `resolveConfig(input, env)` is the
  * only place that reads environment variables; the frozen result is passed
  * down to every other module and shown by `status`.
+ *
+ * Why one file of ~300 lines: the `Config` type, `DEFAULTS` and `FIELDS` are
+ * three views of the same options, one line each, kept side by side so an
+ * option is added in one place and checked against the docs from one table
+ * (test/docs.test.ts); the rest is what each field kind accepts.
  */
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';

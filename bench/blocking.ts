@@ -31,7 +31,7 @@ export interface BlockingCalls {
   readonly long: CallSpec;
 }
 
-export const FIXTURE_BLOCKING: BlockingCalls = { short: { method: 'sleep', params: { ms: 50 } }, long: { method: 'sleep', params: { ms: 300 } } };
+const FIXTURE_BLOCKING: BlockingCalls = { short: { method: 'sleep', params: { ms: 50 } }, long: { method: 'sleep', params: { ms: 300 } } };
 
 /** `clients` connections each making `calls` sequential calls: wall seconds, and how many were answered with an error. */
 async function rounds(conns: readonly LoadConn[], clients: number, calls: number, call: CallSpec): Promise<{ sec: number; errors: number }> {

@@ -73,7 +73,7 @@ export interface BarGroup {
 }
 
 /** Horizontal grouped bars on a shared value axis at the bottom. The subtitle may hold several lines (`\n`). */
-export function barChart(o: { title: string; subtitle: string; axisLabel: string; unit: string; series: readonly Series[]; groups: readonly BarGroup[] }): string {
+function barChart(o: { title: string; subtitle: string; axisLabel: string; unit: string; series: readonly Series[]; groups: readonly BarGroup[] }): string {
   const width = 820;
   // Room for the longest group label (bold 12 px: ~7.2 px a character).
   const left = Math.max(150, Math.ceil(16 + 7.2 * Math.max(0, ...o.groups.map((g) => g.label.length))));

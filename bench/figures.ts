@@ -33,7 +33,7 @@ export const METRICS: Readonly<Record<Scenario, readonly string[]>> = {
 };
 
 /** Whether `metric` is one scenario `s` can have (static: checked before the run). */
-export function isMetric(s: Scenario, metric: string): boolean {
+function isMetric(s: Scenario, metric: string): boolean {
   const m = s === 'throughput' ? metric.replace(/^c\d+p\d+\./, '') : metric;
   return METRICS[s].includes(m);
 }

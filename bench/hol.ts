@@ -53,7 +53,7 @@ export interface HolRounds {
   prev: HolResult | null;
 }
 
-export function holRounds(): HolRounds {
+function holRounds(): HolRounds {
   return { status: new Histogram(), echo: new Histogram(), open: new Histogram(), openStatus: new Histogram(), seconds: 0, prev: null };
 }
 

@@ -11,11 +11,11 @@ import { parseCall, type CallSpec } from './calls.js';
 import { BenchUsageError } from './failures.js';
 import { targetsFrom, type TargetSpec } from './target.js';
 
-export const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store', 'maintenance', 'blocking', 'contention', 'poison', 'deadline', 'firstburst'] as const;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store', 'maintenance', 'blocking', 'contention', 'poison', 'deadline', 'firstburst'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: readonly Scenario[] = ['hol', 'throughput', 'scaling', 'startup', 'blocking', 'contention', 'poison', 'deadline', 'firstburst'];
 /** What runs against a user's server: the rest need the bench's own fixture daemon (its methods, its flags). */
-export const ANY_TARGET: readonly Scenario[] = ['hol', 'throughput', 'blocking'];
+const ANY_TARGET: readonly Scenario[] = ['hol', 'throughput', 'blocking'];
 
 export interface Plan {
   readonly scenarios: readonly Scenario[];

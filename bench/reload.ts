@@ -54,7 +54,7 @@ export interface ReloadBench {
   readonly leak: { readonly calls: number; readonly failed: number; readonly recycled: number; readonly peakRssMiB: number };
 }
 
-export async function reloadBench(opts: { rounds: number; ms: number; leakCalls: number }): Promise<ReloadBench> {
+async function reloadBench(opts: { rounds: number; ms: number; leakCalls: number }): Promise<ReloadBench> {
   const without: number[] = [];
   const withR: number[] = [];
   let errors = 0;

@@ -11,7 +11,7 @@ import { havePython, startBaseline } from './baseline.js';
 export const ROUNDS = 3;
 
 /** Fresh-server runs per server for a cold row (the median is reported). */
-export const COLD_ROUNDS = 3;
+const COLD_ROUNDS = 3;
 
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
-export const SQLITE_PEER = fileURLToPath(new URL('../../bench/sqlite_peer.py', import.meta.url));
+const SQLITE_PEER = fileURLToPath(new URL('../../bench/sqlite_peer.py', import.meta.url));
 
 /** True where python3 with its sqlite3 module runs. */
 export function canPeer(): boolean {
@@ -23,7 +23,7 @@ export function canPeer(): boolean {
 }
 
 /** Counts the memories in store.db from another process, then closes it. */
-export function peerRead(db: string): number {
+function peerRead(db: string): number {
   const r = spawnSync('python3', [SQLITE_PEER, 'read', db], { encoding: 'utf8', timeout: 20_000 });
   if (r.status !== 0) throw new Error(`reader failed: ${r.stderr}`);
   return Number(r.stdout.trim());
@@ -79,7 +79,7 @@ export interface LockTrial {
 }
 
 /** Deadline, drain and start, each while another process holds store.db's write lock. */
-export async function lockTrial(): Promise<LockTrial> {
+async function lockTrial(): Promise<LockTrial> {
   const home = mkdtempSync('/tmp/dd-lock-');
   const socket = join(home, 'daemon.sock');
   const db = join(home, 'store.db');

@@ -2,12 +2,17 @@
  * Options, validated and defaulted once. `resolveConfig(input, env)` is the
  * only place that reads environment variables; the frozen result is passed
  * down to every other module and shown by `status`.
+ *
+ * Why one file of ~300 lines: the `Config` type, `DEFAULTS` and `FIELDS` are
+ * three views of the same options, one line each, kept side by side so an
+ * option is added in one place and checked against the docs from one table
+ * (test/docs.test.ts); the rest is what each field kind accepts.
  */
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 /** Log levels pino understands, from noisiest to quietest. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** SQLite bindings the built-in store can use; `auto` is node:sqlite where this Node has it, else better-sqlite3. */
@@ -101,7 +106,7 @@ export interface Config {
 interface FieldSpec {
   readonly env: string;
   readonly flag: string;
-  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string' | 'listen' | 'choice';
+  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'listen' | 'choice';
   /** The values a `choice` takes. */
   readonly choices?: readonly string[];
   readonly help: string;
@@ -242,8 +247,6 @@ function parseField(key: keyof Config, spec: FieldSpec, raw: string | number | b
       if (!(spec.choices ?? []).includes(s)) throw new ConfigError(`${where}: expected one of ${(spec.choices ?? []).join(', ')}, got ${JSON.stringify(raw)}`);
       return s;
     }
-    case 'string':
-      return String(raw);
     case 'listen':
       return parseListen(where, raw, cwd);
   }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, sleep, rpc } from './helper.js';
 import { startDaemon } from './daemons.js';
-import { MethodTable } from '../src/pool/lanes.js';
+import { MethodTable } from '../src/pool/method-table.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status } from './status.js';
 

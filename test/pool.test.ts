@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Pool, type PoolOptions } from '../src/pool/pool.js';
 import { ErrorCode } from '../src/contract/errors.js';
 import { RESULT_FIELDS, Slot, slotWord, type CallResult, type Outcome, type PingReply, type Progress } from '../src/contract/contract.js';
-import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from '../src/pool/runner.js';
+import { RunFailure, ThreadlessRunner, type CallsTask, type ResultSink } from '../src/pool/runner.js';
 import type { Lane } from '../src/pool/lanes.js';
 
 interface Sent {
@@ -20,7 +20,7 @@ interface Sent {
 }
 
 /** Plays the worker: start, finish, die — each step by hand. */
-class FakeRunner implements Runner {
+class FakeRunner extends ThreadlessRunner {
   readonly ready: Promise<PingReply>;
   readonly sent: Sent[] = [];
   readonly #sink: ResultSink;
@@ -30,6 +30,7 @@ class FakeRunner implements Runner {
   maintained = 0;
 
   constructor(sink: ResultSink, progress: Progress, lanes: PingReply['lanes'] | Error) {
+    super();
     this.#sink = sink;
     this.#states = new Int32Array(progress.states);
     this.#starts = new Float64Array(progress.starts);
@@ -49,20 +50,6 @@ class FakeRunner implements Runner {
     this.maintained++;
     return { ok: true, json: 'null', runMs: 0 };
   }
-
-  stats(): RunnerStats {
-    return { threads: 0, max_threads: 0, threads_created: 0, threads_retired_idle: 0 };
-  }
-
-  retireIdle(): boolean {
-    return false;
-  }
-
-  threadIds(): number[] {
-    return [];
-  }
-
-  async destroy(): Promise<void> {}
 
   /** The worker starts call i (as if `agoMs` ago); false if it was taken back. */
   start(s: Sent, i: number, agoMs = 0): boolean {

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { boundData, ErrorCode, toWire, type WireError } from '../src/contract/errors.js';
-import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract/contract.js';
+import { BY_MESSAGE, CLAIM, RESULT_FIELDS, Slot, slotWord, type Call, type Flush, type Lane, type Progress, type LoadedModule, type CallResult, type Outcome, type PingReply, type Task } from '../src/contract/contract.js';
 import { boundedJson, ResultTooLarge } from './bounded-json.js';
 
 let mySlot = -1;
@@ -32,10 +32,10 @@ function guardSlot(): number {
 export type { LoadedModule } from '../src/contract/contract.js';
 
 /** Validates a module's `lanes` export; anything malformed is an error naming the method. */
-export function parseLanes(value: unknown): Record<string, 'fast' | 'slow'> {
+function parseLanes(value: unknown): Record<string, Lane> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('lanes export must be an object of method → "fast" | "slow"');
-  const out: Record<string, 'fast' | 'slow'> = {};
+  const out: Record<string, Lane> = {};
   for (const [method, lane] of Object.entries(value)) {
     if (lane !== 'fast' && lane !== 'slow') throw new TypeError(`lanes.${method} must be "fast" or "slow", got ${JSON.stringify(lane)}`);
     out[method] = lane;

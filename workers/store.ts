@@ -15,7 +15,8 @@
  *   for the whole process, and another reader would then delete the WAL we
  *   still write to. The daemon creates store.db (0600) before any thread.
  * - Opening a store at the current schema takes no write lock; the first
- *   opener of a new store sets WAL and migrates, the others wait and retry.
+ *   opener of a new store sets WAL and migrates, the others wait and retry
+ *   (store-schema.ts, with the schema).
  * - synchronous=FULL: an acknowledged capture is on disk (survives a crash,
  *   SIGKILL and power loss).
  * - Every SQLite call runs inside guardNative: the daemon never terminates
@@ -25,7 +26,8 @@
 import { statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/contract/errors.js';
 import { claimCompletion, guardNative } from '../src/contract/contract.js';
-import { isBusy, openDb, pragma, transaction, type Binding, type Db } from './sqlite.js';
+import { transaction, type Binding } from './sqlite.js';
+import { openStore } from './store-schema.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';
@@ -44,103 +46,10 @@ function bindingOf(raw: string | null): Binding {
   throw new Error(`unknown SQLite binding ${JSON.stringify(raw)} (auto, node:sqlite or better-sqlite3)`);
 }
 
-/** 'dsp1' — marks a SQLite file as a dispatchd store. */
-const APPLICATION_ID = 0x64737031;
-
-/** Schema migrations, in order; schema_version holds how many are applied. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE memories (
-     id INTEGER PRIMARY KEY,
-     text TEXT NOT NULL,
-     tags TEXT NOT NULL DEFAULT '[]',
-     session_id TEXT,
-     created_at TEXT NOT NULL
-   );
-   CREATE INDEX memories_session ON memories(session_id);
-   CREATE VIRTUAL TABLE memories_fts USING fts5(
-     text, tags, content='memories', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
-   );
-   CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
-     INSERT INTO memories_fts(rowid, text, tags) VALUES (new.id, new.text, new.tags);
-   END;
-   CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
-     INSERT INTO memories_fts(memories_fts, rowid, text, tags) VALUES ('delete', old.id, old.text, old.tags);
-   END;`,
-];
-
 /** The store's lanes: lookups by id are always quick; the rest is learned. */
 export const lanes = { memory_get: 'fast', memory_forget: 'fast', memory_stats: 'fast', ping: 'fast', echo: 'fast' } as const;
 
-/** What a store's file says about itself, read in one snapshot. */
-interface StoreState {
-  readonly appId: number;
-  readonly tables: number;
-  readonly version: number;
-  readonly journal: string;
-}
-
-function inspect(db: Db): StoreState {
-  // One read transaction: a migration committed by another thread is seen whole or not at all.
-  return transaction(db, 'deferred', () => {
-    const appId = Number(pragma(db, 'application_id'));
-    const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n;
-    const hasVersion = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get() !== undefined;
-    const row = hasVersion ? (db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined) : undefined;
-    const journal = String(pragma(db, 'journal_mode'));
-    return { appId, tables: Number(tables), version: Number(row?.version ?? 0), journal };
-  });
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-function sleep(ms: number): void {
-  Atomics.wait(pause, 0, 0, ms);
-}
-
-function open(path: string): Db {
-  const db = openDb(path, { binding: BINDING, timeoutMs: BUSY_MS, mustExist: path !== ':memory:' });
-  try {
-    const until = Date.now() + BUSY_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const s = inspect(db);
-        if (s.appId !== APPLICATION_ID && (s.appId !== 0 || s.tables > 0)) {
-          throw new Error(`${path} is not a dispatchd store (application_id ${s.appId}, ${s.tables} tables); refusing to use it`);
-        }
-        if (s.version > MIGRATIONS.length) throw new Error(`store schema version ${s.version} is newer than this dispatchd (${MIGRATIONS.length})`);
-        // Only a new store is changed here, once, by whichever thread gets the lock first.
-        if (s.journal !== 'wal' && path !== ':memory:') pragma(db, 'journal_mode = WAL');
-        if (s.appId !== APPLICATION_ID || s.version < MIGRATIONS.length) migrate(db);
-        break;
-      } catch (err) {
-        // Another thread is creating the store (journal mode needs the file to itself): wait, look again.
-        if (!isBusy(err) || Date.now() >= until) throw err;
-        sleep(Math.min(50, 2 ** attempt));
-      }
-    }
-    db.exec('PRAGMA synchronous = FULL');
-    db.exec('PRAGMA foreign_keys = ON');
-    return db;
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-}
-
-function migrate(db: Db): void {
-  // Under the write lock, the version is read again: another thread may have migrated meanwhile.
-  transaction(db, 'immediate', () => {
-    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-    const current = Number(row?.version ?? 0);
-    if (current > MIGRATIONS.length) throw new Error(`store schema version ${current} is newer than this dispatchd (${MIGRATIONS.length})`);
-    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] as string);
-    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
-    db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
-  });
-}
-
-const db = guardNative(() => open(DB_PATH));
+const db = guardNative(() => openStore(DB_PATH, BINDING, BUSY_MS));
 const stmt = {
   insert: db.prepare('INSERT INTO memories (text, tags, session_id, created_at) VALUES (?, ?, ?, ?)'),
   get: db.prepare('SELECT id, text, tags, session_id, created_at FROM memories WHERE id = ?'),
@@ -214,7 +123,7 @@ const STOPWORDS = new Set(
  * rank first). Common words never match alone; a cue of only common words
  * must match all of them.
  */
-export function ftsQuery(cue: string): { readonly any: string; readonly all: string } | null {
+function ftsQuery(cue: string): { readonly any: string; readonly all: string } | null {
   const words = cue.match(/[\p{L}\p{N}_]+/gu);
   if (!words) return null;
   const unique = [...new Set(words.slice(0, 64).map((w) => w.toLowerCase()))];

@@ -6,10 +6,11 @@ import { DEFAULTS, FIELDS } from '../config.js';
 import { VERSION } from '../version.js';
 import type { Flags } from './args.js';
 
-export type Kind = 'serve' | 'client' | 'bench';
+/** Where a command runs: the daemon itself, a client of a running daemon, or the bench. */
+export type CommandKind = 'serve' | 'client' | 'bench';
 
 export interface Command {
-  readonly kind: Kind;
+  readonly kind: CommandKind;
   /** Positional arguments, as shown in usage lines. */
   readonly args: string;
   readonly summary: string;

@@ -8,11 +8,14 @@
  */
 import type { WireError } from './errors.js';
 
+/** A set of threads a module may declare for a method: the fast reserve or the slow threads (src/pool/lanes.ts). */
+export type Lane = 'fast' | 'slow';
+
 /** A dispatch module (SPEC §5) as a worker holds it once loaded: lanes filled in. Authors write `DispatchModule` (src/module.ts). */
 export interface LoadedModule {
   readonly dispatch: (method: string, params: unknown) => unknown;
   readonly maintain?: (ctx: unknown) => unknown;
-  readonly lanes: Readonly<Record<string, 'fast' | 'slow'>>;
+  readonly lanes: Readonly<Record<string, Lane>>;
 }
 
 /** One call as it travels to a worker. */
@@ -164,7 +167,7 @@ export interface ThreadData {
 
 /** What a ping answers: the lanes the module declares. */
 export interface PingReply {
-  readonly lanes: Readonly<Record<string, 'fast' | 'slow'>>;
+  readonly lanes: Readonly<Record<string, Lane>>;
 }
 
 /**

@@ -16,7 +16,6 @@ export const ErrorCode = {
   DeadlineExceeded: -32004,
   Timeout: -32005,
 } as const;
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** A JSON-RPC error object as it appears on the wire. */
 export interface WireError {
@@ -48,12 +47,6 @@ export interface BoundData {
 
 /** The member of a request that made it invalid (`error.data.invalid` of a -32600 that is not a bound). */
 export type InvalidPart = 'request' | 'jsonrpc' | 'id' | 'method' | 'params' | 'batch';
-
-/** What a parse error (-32700) failed on: the JSON, or the bytes' UTF-8. */
-export type SyntaxKind = 'json' | 'utf8';
-
-/** Why the daemon (not the dispatch module) failed a call: `error.data.failure` of a -32001. */
-export type FailureKind = 'load_failed' | 'unserialisable_result' | 'worker_stopped' | 'out_of_memory' | 'result_lost' | 'stopped';
 
 /** Why the client library or CLI gave up (-32002, -32005): `error.data.client`. */
 export type ClientKind = 'connect_failed' | 'connect_timeout' | 'connection_lost' | 'closed' | 'timeout';

@@ -12,7 +12,7 @@ import { kindOf } from './files.js';
 import { LAUNCHD_SOCKET_NAME, type ActivateSocket } from './launchd.js';
 
 /** The first inherited fd (SD_LISTEN_FDS_START). */
-export const LISTEN_FDS_START = 3;
+const LISTEN_FDS_START = 3;
 
 export type Activation =
   | { readonly activated: true; readonly fd: number; readonly count: number }

@@ -19,7 +19,7 @@ export type ControlReply = Record<string, unknown>;
 const SLEEPING: ReadonlySet<string> = new Set(['SLEEP', 'DREAMING', 'TRANSITIONING']);
 
 /** Longest session id kept, in characters (code points, as the original counts them). */
-export const SESSION_ID_MAX = 128;
+const SESSION_ID_MAX = 128;
 
 /** Clips to `max` characters (code points, as the original counts them). */
 function clip(s: string, max: number): string {

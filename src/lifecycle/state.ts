@@ -59,7 +59,7 @@ export function loadStateFile(path: string, now: Date = new Date()): LoadResult 
 }
 
 /** Writes `text` to `path` atomically (see files.ts). Throws, leaving `path` untouched, on failure. */
-export function writeAtomic(path: string, text: string): Promise<void> {
+function writeAtomic(path: string, text: string): Promise<void> {
   return writeFileAtomic(path, text, 0o600);
 }
 

@@ -28,7 +28,7 @@ export function clampToMax<T extends { p50: number; p90: number; p99: number; ma
 /** A latency histogram recording microseconds, reported in milliseconds. */
 export class Latency {
   // Microseconds, 1 µs to one hour, two significant digits.
-  readonly #h: RecordableHistogram = createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 2 });
+  readonly #histogram: RecordableHistogram = createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 2 });
   #count = 0;
   #sumUs = 0;
   // Exact: the histogram's own max is its bucket's upper edge.
@@ -36,14 +36,14 @@ export class Latency {
 
   record(ms: number): void {
     const us = Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000)));
-    this.#h.record(us);
+    this.#histogram.record(us);
     this.#count++;
     this.#sumUs += us;
     if (us > this.#maxUs) this.#maxUs = us;
   }
 
   summary(): LatencySummary {
-    const h = this.#h;
+    const h = this.#histogram;
     const ms = (us: number): number => Math.round(us) / 1000;
     if (this.#count === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0, sum: 0 };
     return clampToMax({

@@ -4,7 +4,7 @@
  * the main-thread side of the compare-and-swap rules lives here.
  */
 import { RESULT_FIELDS, Slot, UNPUBLISHED, slotWord, type Outcome } from '../contract/contract.js';
-import type { Kind, Lane } from './lanes.js';
+import type { CallKind, Lane, RunKind } from './lanes.js';
 
 export type Done = (outcome: Outcome, waitMs: number) => void;
 
@@ -18,9 +18,9 @@ export interface Job extends Ticket {
   readonly params: string;
   readonly done: Done;
   readonly enqueuedAt: number;
-  /** queued: in a lane queue; held: first burst of a new method, waiting for its probe. */
+  /** queued: in the queue of its kind; held: first burst of a new method, waiting for its probe. */
   state: 'queued' | 'held' | 'running' | 'finished' | 'cancelled';
-  kind: Kind;
+  kind: CallKind;
   /** This call probes a method never seen before. */
   probe: boolean;
   waitMs: number;
@@ -43,7 +43,7 @@ export class Batch {
   readonly jobs: readonly Job[];
   readonly lane: Lane;
   /** The kind of slot it holds: fast, or a slow call's cpu/wait. */
-  readonly slot: 'fast' | 'cpu' | 'wait';
+  readonly slot: RunKind;
   /** Its calls' first slot in the progress record, and the generation tagging them. */
   readonly base: number;
   readonly gen: number;
@@ -56,7 +56,7 @@ export class Batch {
   /** The task has ended (the thread is free or gone). */
   settled = false;
 
-  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: 'fast' | 'cpu' | 'wait', stoppable: boolean, views: ProgressViews, base: number) {
+  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: RunKind, stoppable: boolean, views: ProgressViews, base: number) {
     this.id = id;
     this.jobs = jobs;
     this.lane = lane;

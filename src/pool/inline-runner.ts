@@ -7,8 +7,7 @@
 import { ErrorCode } from '../contract/errors.js';
 import { RUNTIME_URL } from '../paths.js';
 import type { CallResult, Outcome, PingReply, Progress } from '../contract/contract.js';
-import type { CallsTask, ResultSink, Runner, RunnerStats } from './runner.js';
-
+import { ThreadlessRunner, type CallsTask, type ResultSink } from './runner.js';
 
 /** The part of the workers' runtime inline mode uses. */
 interface Runtime {
@@ -18,13 +17,14 @@ interface Runtime {
   ping(mod: unknown): PingReply;
 }
 
-export class InlineRunner implements Runner {
+export class InlineRunner extends ThreadlessRunner {
   readonly ready: Promise<PingReply>;
   readonly #loaded: Promise<{ rt: Runtime; mod: unknown }>;
   readonly #sink: ResultSink;
   readonly #progress: Progress;
 
   constructor(dispatchUrl: string, sink: ResultSink, progress: Progress) {
+    super();
     this.#sink = sink;
     this.#progress = progress;
     this.#loaded = (import(RUNTIME_URL.href) as Promise<Runtime>).then(async (rt) => ({ rt, mod: await rt.loadDispatch(dispatchUrl) }));
@@ -44,18 +44,4 @@ export class InlineRunner implements Runner {
       return { ok: false, error: { code: ErrorCode.Internal, message: String(err) }, runMs: 0 };
     }
   }
-
-  stats(): RunnerStats {
-    return { threads: 0, max_threads: 0, threads_created: 0, threads_retired_idle: 0 };
-  }
-
-  retireIdle(): boolean {
-    return false;
-  }
-
-  threadIds(): number[] {
-    return [];
-  }
-
-  async destroy(): Promise<void> {}
 }

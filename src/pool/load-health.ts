@@ -11,7 +11,7 @@
 import type { ThreadNews } from '../contract/contract.js';
 
 /** After the n-th failure in a row, the next retry waits this long (ms). */
-export function retryDelayMs(failuresInARow: number): number {
+function retryDelayMs(failuresInARow: number): number {
   return Math.min(2000, 25 * 2 ** Math.min(7, Math.max(0, failuresInARow - 1)));
 }
 

@@ -57,7 +57,7 @@ function isOutcome(v: unknown): v is Outcome {
 }
 
 /** piscina's failure → a JSON-RPC error. */
-export function failureOf(err: unknown): RunFailure {
+function failureOf(err: unknown): RunFailure {
   const e = err as { name?: string; message?: string; code?: string } | null;
   if (e?.name === 'AbortError') return new RunFailure({ code: ErrorCode.DeadlineExceeded, message: 'call stopped: its thread was stopped', data: { failure: 'worker_stopped' } });
   if (e?.code === 'ERR_WORKER_OUT_OF_MEMORY') return new RunFailure({ code: ErrorCode.Internal, message: `worker ran out of memory: ${e.message ?? ''}`, data: { failure: 'out_of_memory' } });

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Latency, type LatencySummary } from '../observability/metrics.js';
-import type { LanesStatus, MethodStatus } from './lanes.js';
+import type { LanesStatus, MethodStatus } from './method-table.js';
 
 export type { LanesStatus, MethodStatus };
 

@@ -3,9 +3,10 @@
  * piscina threads, or the main thread for the bench). It decides what runs
  * where and when (docs/pool.md):
  *
- * - Kinds (`lanes.ts`): fast calls travel in batches; slow CPU-bound calls
- *   share `cpuThreads` slots; slow calls that mostly wait may use every one
- *   of the `threads` slow threads; `fastThreads` more are kept for fast calls.
+ * - Call kinds (`lanes.ts`, learned in `method-table.ts`): fast calls travel
+ *   in batches; slow CPU-bound calls share `cpuThreads` slots; slow calls that
+ *   mostly wait may use every one of the `threads` slow threads;
+ *   `fastThreads` more are kept for fast calls.
  *   The first burst of a method never seen waits (briefly) for one probe call.
  * - Fate per call (SPEC §6), through each batch's shared progress record:
  *   a finished call keeps its result whatever happens to its thread next;
@@ -35,7 +36,8 @@ import { Batch, type Done, type Job, type ProgressViews, type Ticket } from './b
 import { Demand } from './demand.js';
 import type { Fifo } from './fifo.js';
 import { Queues } from './queues.js';
-import { MethodTable, type Kind } from './lanes.js';
+import type { CallKind, RunKind } from './lanes.js';
+import { MethodTable } from './method-table.js';
 import type { PoolOptions, ReloadReport } from './options.js';
 import { failure, LOAD_FAILED, STOPPED } from './outcomes.js';
 import { PoolCounters, type PoolStats } from './pool-stats.js';
@@ -64,7 +66,7 @@ export class Pool {
   #loaded = false;
   #loadError: string | undefined;
   #stopped = false;
-  readonly #q = new Queues();
+  readonly #queues = new Queues();
   readonly #batches = new Map<number, Batch>();
   /** The progress record shared with the threads: one region of maxBatch slots per thread. */
   readonly #views: ProgressViews;
@@ -79,7 +81,7 @@ export class Pool {
   #running = 0;
   #pumpScheduled = false;
   readonly #watchdog: Watchdog;
-  readonly #n = new PoolCounters();
+  readonly #counters = new PoolCounters();
   #idle: (() => void)[] = [];
   readonly #guards: Guards;
   #loads = new LoadHealth(LOAD_VERDICT_MS);
@@ -105,7 +107,7 @@ export class Pool {
       requeue: (batch, jobs) => this.#requeue(batch, jobs),
       // Fast calls that have waited past the threshold may now spill onto idle slow threads.
       checked: () => {
-        if (this.#q.fast.live > 0) this.#pump();
+        if (this.#queues.fast.live > 0) this.#pump();
       },
     });
     this.#retire = setInterval(() => this.#retireBeyondDemand(), opts.retireEveryMs);
@@ -120,12 +122,12 @@ export class Pool {
       (reply) => {
         this.#table = this.#newTable(reply.lanes);
         this.#loaded = true;
-        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#route(job);
+        for (let job = this.#queues.early.shift(); job !== undefined; job = this.#queues.early.shift()) this.#route(job);
         this.#schedulePump();
       },
       (err: unknown) => {
         this.#loadError = `dispatch module failed to load: ${err instanceof Error ? err.message : String(err)}`;
-        for (let job = this.#q.early.shift(); job !== undefined; job = this.#q.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED), false);
+        for (let job = this.#queues.early.shift(); job !== undefined; job = this.#queues.early.shift()) this.#finish(job, failure(ErrorCode.Internal, this.#loadError, LOAD_FAILED), false);
         throw err;
       },
     );
@@ -133,7 +135,7 @@ export class Pool {
     this.ready.catch(() => {});
   }
 
-  #newTable(declared: Readonly<Record<string, 'fast' | 'slow'>>): MethodTable {
+  #newTable(declared: PingReply['lanes']): MethodTable {
     return new MethodTable({ declared, thresholdMs: this.#opts.laneThresholdMs, maxMethods: this.#opts.maxMethods, maxBytes: this.#opts.maxMethodTableBytes });
   }
 
@@ -154,7 +156,7 @@ export class Pool {
       waitMs: 0,
       batch: undefined,
       index: 0,
-      cancel: () => this.#q.cancel(job, this.#loaded),
+      cancel: () => this.#queues.cancel(job, this.#loaded),
     };
     const refuse = this.#stopped
       ? failure(ErrorCode.Internal, 'pool is stopped', STOPPED)
@@ -164,21 +166,21 @@ export class Pool {
           ? failure(ErrorCode.Overloaded, 'server overloaded: pool queue is full, retry later', { ...boundData('max_queue', this.#opts.maxQueue), retry_after_ms: 100 })
           : null;
     if (refuse !== null) {
-      if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#n.rejected++;
+      if (refuse.ok === false && refuse.error.code === ErrorCode.Overloaded) this.#counters.rejected++;
       job.state = 'finished';
       // Never re-entrant: callers get `done` after `submit` has returned.
       queueMicrotask(() => done(refuse, 0));
       return job;
     }
     if (this.#loaded) this.#route(job);
-    else this.#q.early.push(job);
+    else this.#queues.early.push(job);
     this.#schedulePump();
     return job;
   }
 
   /** Puts a call in the queue of its kind; the first burst of a new method waits for one probe. */
   #route(job: Job): void {
-    const probe = this.#q.add(job, this.#table.kindOf(job.method));
+    const probe = this.#queues.add(job, this.#table.kindOf(job.method));
     if (probe !== null) this.#holdCheck(probe);
   }
 
@@ -201,7 +203,7 @@ export class Pool {
   /** Ends the hold of a new method's first burst: its calls go to the queue its verdict (or lack of one) says. */
   #release(method: string): void {
     const kind = this.#table.kindOf(method);
-    this.#q.release(method, kind === 'new' ? 'wait' : kind);
+    this.#queues.release(method, kind === 'new' ? 'wait' : kind);
     this.#schedulePump();
   }
 
@@ -231,7 +233,7 @@ export class Pool {
       if (this.#total >= cap) break;
       // Slow threads in use: slow calls and fast batches that spilled onto them.
       const slowBusy = this.#slowBusy;
-      const fastLive = this.#q.fast.live;
+      const fastLive = this.#queues.fast.live;
       // Fast calls run on the reserve, and spill onto idle slow threads only
       // when there is no reserve, a full batch waits, or the oldest has
       // waited past the lane threshold; never more fast batches than CPU
@@ -241,23 +243,23 @@ export class Pool {
       const spill = fastThreads === 0 || fastLive >= maxBatch || this.#fastWaitedMs() >= this.#opts.laneThresholdMs;
       if (fastLive > 0 && this.#fastUsed < fastCap && (reserveFree > 0 || (spill && slowBusy < threads))) {
         const slots = Math.max(1, reserveFree > 0 ? reserveFree : Math.min(threads - slowBusy, fastCap - this.#fastUsed));
-        this.#start(this.#take(this.#q.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast', reserveFree > 0);
+        this.#start(this.#take(this.#queues.fast, Math.min(maxBatch, Math.ceil(fastLive / slots))), 'fast', reserveFree > 0);
         continue;
       }
       if (slowBusy >= threads) break;
       const cpuOk = this.#cpuUsed < Math.min(cpuThreads, threads);
-      const cpuHead = cpuOk ? this.#q.cpu.peek() : undefined;
-      const waitHead = this.#q.wait.peek();
+      const cpuHead = cpuOk ? this.#queues.cpu.peek() : undefined;
+      const waitHead = this.#queues.wait.peek();
       // Slow calls of both kinds keep their arrival order where both may start.
       const next = cpuHead === undefined ? waitHead : waitHead === undefined || cpuHead.enqueuedAt <= waitHead.enqueuedAt ? cpuHead : waitHead;
       if (next === undefined) break;
-      this.#start(this.#take(next.kind === 'cpu' ? this.#q.cpu : this.#q.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait', false);
+      this.#start(this.#take(next.kind === 'cpu' ? this.#queues.cpu : this.#queues.wait, 1), next.kind === 'cpu' ? 'cpu' : 'wait', false);
     }
   }
 
   /** How long the oldest fast call has waited (ms). */
   #fastWaitedMs(): number {
-    const head = this.#q.fast.peek();
+    const head = this.#queues.fast.peek();
     return head === undefined ? 0 : performance.now() - head.enqueuedAt;
   }
 
@@ -272,7 +274,7 @@ export class Pool {
   }
 
   /** Starts a batch; `onReserve`: a fast batch on the reserve threads (else on slow threads). */
-  #start(jobs: Job[], slot: 'fast' | 'cpu' | 'wait', onReserve: boolean): void {
+  #start(jobs: Job[], slot: RunKind, onReserve: boolean): void {
     if (jobs.length === 0) return;
     // A task per thread at most, so a region is always free here.
     const region = this.#freeRegions.pop() as number;
@@ -285,12 +287,12 @@ export class Pool {
       job.batch = batch;
       job.index = i;
       job.waitMs = now - job.enqueuedAt;
-      this.#n.wait.record(job.waitMs);
+      this.#counters.wait.record(job.waitMs);
     });
     this.#batches.set(batch.id, batch);
     this.#used(slot, +1);
     this.#running += jobs.length;
-    this.#n.batch(jobs.length);
+    this.#counters.batch(jobs.length);
     const calls = jobs.map((j) => ({ method: j.method, params: j.params, measure: slot !== 'fast' && this.#table.measure(j.method) }));
     const task = { op: 'calls', batch: batch.id, calls, base: batch.base, region, gen: batch.gen, arena: [region * ARENA_BYTES, (region + 1) * ARENA_BYTES], maxResultBytes: this.#opts.maxResultBytes } as const;
     this.#runners
@@ -307,7 +309,7 @@ export class Pool {
     if (this.#opts.deadlineMs > 0 || slot === 'fast') this.#watchdog.start();
   }
 
-  #used(slot: 'fast' | 'cpu' | 'wait', d: number): void {
+  #used(slot: RunKind, d: number): void {
     if (slot === 'fast') this.#fastUsed += d;
     else if (slot === 'cpu') this.#cpuUsed += d;
     else this.#waitUsed += d;
@@ -384,9 +386,9 @@ export class Pool {
     if (job.state === 'running') this.#running--;
     job.state = 'finished';
     job.batch = undefined;
-    this.#n.completed++;
-    if (!outcome.ok) this.#n.failed++;
-    this.#n.run.record(outcome.runMs);
+    this.#counters.completed++;
+    if (!outcome.ok) this.#counters.failed++;
+    this.#counters.run.record(outcome.runMs);
     if (learn) this.#table.record(job.method, outcome.runMs, outcome.cpuMs);
     if (job.probe) this.#release(job.method);
     job.done(outcome, job.waitMs);
@@ -397,9 +399,9 @@ export class Pool {
     if (jobs.length === 0) return;
     batch.open -= jobs.length;
     this.#running -= jobs.length;
-    this.#n.requeued += jobs.length;
+    this.#counters.requeued += jobs.length;
     for (const job of jobs) job.batch = undefined;
-    this.#q.putBack(jobs);
+    this.#queues.putBack(jobs);
     if (batch.settled && batch.open === 0) this.#batches.delete(batch.id);
     this.#schedulePump();
   }
@@ -414,7 +416,7 @@ export class Pool {
     if (verdict === undefined) return this.#settle(batch, null);
     const refuse = failure(ErrorCode.Internal, `dispatch module failed to load: ${verdict}`, { failure: 'load_failed' });
     this.#settle(batch, null, refuse);
-    for (const job of this.#q.drain()) this.#finish(job, refuse, false);
+    for (const job of this.#queues.drain()) this.#finish(job, refuse, false);
   }
 
   /** No call of `batch` has started: some are still its own and Queued, none has run. */
@@ -447,7 +449,7 @@ export class Pool {
     if (batch.slot === 'fast' && batch.lane === 'fast') this.#onReserve--;
     // The region is free once every call's state is read below: a thread stopped late only holds an old generation.
     const release = (): void => void this.#freeRegions.push(batch.base / this.#opts.maxBatch);
-    this.#n.busy(performance.now() - batch.startedAt);
+    this.#counters.busy(performance.now() - batch.startedAt);
     const lost = err === null ? null : err.error;
     const back: Job[] = [];
     let trailing = false;
@@ -480,7 +482,7 @@ export class Pool {
   #kill(batch: Batch, i: number): void {
     const job = batch.jobs[i] as Job;
     if (!batch.swap(i, Slot.Running, Slot.Killed)) return; // it finished first: its result stands
-    this.#n.kills++;
+    this.#counters.kills++;
     this.#requeue(batch, batch.withdrawFrom(i + 1));
     this.#answer(batch, job, failure(ErrorCode.DeadlineExceeded, `call exceeded its deadline of ${this.#opts.deadlineMs} ms; its worker was replaced`, boundData('call_deadline_ms', this.#opts.deadlineMs)), false);
     // Terminated only where that is safe: a thread inside guarded native code is stopped as it returns.
@@ -503,7 +505,7 @@ export class Pool {
       return await this.#runners.track((runner) => runner.maintain(ctx, this.#opts.maxResultBytes));
     } finally {
       this.#used('cpu', -1);
-      this.#n.busy(performance.now() - started);
+      this.#counters.busy(performance.now() - started);
       this.#pump();
       this.#checkIdle();
     }
@@ -511,7 +513,7 @@ export class Pool {
 
   /** Calls waiting for a thread (or for their method's probe). */
   get queued(): number {
-    return this.#q.size;
+    return this.#queues.size;
   }
 
   stats(): PoolStats {
@@ -540,11 +542,11 @@ export class Pool {
       running_cpu: this.#cpuUsed,
       running_wait: this.#waitUsed,
       queue_size: this.queued,
-      queued_fast: this.#q.fast.live,
-      queued_slow: this.#q.cpu.live + this.#q.wait.live,
-      held_new: this.#q.held,
+      queued_fast: this.#queues.fast.live,
+      queued_slow: this.#queues.cpu.live + this.#queues.wait.live,
+      held_new: this.#queues.held,
       max_queue: maxQueue,
-      ...this.#n.summary(capacity),
+      ...this.#counters.summary(capacity),
       lanes: this.#table.snapshot(),
     };
   }
@@ -589,7 +591,7 @@ export class Pool {
   }
 
   /** What kind the pool gives `method` now (for tests and status). */
-  kindOf(method: string): Kind {
+  kindOf(method: string): CallKind {
     return this.#table.kindOf(method);
   }
 
@@ -618,7 +620,7 @@ export class Pool {
       if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
       clearInterval(this.#retire);
       const stop = failure(ErrorCode.Internal, 'pool is stopped', STOPPED);
-      for (const job of this.#q.drain()) this.#finish(job, stop, false);
+      for (const job of this.#queues.drain()) this.#finish(job, stop, false);
       // No thread is terminated inside native code (guardNative): those finish it first.
       this.#safeToStop = this.#guards.stopAll(NATIVE_GRACE_MS).then(() => this.#guards.dispose());
     }

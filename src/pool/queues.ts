@@ -6,7 +6,7 @@
  */
 import type { Job } from './batch.js';
 import { Fifo } from './fifo.js';
-import type { Kind } from './lanes.js';
+import type { CallKind, RunKind } from './lanes.js';
 
 export class Queues {
   /** Calls submitted before the module loaded: their kind is not known yet. */
@@ -31,7 +31,7 @@ export class Queues {
    * Queues a call of kind `kind`. The first call of a new method becomes its
    * probe (queued to run alone) and is returned; later ones are held.
    */
-  add(job: Job, kind: Kind): Job | null {
+  add(job: Job, kind: CallKind): Job | null {
     job.kind = kind;
     if (kind === 'new') {
       const held = this.#held.get(job.method);
@@ -53,7 +53,7 @@ export class Queues {
   }
 
   /** Ends the hold on `method`'s first burst: its calls join the queue of `kind`. */
-  release(method: string, kind: Exclude<Kind, 'new'>): void {
+  release(method: string, kind: RunKind): void {
     const held = this.#held.get(method);
     if (held === undefined) return;
     this.#held.delete(method);

@@ -61,5 +61,29 @@ export interface Runner {
   destroy(): Promise<void>;
 }
 
+/**
+ * A runner with no threads of its own (inline mode, a unit test's fake):
+ * nothing to count, retire or stop.
+ */
+export abstract class ThreadlessRunner implements Runner {
+  abstract readonly ready: Promise<PingReply>;
+  abstract run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null>;
+  abstract maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome>;
+
+  stats(): RunnerStats {
+    return { threads: 0, max_threads: 0, threads_created: 0, threads_retired_idle: 0 };
+  }
+
+  retireIdle(): boolean {
+    return false;
+  }
+
+  threadIds(): number[] {
+    return [];
+  }
+
+  async destroy(): Promise<void> {}
+}
+
 /** Builds a runner that delivers results to `sink` and shares `progress` with its threads. */
 export type RunnerFactory = (sink: ResultSink, progress: Progress) => Runner;

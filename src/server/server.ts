@@ -237,10 +237,6 @@ export class Server {
     log.debug('connection opened');
   }
 
-  get activeConnections(): number {
-    return this.#conns.size;
-  }
-
   /** Open connections that have carried foreground work (SPEC §7). */
   get foregroundConnections(): number {
     let n = 0;

@@ -9,7 +9,7 @@ import { boundData, ErrorCode, type InvalidPart, type WireError } from '../contr
 import { CONTROL_FIELDS, headId, scanLine, stringValue, type Element, type Span } from './jsonscan.js';
 
 /** The seven control types (SPEC §3). */
-export const CONTROL_TYPES: ReadonlySet<string> = new Set([
+const CONTROL_TYPES: ReadonlySet<string> = new Set([
   'status',
   'user_initiated_sleep',
   'force_wake',

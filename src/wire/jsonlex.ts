@@ -17,7 +17,7 @@
 export const PAD = '\u0000'.repeat(8);
 
 export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
+const BACKSLASH = 0x5c;
 export const COMMA = 0x2c;
 export const COLON = 0x3a;
 export const LBRACE = 0x7b;

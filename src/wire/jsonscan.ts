@@ -178,30 +178,30 @@ function scalar(s: string, n: number, i: number): { kind: ValueKind; end: number
 
 class Scanner {
   /** The line with PAD after it: every read stays in bounds. */
-  readonly #s: string;
+  readonly #text: string;
   /** The line's own length. */
-  readonly #n: number;
+  readonly #length: number;
   readonly #maxDepth: number;
   /** The element being read went past the depth limit. */
   #deep = false;
 
   constructor(line: string, maxDepth: number) {
-    this.#s = line + PAD;
-    this.#n = line.length;
+    this.#text = line + PAD;
+    this.#length = line.length;
     this.#maxDepth = maxDepth;
   }
 
   #fail(i: number): never {
-    throw new SyntaxFailure(unexpected(this.#s, this.#n, i));
+    throw new SyntaxFailure(unexpected(this.#text, this.#length, i));
   }
 
   #badToken(i: number): never {
-    throw new SyntaxFailure(tokenError(this.#s, this.#n, i));
+    throw new SyntaxFailure(tokenError(this.#text, this.#length, i));
   }
 
   /** Past a member name and its colon at `i` (inside an object); where its value starts. */
   #keyColon(i: number): number {
-    const s = this.#s;
+    const s = this.#text;
     if (s.charCodeAt(i) !== QUOTE) this.#fail(i);
     const end = stringEnd(s, i);
     if (end < 0) this.#badToken(i);
@@ -219,7 +219,7 @@ class Scanner {
    * elements are still read.
    */
   skipContainer(i: number, depth: number): number {
-    const s = this.#s;
+    const s = this.#text;
     const room = this.#maxDepth - depth; // containers that may open inside this one
     const closers: number[] = [];
     outer: for (;;) {
@@ -266,7 +266,7 @@ class Scanner {
    */
   object(start: number, depth: number, members = new Members()): { element: Element; end: number } {
     if (depth > this.#maxDepth) this.#deep = true;
-    const s = this.#s;
+    const s = this.#text;
     let i = skipWs(s, start + 1);
     if (s.charCodeAt(i) !== RBRACE) {
       for (;;) {
@@ -283,7 +283,7 @@ class Scanner {
           kind = c === LBRACE ? 'object' : 'array';
           i = this.skipContainer(valueStart, depth + 1);
         } else {
-          const v = scalar(s, this.#n, valueStart);
+          const v = scalar(s, this.#length, valueStart);
           kind = v.kind;
           i = v.end;
         }
@@ -304,15 +304,15 @@ class Scanner {
   /** The value at `i` as an element: an object is looked into, anything else skipped. */
   element(i: number): { element: Element; end: number } {
     this.#deep = false;
-    const c = this.#s.charCodeAt(i);
+    const c = this.#text.charCodeAt(i);
     if (c === LBRACE) return this.object(i, 1);
-    const end = c === LBRACKET ? this.skipContainer(i, 1) : scalar(this.#s, this.#n, i).end;
+    const end = c === LBRACKET ? this.skipContainer(i, 1) : scalar(this.#text, this.#length, i).end;
     return { element: this.#deep ? NOT_OBJECT_DEEP : NOT_OBJECT, end };
   }
 
   /** The whole line. */
   line(maxBatchLength: number): Scanned {
-    const s = this.#s;
+    const s = this.#text;
     let i = skipWs(s, 0);
     let result: Scanned;
     if (s.charCodeAt(i) === LBRACKET) {
@@ -343,7 +343,7 @@ class Scanner {
       i = el.end;
     }
     i = skipWs(s, i);
-    if (i < this.#n) throw new SyntaxFailure(trailing(this.#n, i));
+    if (i < this.#length) throw new SyntaxFailure(trailing(this.#length, i));
     return result;
   }
 }

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LineReader } from '../src/client/lines.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const SQLITE_PEER = fileURLToPath(new URL('../../bench/sqlite_peer.py', import.meta.url));
@@ -33,15 +34,11 @@ export function peerRead(db: string): number {
 export function ask(socket: string, msg: object): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const s = createConnection(socket);
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+    const lines = new LineReader((line) => {
       s.destroy();
-      resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      resolve(JSON.parse(line) as Record<string, unknown>);
     });
+    s.on('data', (d: Buffer) => lines.write(d));
     s.on('error', reject);
     s.on('connect', () => s.write(`${JSON.stringify(msg)}\n`));
   });

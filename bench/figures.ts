@@ -86,7 +86,7 @@ export function figures(r: Results, roles: Roles): Map<string, number> {
   for (const s of r.startup?.rows ?? []) row('startup', s.target, { first_answer_ms: s.firstAnswerMs.median });
   for (const s of r.store?.rows ?? []) {
     errors += s.result.errors + s.result.lost;
-    row('store', `${s.method} C=${s.connections}`, { errors: s.result.errors + s.result.lost });
+    row('store', `${s.method} C=${s.connections} ${s.binding}`, { errors: s.result.errors + s.result.lost });
   }
   if (r.maintenance) row('maintenance', 'dispatchd', { p99_ratio: r.maintenance.duringCycles.p99 / Math.max(r.maintenance.idle.p99, 0.001) });
   for (const b of r.pool?.blocking ?? []) {

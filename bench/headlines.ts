@@ -62,7 +62,7 @@ export function headlines(r: Results): Headline[] {
   }
   if (r.store) {
     for (const row of r.store.rows) {
-      out.push({ name: `store (${r.store.records} records): ${row.method} C=${row.connections}`, value: `${row.result.callsPerSec} calls/s, p50 ${row.result.latency.p50} ms, p99 ${row.result.latency.p99} ms, ${row.result.errors} errors` });
+      out.push({ name: `store (${r.store.records} records, ${row.binding}): ${row.method} C=${row.connections}`, value: `${row.result.callsPerSec} calls/s, p50 ${row.result.latency.p50} ms, p99 ${row.result.latency.p99} ms, ${row.result.errors} errors` });
     }
   }
   if (r.abuse) {

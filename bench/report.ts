@@ -8,7 +8,7 @@ import type { HolResult } from './hol.js';
 import type { ScalingRow, ThroughputRow } from './scenarios.js';
 import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
-import type { StoreResult } from './store.js';
+import { storeMarkdown, type StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
 import { clampToMax } from '../src/observability/metrics.js';
 import { holSvg, scalingSvg } from './charts.js';
@@ -96,6 +96,7 @@ export function markdown(r: Results): string {
     out.push(table(['threads', 'work/s', 'speed-up', 'bare processes speed-up (same rounds)', 'calls/s', 'lost', 'errors'], r.scaling.map((s) => [s.threads, s.workPerSec, s.speedup, s.bareSpeedup ?? '—', s.callsPerSec, s.lost, s.errors])), '');
   }
   if (r.startup) out.push(...startupMarkdown(r.startup));
+  if (r.store) out.push(...storeMarkdown(r.store));
   return out.join('\n');
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `startup` scenario, side by side in one run: spawn → first answered
- * `echo` for dispatchd (built-in store, and the bench fixture module), the
+ * `echo` for dispatchd (built-in store — on each SQLite binding this Node and install have — and the bench fixture module), the
  * asyncio baseline (when python3 is there) and a bare Node echo server; the
  * wall time of `dispatchd status` and `dispatchd --version` against bare
  * `node -e 0`; idle RSS after start. Runs are interleaved (the order rotates
@@ -13,6 +13,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { sqliteBindings } from './bindings.js';
 import { BENCH_FIXTURE, BIN, rssMiB } from './procs.js';
 import type { Headline } from './types.js';
 import type { Progress } from './types.js';
@@ -66,19 +67,22 @@ export function stats(xs: readonly number[]): Stats {
   return { median: round(mid), min: round(s[0] ?? Number.NaN), max: round(s[s.length - 1] ?? Number.NaN) };
 }
 
-function dispatchdTarget(name: string, dispatch: string | null): Target {
+function dispatchdTarget(name: string, dispatch: string | null, extra: readonly string[] = []): Target {
   return {
     name,
     argv: (dir) => ({
       cmd: process.execPath,
-      args: [BIN, 'serve', '--home', dir, '--log-level', 'warn', ...(dispatch === null ? [] : ['--dispatch', dispatch])],
+      args: [BIN, 'serve', '--home', dir, '--log-level', 'warn', ...(dispatch === null ? [] : ['--dispatch', dispatch]), ...extra],
       socket: join(dir, 'daemon.sock'),
     }),
   };
 }
 
 function targets(python: boolean): Target[] {
-  const list = [dispatchdTarget('dispatchd (built-in store)', null), dispatchdTarget('dispatchd (fixture module)', BENCH_FIXTURE)];
+  const list = [dispatchdTarget('dispatchd (built-in store)', null)];
+  // The built-in store on its other binding, where this Node and install have both (the default is the first).
+  for (const b of sqliteBindings().slice(1)) list.push(dispatchdTarget(`dispatchd (built-in store on ${b})`, null, ['--store-binding', b]));
+  list.push(dispatchdTarget('dispatchd (fixture module)', BENCH_FIXTURE));
   if (python) list.push({ name: 'asyncio baseline (python3)', argv: (dir) => ({ cmd: 'python3', args: [ASYNCIO, join(dir, 'b.sock')], socket: join(dir, 'b.sock') }) });
   list.push({ name: 'bare node echo server', argv: (dir) => ({ cmd: process.execPath, args: [ECHO_SERVER, join(dir, 'e.sock')], socket: join(dir, 'e.sock') }) });
   // The floor of the shape: node, piscina, its threads booting and loading the same fixture — and nothing of ours.

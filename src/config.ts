@@ -10,6 +10,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** SQLite bindings the built-in store can use; `auto` is node:sqlite where this Node has it, else better-sqlite3. */
+export const STORE_BINDINGS = ['auto', 'node:sqlite', 'better-sqlite3'] as const;
+export type StoreBinding = (typeof STORE_BINDINGS)[number];
+
 export interface Config {
   /** Home directory: lock, state file, default socket, built-in store. */
   readonly home: string;
@@ -59,6 +63,8 @@ export interface Config {
   readonly drainTimeoutMs: number;
   /** Largest text the built-in store accepts, in bytes. */
   readonly storeMaxTextBytes: number;
+  /** Which SQLite binding the built-in store uses (docs/sqlite-binding.md). */
+  readonly storeBinding: StoreBinding;
   /** How long the dispatch module may take to load in a worker at start (ms). */
   readonly dispatchLoadTimeoutMs: number;
   /** Per-worker V8 heap cap (MiB); 0 leaves Node's default. */
@@ -95,7 +101,9 @@ export interface Config {
 interface FieldSpec {
   readonly env: string;
   readonly flag: string;
-  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string' | 'listen';
+  readonly kind: 'path' | 'int' | 'bool' | 'level' | 'string' | 'listen' | 'choice';
+  /** The values a `choice` takes. */
+  readonly choices?: readonly string[];
   readonly help: string;
   readonly min?: number;
 }
@@ -134,6 +142,7 @@ export const DEFAULTS = Object.freeze({
   recycleCalls: 0,
   recycleHeapMb: 0,
   storeMaxTextBytes: 512 * 1024,
+  storeBinding: 'auto' as StoreBinding,
   dispatchLoadTimeoutMs: 30_000,
   tickMs: 5000,
   idleMs: 60_000,
@@ -175,6 +184,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   callDeadlineMs: { env: 'DISPATCHD_CALL_DEADLINE_MS', flag: '--call-deadline-ms', kind: 'int', min: 0, help: 'per-call deadline in ms (0 = off)' },
   drainTimeoutMs: { env: 'DISPATCHD_DRAIN_TIMEOUT_MS', flag: '--drain-timeout-ms', kind: 'int', min: 0, help: 'ms a graceful stop waits for in-flight calls' },
   storeMaxTextBytes: { env: 'DISPATCHD_STORE_MAX_TEXT_BYTES', flag: '--store-max-text-bytes', kind: 'int', min: 1, help: 'largest text the built-in store accepts (bytes)' },
+  storeBinding: { env: 'DISPATCHD_STORE_BINDING', flag: '--store-binding', kind: 'choice', choices: STORE_BINDINGS, help: `SQLite binding of the built-in store (${STORE_BINDINGS.join('|')}; auto = node:sqlite where this Node has it, else better-sqlite3)` },
   dispatchLoadTimeoutMs: { env: 'DISPATCHD_DISPATCH_LOAD_TIMEOUT_MS', flag: '--dispatch-load-timeout-ms', kind: 'int', min: 1, help: 'ms the dispatch module may take to load at start before serve exits 1' },
   workerHeapMb: { env: 'DISPATCHD_WORKER_HEAP_MB', flag: '--worker-heap-mb', kind: 'int', min: 0, help: 'V8 heap cap per worker in MiB (0 = Node default)' },
   recycleCalls: { env: 'DISPATCHD_RECYCLE_CALLS', flag: '--recycle-calls', kind: 'int', min: 0, help: 'a thread retires after this many calls, between tasks, and is replaced (0 = never)' },
@@ -225,6 +235,11 @@ function parseField(key: keyof Config, spec: FieldSpec, raw: string | number | b
     case 'level': {
       const s = String(raw);
       if (!(LOG_LEVELS as readonly string[]).includes(s)) throw new ConfigError(`${where}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
+      return s;
+    }
+    case 'choice': {
+      const s = String(raw);
+      if (!(spec.choices ?? []).includes(s)) throw new ConfigError(`${where}: expected one of ${(spec.choices ?? []).join(', ')}, got ${JSON.stringify(raw)}`);
       return s;
     }
     case 'string':

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { sqliteBindings } from '../bench/bindings.js';
 import { BENCH_FIXTURE, BIN, STALL_SERVER } from '../bench/procs.js';
 
 interface Ran {
@@ -148,4 +149,19 @@ test('an interrupted run (SIGTERM) stops the server it started, even one in its 
   };
   for (let i = 0; i < 20 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(alive(), false, `server ${pid} outlived the bench`);
+});
+
+test('the store scenario measures each SQLite binding this Node and install have, in one run, without errors', { timeout: 120_000 }, async () => {
+  const out = tmp();
+  const r = await bench(['store', '--records', '300', '--seconds', '1', '--out', out], 110_000);
+  assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { store: { records: number; rows: { binding: string; method: string; connections: number; result: { calls: number; errors: number; lost: number } }[] } };
+  const bindings = [...new Set(results.store.rows.map((x) => x.binding))].sort();
+  assert.deepEqual(bindings, sqliteBindings().sort());
+  assert.ok(results.store.records >= 300, `records ${results.store.records}`);
+  for (const row of results.store.rows) {
+    assert.ok(row.result.calls > 0, `${row.binding} ${row.method} C=${row.connections}: no calls`);
+    assert.equal(row.result.errors + row.result.lost, 0, `${row.binding} ${row.method} C=${row.connections}`);
+  }
+  assert.match(readFileSync(join(out, 'results.md'), 'utf8'), /## store — the built-in store with \d+ records, by SQLite binding/);
 });

@@ -187,7 +187,7 @@ describe('concurrency and persistence', () => {
   test('the daemon refuses to start on a database that is not a dispatchd store', async () => {
     const { dir, cleanup } = tmpHome();
     try {
-      const other = openDb(join(dir, 'store.db'), { timeoutMs: 1000, mustExist: false });
+      const other = openDb(join(dir, 'store.db'), { binding: 'auto', timeoutMs: 1000, mustExist: false });
       other.exec('CREATE TABLE invoices (n INTEGER)');
       other.close();
       const config = resolveConfig({ home: dir, threads: 1 }, {});

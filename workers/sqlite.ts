@@ -22,7 +22,11 @@ export interface Db {
   close(): void;
 }
 
+/** Which binding to open with; `auto` is node:sqlite where this Node has it, else better-sqlite3. */
+export type Binding = 'auto' | 'node:sqlite' | 'better-sqlite3';
+
 export interface OpenOptions {
+  readonly binding: Binding;
   /** How long a statement waits for another connection's lock (ms). */
   readonly timeoutMs: number;
   /** Refuse to create the file: it must exist already. */
@@ -63,9 +67,12 @@ function nodeSqlite(): NodeSqlite | undefined {
   }
 }
 
-/** Opens `path` with whichever binding this Node has. */
+/** Opens `path` with the binding asked for (`auto`: whichever this Node has). */
 export function openDb(path: string, opts: OpenOptions): Db {
-  const native = nodeSqlite();
+  const native = opts.binding === 'better-sqlite3' ? undefined : nodeSqlite();
+  if (opts.binding === 'node:sqlite' && native === undefined) {
+    throw new Error(`this Node (${process.version}) has no node:sqlite (Node 22.13 or later has it); use --store-binding auto or better-sqlite3`);
+  }
   if (native !== undefined) {
     // node:sqlite has no "must exist" flag; a read-write URI without create refuses a missing file.
     const target = opts.mustExist && path !== ':memory:' ? `file:${path.split('/').map(encodeURIComponent).join('/')}?mode=rw` : path;

@@ -25,17 +25,24 @@
 import { statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/contract/errors.js';
 import { claimCompletion, guardNative } from '../src/contract/contract.js';
-import { isBusy, openDb, pragma, transaction, type Db } from './sqlite.js';
+import { isBusy, openDb, pragma, transaction, type Binding, type Db } from './sqlite.js';
 
 const query = new URL(import.meta.url).searchParams;
 const DB_PATH = query.get('db') ?? ':memory:';
 const MAX_TEXT_BYTES = Number(query.get('maxText') ?? 512 * 1024);
 /** Longest wait for another connection's lock, per statement (ms). */
 const BUSY_MS = Number(query.get('busyMs') ?? 5000);
+/** Which SQLite binding (--store-binding). */
+const BINDING = bindingOf(query.get('binding'));
 const MAX_TAGS = 64;
 const MAX_TAG_CHARS = 128;
 const MAX_SESSION_CHARS = 128;
 const MAX_LIMIT = 100;
+
+function bindingOf(raw: string | null): Binding {
+  if (raw === null || raw === 'auto' || raw === 'node:sqlite' || raw === 'better-sqlite3') return raw ?? 'auto';
+  throw new Error(`unknown SQLite binding ${JSON.stringify(raw)} (auto, node:sqlite or better-sqlite3)`);
+}
 
 /** 'dsp1' — marks a SQLite file as a dispatchd store. */
 const APPLICATION_ID = 0x64737031;
@@ -90,7 +97,7 @@ function sleep(ms: number): void {
 }
 
 function open(path: string): Db {
-  const db = openDb(path, { timeoutMs: BUSY_MS, mustExist: path !== ':memory:' });
+  const db = openDb(path, { binding: BINDING, timeoutMs: BUSY_MS, mustExist: path !== ':memory:' });
   try {
     const until = Date.now() + BUSY_MS;
     for (let attempt = 0; ; attempt++) {
@@ -304,6 +311,7 @@ function stats(): unknown {
     wal_bytes: DB_PATH === ':memory:' ? 0 : fileSize(`${DB_PATH}-wal`),
     schema_version: (stmt.version.get() as { version: number }).version,
     max_text_bytes: MAX_TEXT_BYTES,
+    sqlite: db.binding,
   };
 }
 

@@ -5,10 +5,10 @@
  * replacement is atomic, and a read opens only a regular file — a FIFO must
  * not hang the start. Knows nothing about what the files hold.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { crypto } from './builtins.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants;
 
@@ -105,7 +105,7 @@ export function readRegularFile(path: string, maxBytes: number): ReadResult {
 
 /** Temp names: `.<base>.<16 hex>.tmp` next to the target — unpredictable, so nobody can plant one ahead. */
 function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${crypto().randomBytes(8).toString('hex')}.tmp`);
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

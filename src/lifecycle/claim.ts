@@ -33,6 +33,7 @@ function builtinStore(config: Config): string {
   const url = new URL(BUILTIN_STORE_URL);
   url.searchParams.set('db', join(config.home, 'store.db'));
   url.searchParams.set('maxText', String(config.storeMaxTextBytes));
+  url.searchParams.set('binding', config.storeBinding);
   // A lock wait ends soon after the call deadline: the caller gets -32004 at the deadline, and the
   // thread (not terminated inside SQLite, see guardNative) is stopped as the wait returns.
   const busyMs = config.callDeadlineMs > 0 ? Math.min(STORE_BUSY_MS, config.callDeadlineMs + STORE_BUSY_PAST_DEADLINE_MS) : STORE_BUSY_MS;

@@ -5,8 +5,9 @@
  * authentication. Runs on the main thread next to the control plane; a
  * scrape costs one status snapshot.
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { chmodSync } from 'node:fs';
+import { http as nodeHttp } from '../host/builtins.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CONTENT_TYPE, renderMetrics } from '../observability/openmetrics.js';
@@ -24,7 +25,7 @@ export class MetricsServer {
 
   /** Starts listening on `listen` (a validated config.metricsListen value). */
   static async start(listen: string, status: () => Record<string, unknown>, log: Logger): Promise<MetricsServer> {
-    const http = createServer((req, res) => {
+    const http = nodeHttp().createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
       if (path !== '/metrics') {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /metrics\n');

@@ -3,11 +3,11 @@
  * is stale (only ECONNREFUSED says so), and the private name a listener is
  * bound under before it is linked into place. Touches no listener.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { SUN_PATH_BYTES } from '../config.js';
+import { crypto } from '../host/builtins.js';
 
 /** Something already answers on the socket path, or we cannot tell that nothing does. */
 export class SocketInUseError extends Error {
@@ -66,7 +66,7 @@ export async function removeStaleSocket(path: string): Promise<boolean> {
  * behind for its own socket, and only that.
  */
 export function privatePrefix(path: string): string {
-  return `.dd-${createHash('sha256').update(basename(path)).digest('hex').slice(0, 8)}-`;
+  return `.dd-${crypto().createHash('sha256').update(basename(path)).digest('hex').slice(0, 8)}-`;
 }
 
 /** A random name for binding in `path`'s directory, or null if sun_path has no room for one. */
@@ -75,7 +75,7 @@ export function privateName(path: string): string | null {
   const prefix = privatePrefix(path);
   const room = SUN_PATH_BYTES - 1 - Buffer.byteLength(dir) - 1 - prefix.length;
   if (room < 8) return null;
-  return `${dir}/${prefix}${randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
+  return `${dir}/${prefix}${crypto().randomBytes(8).toString('hex').slice(0, Math.min(16, room))}`;
 }
 
 /**

@@ -1,0 +1,84 @@
+/**
+ * --store-binding: the built-in store runs on node:sqlite or better-sqlite3
+ * (whichever this Node and this install have), answers the same on both,
+ * and one store file serves either (a user who changes Node line keeps
+ * their memories). A binding this Node lacks refuses the start by name.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sqliteBindings } from '../bench/bindings.js';
+import { join, killChild, roundTrip, spawnCli, tmpHome, waitForSocket, exitWithin } from './helper.js';
+import { ConfigError, resolveConfig } from '../src/config.js';
+
+const available: string[] = sqliteBindings();
+const hasNodeSqlite = available.includes('node:sqlite');
+
+type After = { after: (fn: () => unknown) => void };
+
+/** Serves `home` with `binding`, runs `calls` in order, stops; their replies. */
+async function serveAndCall(t: After, home: string, binding: string, calls: [string, unknown][]): Promise<Record<string, unknown>[]> {
+  const socket = join(home, 'daemon.sock');
+  const child = spawnCli(['serve', '--home', home, '--log-level', 'warn', '--store-binding', binding]);
+  t.after(() => killChild(child));
+  await waitForSocket(socket);
+  const out: Record<string, unknown>[] = [];
+  for (const [i, [method, params]] of calls.entries()) out.push(await roundTrip(socket, { jsonrpc: '2.0', id: i + 1, method, params }));
+  child.proc.kill('SIGTERM');
+  assert.equal(await child.exited, 0, child.stderr);
+  return out;
+}
+
+test('this install has at least one SQLite binding for the built-in store', () => {
+  assert.ok(available.length > 0, `neither node:sqlite (${process.version}) nor better-sqlite3 is available`);
+});
+
+test('--store-binding takes auto, node:sqlite or better-sqlite3 and nothing else', () => {
+  assert.equal(resolveConfig({}, {}).storeBinding, 'auto');
+  assert.equal(resolveConfig({}, { DISPATCHD_STORE_BINDING: 'better-sqlite3' }).storeBinding, 'better-sqlite3');
+  assert.throws(() => resolveConfig({ storeBinding: 'sqlite3' as 'auto' }, {}), (e: unknown) => e instanceof ConfigError && /--store-binding/.test(e.message));
+});
+
+for (const binding of available) {
+  test(`the built-in store on ${binding}: capture, recall and stats name the binding`, async (t) => {
+    const home = tmpHome();
+    t.after(home.cleanup);
+    const [cap, rec, stats] = await serveAndCall(t, home.dir, binding, [
+      ['memory_capture', { text: 'rotate the vault key on friday', tags: ['ops'] }],
+      ['memory_recall', { cue: 'vault key' }],
+      ['memory_stats', {}],
+    ]);
+    assert.equal(typeof (cap?.result as { id?: unknown })?.id, 'number', JSON.stringify(cap));
+    assert.equal((rec?.result as { hits: { text: string }[] } | undefined)?.hits[0]?.text, 'rotate the vault key on friday', JSON.stringify(rec));
+    assert.equal((stats?.result as { sqlite?: unknown })?.sqlite, binding);
+  });
+}
+
+// Where this Node and install have both bindings (Node 22+ with the optional better-sqlite3), in both orders.
+for (const [a, b] of available.length === 2 ? [available, [...available].reverse()] as [string, string][] : []) {
+  test(`one store file serves both bindings: what ${a} acknowledged, ${b} recalls`, async (t) => {
+  const home = tmpHome();
+  t.after(home.cleanup);
+  await serveAndCall(t, home.dir, a, [['memory_capture', { text: `written by ${a}` }]]);
+  const [cap, rec, stats] = await serveAndCall(t, home.dir, b, [
+    ['memory_capture', { text: `written by ${b}` }],
+    ['memory_recall', { cue: 'written', limit: 10 }],
+    ['memory_stats', {}],
+  ]);
+  assert.ok(cap?.result !== undefined, JSON.stringify(cap));
+  assert.deepEqual(((rec?.result as { hits: { text: string }[] } | undefined)?.hits ?? []).map((r) => r.text).sort(), [`written by ${a}`, `written by ${b}`].sort());
+  assert.equal((stats?.result as { count?: unknown })?.count, 2);
+  });
+}
+
+// Node 20 has no node:sqlite: asking for it is a clear refusal, not a fallback.
+for (const missing of hasNodeSqlite ? [] : ['node:sqlite']) {
+  test(`asking for ${missing} where this Node lacks it refuses the start and names it`, async (t) => {
+  const home = tmpHome();
+  t.after(home.cleanup);
+  const child = spawnCli(['serve', '--home', home.dir, '--log-level', 'warn', '--store-binding', missing]);
+  t.after(() => killChild(child));
+  const { code } = await exitWithin(child, 30_000);
+  assert.equal(code, 1, child.stderr);
+  assert.match(child.stderr, /no node:sqlite/);
+  });
+}

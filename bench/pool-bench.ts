@@ -103,7 +103,7 @@ export async function poison(o: { ms: number }, progress: Progress): Promise<Poi
       for (let i = 0; !stop; i++) {
         const { msg } = await attacker.call('poison', i % 2 === 0 ? { exit: true } : { loop: true });
         attackerCalls++;
-        const code = String((msg.error as { code?: number } | undefined)?.code ?? 'ok');
+        const code = String(errorCode(msg) ?? 'ok');
         codes[code] = (codes[code] ?? 0) + 1;
       }
     })().catch(() => {}); // the attacker's connection closing ends the attack; the victims are what is measured

@@ -14,6 +14,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineReader } from '../src/client/lines.js';
+import { errorCode } from './wire-error.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const SQLITE_PEER = fileURLToPath(new URL('../../bench/sqlite_peer.py', import.meta.url));
@@ -90,7 +91,7 @@ export async function lockTrial(): Promise<LockTrial> {
     await hold.released;
     await new Promise((r) => setTimeout(r, 500));
     const survivedDeadline = daemon.exitCode === null && daemon.signalCode === null;
-    const deadlineAnswered = (stopped.error as { code?: number } | undefined)?.code === -32004;
+    const deadlineAnswered = errorCode(stopped) === -32004;
     // 2. Drain: SIGTERM while a capture waits for the lock.
     hold = await peerHold(db, 2.5);
     const waiting = ask(socket, { jsonrpc: '2.0', id: 2, method: 'memory_capture', params: { text: 'waits during the stop' } }).catch(() => null);

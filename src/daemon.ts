@@ -59,6 +59,7 @@ import { MetricsServer } from './server/metrics-server.js';
 import { VERSION } from './version.js';
 import { within } from './lifecycle/within.js';
 import { eventLoopHealth } from './observability/loophealth.js';
+import type { DaemonMetrics, MemoryStatus } from './lifecycle/status-reply.js';
 
 /** How long a failed start waits for the answers of calls it had already received. */
 const FAILED_START_DRAIN_MS = 500;
@@ -111,7 +112,7 @@ export class Daemon {
   #stdio: Connection | null = null;
   #lastForeground = Date.now();
   #stopping: Promise<boolean> | null = null;
-  #snapshot: Record<string, unknown> | null = null;
+  #snapshot: DaemonMetrics | null = null;
   /** Set once the start has succeeded: only then does a stop record `daemon_stopped_at`. */
   #started = false;
   #drainMs: number;
@@ -267,7 +268,7 @@ export class Daemon {
    * event loop: a batch of a thousand `status` messages shares one snapshot
    * instead of costing the main thread a thousand.
    */
-  metrics(): Record<string, unknown> {
+  metrics(): DaemonMetrics {
     if (this.#snapshot === null) {
       this.#snapshot = this.#measure();
       setImmediate(() => (this.#snapshot = null));
@@ -275,7 +276,7 @@ export class Daemon {
     return this.#snapshot;
   }
 
-  #measure(): Record<string, unknown> {
+  #measure(): DaemonMetrics {
     const server = this.#server;
     return {
       pid: process.pid,
@@ -388,7 +389,7 @@ export class Daemon {
   }
 }
 
-function memory(): Record<string, number> {
+function memory(): MemoryStatus {
   const m = process.memoryUsage();
   return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, external_bytes: m.external };
 }

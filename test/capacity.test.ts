@@ -6,9 +6,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import type { PoolStatus } from '../src/lifecycle/status-reply.js';
+import { status as statusReply } from './status.js';
 
-type PoolStatus = { running_cpu: number; running_wait: number; threads_started: number; lanes: { methods: { method: string; kind: string; why: string }[] } };
-const status = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;
+const status = async (socket: string): Promise<PoolStatus> => (await statusReply(socket)).pool;
 
 async function burst(socket: string, method: string, conns: number, per: number): Promise<number> {
   const cs = await Promise.all(Array.from({ length: conns }, () => Conn.open(socket)));

@@ -13,6 +13,7 @@ import { run } from '../src/main.js';
 import { COMMANDS } from '../src/cli/commands.js';
 import { BIN, FIXTURE, roundTrip, startDaemon, tmpHome, waitForSocket } from './helper.js';
 import { ErrorCode } from '../src/contract/errors.js';
+import { status as statusReply } from './status.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.js', import.meta.url));
@@ -111,9 +112,9 @@ describe('--help runs nothing', () => {
       assert.equal(r.code, 0, a.join(' '));
       assert.match(r.out, /^usage: /, a.join(' '));
     }
-    const status = await roundTrip(d.socket, { type: 'status' });
+    const status = await statusReply(d.socket);
     assert.equal(status.scheduler_paused, false);
-    assert.equal((status.pool as { completed: number }).completed, 0);
+    assert.equal(status.pool.completed, 0);
     const state = JSON.parse(readFileSync(join(d.home, 'state.json'), 'utf8')) as Record<string, unknown>;
     for (const key of ['user_sleep_request', 'force_wake_request', 'force_rem_request', 'last_session_open']) assert.equal(state[key], undefined, key);
     // The same commands without --help do act, so the checks above can fail.

@@ -10,6 +10,7 @@ import { Daemon } from '../src/daemon.js';
 import { silent, FIXTURE } from './helper.js';
 import { ControlPlane } from '../src/lifecycle/control.js';
 import { StateStore } from '../src/lifecycle/state.js';
+import { status } from './status.js';
 
 let d: Running;
 before(async () => {
@@ -27,7 +28,7 @@ const invalid = (r: Record<string, unknown>): void => {
 
 describe('status', () => {
   test('has the original keys with their defaults, then live metrics', async () => {
-    const r = await send({ type: 'status' });
+    const r = await status(d.socket);
     for (const k of ['ok', 'state', 'fsm_state', 'uptime_sec', 'version', 'last_tick_at', 'quiet_window', 'pending_digest', 'daemon_started_at', 'scheduler_paused']) {
       assert.ok(k in r, k);
     }
@@ -38,10 +39,10 @@ describe('status', () => {
     assert.equal(r.pending_digest, null);
     assert.equal(r.scheduler_paused, false);
     assert.equal(r.daemon_started_at, disk().daemon_started_at);
-    const pool = r.pool as Record<string, unknown>;
+    const pool = r.pool;
     for (const k of ['threads', 'queue_size', 'utilization', 'completed', 'wait_ms', 'run_ms']) assert.ok(k in pool, k);
     assert.ok('connections' in r && 'in_flight' in r && 'last_activity_ts' in r);
-    assert.equal((r.config as { home: string }).home, d.home, 'the resolved config is shown');
+    assert.equal(r.config.home, d.home, 'the resolved config is shown');
   });
 });
 

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURE, FIXTURES, spawnCli, tmpHome, type Child, Conn, connectEarly } from './helper.js';
+import type { SocketStatusReply } from '../src/lifecycle/status-reply.js';
 
 /** The first `n` reply lines of `c`, parsed (waiting up to 20 s: a module may still be loading). */
 async function replies(c: Conn, n: number): Promise<Record<string, unknown>[]> {
@@ -52,14 +53,14 @@ test('control messages are answered while the module is still loading; calls wai
   const [first] = await replies(s, 1);
   const statusMs = Date.now() - sent;
   assert.equal(first?.ok, true, 'status answers first: it does not wait for the module');
-  assert.equal((first?.pool as Record<string, unknown>).module, 'loading', 'and says the module is still loading');
+  assert.equal((first as unknown as SocketStatusReply | undefined)?.pool.module, 'loading', 'and says the module is still loading');
   assert.ok(statusMs < 1200, `status took ${statusMs} ms, the module takes 1500 ms to load`);
   const [, second] = await replies(s, 2);
   assert.deepEqual(second, { jsonrpc: '2.0', id: 'call', result: [1] });
   s.send('{"type":"status"}\n');
   const [, , after] = await replies(s, 3);
   s.close();
-  assert.equal((after?.pool as Record<string, unknown>).module, 'loaded');
+  assert.equal((after as unknown as SocketStatusReply | undefined)?.pool.module, 'loaded');
 });
 
 test('a module that fails to load after the daemon listened: calls received are answered -32001, then exit 1', async (t) => {

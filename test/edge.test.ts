@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, rpc, sleep, type Running } from './helper.js';
 import { ErrorCode } from '../src/contract/errors.js';
+import type { SocketStatusReply } from '../src/lifecycle/status-reply.js';
+import { status } from './status.js';
 import { ConfigError, DEFAULTS, resolveConfig } from '../src/config.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
@@ -60,7 +62,7 @@ describe('bounds, each hit', () => {
   });
 
   test('nesting deeper than maxDepth is -32600 with the id, and nothing runs', async () => {
-    const before = (await roundTrip(d.socket, { type: 'status' })) as { pool: { completed: number } };
+    const before = await status(d.socket);
     const deep = `{"jsonrpc":"2.0","id":9,"method":"echo","params":${'['.repeat(6)}${']'.repeat(6)}}`;
     const r = JSON.parse(await one(deep)) as Record<string, unknown>;
     assert.equal(code(r), ErrorCode.InvalidRequest);
@@ -70,7 +72,7 @@ describe('bounds, each hit', () => {
     const t = JSON.parse(await one(tenK)) as Record<string, unknown>;
     assert.equal(code(t), ErrorCode.InvalidRequest);
     assert.equal(t.id, 9);
-    const after = (await roundTrip(d.socket, { type: 'status' })) as { pool: { completed: number } };
+    const after = await status(d.socket);
     assert.equal(after.pool.completed, before.pool.completed);
     // At the limit it runs.
     const ok = JSON.parse(await one(`{"jsonrpc":"2.0","id":9,"method":"echo","params":${'['.repeat(5)}${']'.repeat(5)}}`)) as Record<string, unknown>;
@@ -187,8 +189,8 @@ describe('status stays small', () => {
       c2.send('{"type":"status"}\n');
       const line = (await c2.waitLines(1))[0] as string;
       assert.ok(line.length < 64 * 1024, `status is ${line.length} bytes`);
-      const loop = (JSON.parse(line) as { event_loop: Record<string, number> }).event_loop;
-      for (const k of ['utilization', 'delay_p99_ms', 'delay_max_ms']) assert.equal(typeof loop[k], 'number', k);
+      const loop = (JSON.parse(line) as SocketStatusReply).event_loop;
+      for (const k of ['utilization', 'delay_p99_ms', 'delay_max_ms'] as const) assert.equal(typeof loop[k], 'number', k);
     } finally {
       c2.close();
     }

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
 import { ErrorCode } from '../src/contract/errors.js';
+import { status } from './status.js';
 
 type Reply = { id: string; result?: { tag?: string }; error?: { code: number; message: string } };
 const parse = (lines: string[]): Reply[] => lines.map((l) => JSON.parse(l) as Reply);
@@ -25,7 +26,7 @@ describe('fate per call', () => {
       c.close();
       for (const tag of ['a', 'b', 'c', 'd']) assert.deepEqual(r.get(tag)?.result, { tag }, `${tag} keeps its result`);
       assert.equal(r.get('x')?.error?.code, ErrorCode.Internal, 'only the call that killed its worker fails');
-      const s = (await roundTrip(d.socket, { type: 'status' })).pool as { avg_batch: number; requeued: number };
+      const s = (await status(d.socket)).pool;
       assert.ok(s.avg_batch > 1, 'the calls did share a batch');
     } finally {
       await d.close();

@@ -10,19 +10,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, Conn, FIXTURE, killChild, spawnCli, tmpHome, waitForSocket } from './helper.js';
+import type { ConnectionsStatus, SocketStatusReply } from '../src/lifecycle/status-reply.js';
 
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
 
-interface Limits {
-  max: number;
-  fd_limit: number;
-  fd_reserve: number;
-}
-
-async function status(c: Conn, n: number): Promise<{ connections: Limits; threads: number }> {
+async function status(c: Conn, n: number): Promise<{ connections: ConnectionsStatus; threads: number }> {
   c.send({ type: 'status' });
-  const s = await c.json(n, 10_000);
-  return { connections: s.connections as Limits, threads: (s.pool as { threads_started: number }).threads_started };
+  const s = (await c.json(n, 10_000)) as unknown as SocketStatusReply;
+  return { connections: s.connections, threads: s.pool.threads_started };
 }
 
 describe('fds', () => {

@@ -10,9 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPeer, peerHold } from '../bench/store-peers.js';
 import { Conn, FIXTURES, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild } from './helper.js';
+import type { PoolStatus } from '../src/lifecycle/status-reply.js';
+import { status } from './status.js';
 
-type Pool = { threads_created: number; threads_in_native: number };
-const pool = async (socket: string): Promise<Pool> => ((await roundTrip(socket, { type: 'status' })) as { pool: Pool }).pool;
+const pool = async (socket: string): Promise<PoolStatus> => (await status(socket)).pool;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('a thread stopped at its deadline inside guardNative waits for it to return, however many threads came before', { timeout: 120_000 }, async (t) => {

@@ -3,9 +3,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
 import { MethodTable } from '../src/pool/lanes.js';
+import type { PoolStatus } from '../src/lifecycle/status-reply.js';
+import { status } from './status.js';
 
-type PoolStatus = { avg_batch: number; batches: number; lanes: { threshold_ms: number; declared: Record<string, string>; methods: { method: string; lane: string; calls: number }[] } };
-const pool = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;
+const pool = async (socket: string): Promise<PoolStatus> => (await status(socket)).pool;
 
 describe('lanes', () => {
   test('with every slow thread busy, a fast call still answers at once', async () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { Conn, roundTrip, startDaemon, sleep, rpc } from './helper.js';
 import { ErrorCode } from '../src/contract/errors.js';
+import { status } from './status.js';
 
 const code = (r: Record<string, unknown>): number | undefined => (r.error as { code?: number } | undefined)?.code;
 
@@ -41,8 +42,8 @@ describe('in flight per connection', () => {
       const c = await Conn.open(d.socket);
       for (let i = 0; i < 6; i++) c.send(rpc(i, 'sleep', { ms: 150 }));
       await sleep(100);
-      const s = await roundTrip(d.socket, { type: 'status' });
-      assert.equal((s.pool as { running: number }).running, 2, 'only two of the six run');
+      const s = await status(d.socket);
+      assert.equal(s.pool.running, 2, 'only two of the six run');
       const lines = await c.waitLines(6, 5000);
       c.close();
       assert.equal(new Set(lines.map((l) => JSON.parse(l).id)).size, 6);
@@ -109,9 +110,9 @@ describe('slow readers', () => {
         assert.ok(Date.now() - t0 < 10_000, 'disconnect logged within 10 s');
         await sleep(50);
       }
-      const s = await roundTrip(d.socket, { type: 'status' });
-      assert.equal((s.connections as { active: number }).active, 1, 'only the status probe is connected');
-      const mem = (s.memory as { rss_bytes: number }).rss_bytes;
+      const s = await status(d.socket);
+      assert.equal(s.connections.active, 1, 'only the status probe is connected');
+      const mem = s.memory.rss_bytes;
       assert.ok(mem < 1024 * 1024 * 1024, `rss ${mem}`);
       c.close();
       assert.equal((await roundTrip(d.socket, rpc('other', 'echo'))).id, 'other');
@@ -140,14 +141,14 @@ describe('disconnect', () => {
   test("a closed connection's calls that have not started are dropped; running ones finish unseen", async () => {
     const d = await startDaemon({ threads: 1 });
     try {
-      const before = (await roundTrip(d.socket, { type: 'status' })).pool as { completed: number };
+      const before = (await status(d.socket)).pool;
       const c = await Conn.open(d.socket);
       c.send(rpc(1, 'sleep', { ms: 200 }));
       for (let i = 0; i < 5; i++) c.send(rpc(`q${i}`, 'sleep', { ms: 200 }));
       await sleep(50);
       c.close();
       await sleep(700);
-      const after = (await roundTrip(d.socket, { type: 'status' })).pool as { completed: number; queue_size: number };
+      const after = (await status(d.socket)).pool;
       // EOF alone may be a half-close (still owed answers); the daemon learns the
       // client is gone from the first failed write, so at most one more call
       // per slow thread starts — never the whole queue (6 × 200 ms).
@@ -162,7 +163,7 @@ describe('disconnect', () => {
   test('a client that closes with unread answers pending does not keep its queue alive', async () => {
     const d = await startDaemon({ threads: 1 });
     try {
-      const before = (await roundTrip(d.socket, { type: 'status' })).pool as { completed: number };
+      const before = (await status(d.socket)).pool;
       const c = await Conn.open(d.socket);
       c.socket.pause();
       c.send(rpc(0, 'echo'));
@@ -171,7 +172,7 @@ describe('disconnect', () => {
       await sleep(50);
       c.close(); // closing with unread data resets the connection
       await sleep(700);
-      const after = (await roundTrip(d.socket, { type: 'status' })).pool as { completed: number; queue_size: number };
+      const after = (await status(d.socket)).pool;
       assert.ok(after.completed - before.completed <= 3, `${after.completed - before.completed} calls ran`);
       assert.equal(after.queue_size, 0);
     } finally {
@@ -225,7 +226,7 @@ describe('faults', () => {
       await sleep(200);
       const after = fds();
       assert.ok(after <= before + 2, `fds before ${before}, after ${after}`);
-      assert.equal(((await roundTrip(d.socket, { type: 'status' })).connections as { active: number }).active, 1);
+      assert.equal((await status(d.socket)).connections.active, 1);
     } finally {
       await d.close();
     }

@@ -8,11 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Conn, FIXTURES, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild } from './helper.js';
+import type { PoolStatus } from '../src/lifecycle/status-reply.js';
+import { status } from './status.js';
 
-type Pool = { module: string; threads_loaded: number; threads_created: number; load_failures: number; requeued: number };
-
-async function pool(socket: string): Promise<Pool> {
-  return ((await roundTrip(socket, { type: 'status' })) as { pool: Pool }).pool;
+async function pool(socket: string): Promise<PoolStatus> {
+  return (await status(socket)).pool;
 }
 
 async function burst(socket: string, n: number, ms: number): Promise<number> {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Conn, FIXTURE, roundTrip, spawnCli, tmpHome, waitForSocket, sleep } from './helper.js';
+import { status as statusReply } from './status.js';
 
 const CONNECTIONS = 64;
 const REQUESTS = 200;
@@ -37,7 +38,7 @@ test('64 connections × 200 mixed requests: every id answered exactly once, erro
   const daemon = spawnCli(['serve', '--home', dir, '--dispatch', FIXTURE, '--threads', '2', '--log-level', 'warn']);
   try {
     await waitForSocket(sock);
-    const mem = async (): Promise<number> => ((await roundTrip(sock, { type: 'status' })).memory as { rss_bytes: number }).rss_bytes;
+    const mem = async (): Promise<number> => (await statusReply(sock)).memory.rss_bytes;
     const rssBefore = await mem();
 
     // A probe keeps asking for status while the load runs.
@@ -109,9 +110,9 @@ test('64 connections × 200 mixed requests: every id answered exactly once, erro
     assert.deepEqual(await roundTrip(sock, { jsonrpc: '2.0', id: 'after', method: 'echo', params: [1] }), { jsonrpc: '2.0', id: 'after', result: [1] });
     const rssAfter = await mem();
     assert.ok(rssAfter < rssBefore + 256 * 1024 * 1024, `rss before ${rssBefore >> 20} MiB, after ${rssAfter >> 20} MiB`);
-    const status = await roundTrip(sock, { type: 'status' });
-    assert.equal((status.connections as { active: number }).active, 1);
-    assert.equal((status.pool as { queue_size: number }).queue_size, 0);
+    const status = await statusReply(sock);
+    assert.equal(status.connections.active, 1);
+    assert.equal(status.pool.queue_size, 0);
   } finally {
     daemon.proc.kill('SIGTERM');
     assert.equal(await daemon.exited, 0);

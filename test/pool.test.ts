@@ -500,7 +500,7 @@ describe('pool: lifecycle', () => {
     }
     const size = JSON.stringify(pool.stats()).length;
     assert.ok(size < 64 * 1024, `stats ${size} bytes`);
-    const known = (pool.stats().lanes as { methods_known: number }).methods_known;
+    const known = pool.stats().lanes.methods_known;
     assert.ok(known * 400 <= 256 * 1024 + 400, `${known} methods kept`);
     await pool.destroy();
   });

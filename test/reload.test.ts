@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import { status as statusReply } from './status.js';
 
 /** A dispatch module whose every answer names its version; `broken` throws at import. */
 function moduleSource(version: number, broken = false): string {
@@ -88,7 +89,7 @@ test('a reload under load: every call answered once, no error, calls after it se
   assert.equal(tally.closed, 0);
   assert.ok(tally.after.length > 100, `${tally.after.length} calls after the reload`);
   assert.deepEqual([...new Set(tally.after)], [2]);
-  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { reloads: number };
+  const status = (await statusReply(d.socket)).pool;
   assert.equal(status.reloads, 1);
 });
 
@@ -109,10 +110,10 @@ test('a reload whose module fails to load changes nothing: the old version serve
   assert.equal(tally.closed, 0);
   const after = (await roundTrip(d.socket, rpc(1, 'version'))) as { result: { version: number } };
   assert.equal(after.result.version, 1);
-  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { reloads: number; reload_failures: number; last_reload_error: string };
+  const status = (await statusReply(d.socket)).pool;
   assert.equal(status.reloads, 0);
   assert.equal(status.reload_failures, 1);
-  assert.match(status.last_reload_error, /version 2 is broken/);
+  assert.match(status.last_reload_error ?? '', /version 2 is broken/);
 });
 
 test('a reload that worked, then one that failed, then the file fixed: the pool runs blocking calls side by side again and says it is loaded', { timeout: 120_000 }, async (t) => {
@@ -137,7 +138,7 @@ test('a reload that worked, then one that failed, then the file fixed: the pool 
   await burst(); // threads start on demand
   const ms = await burst();
   assert.ok(ms < 1500, `12 x 300 ms blocking calls took ${ms.toFixed(0)} ms after a failed reload (one at a time: 3600 ms)`);
-  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { module: string };
+  const status = (await statusReply(d.socket)).pool;
   assert.equal(status.module, 'loaded');
 });
 
@@ -169,7 +170,7 @@ export function dispatch(method, params) {
   }
   const errors = c.lines.map((l) => JSON.parse(l) as { error?: unknown }).filter((m) => m.error !== undefined);
   assert.deepEqual(errors, []);
-  const status = (await roundTrip(d.socket, { type: 'status' })).pool as { recycled_heap: number; threads_loaded: number; threads_started: number };
+  const status = (await statusReply(d.socket)).pool;
   assert.ok(status.recycled_heap >= 10, JSON.stringify(status));
   // Threads that recycled themselves are forgotten (their guard slots freed with them).
   assert.ok(status.threads_loaded <= status.threads_started, JSON.stringify(status));

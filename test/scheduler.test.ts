@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { Conn, FIXTURES, roundTrip, rpc, silent, startDaemon, sleep, tmpHome, type Running } from './helper.js';
 import { resolveConfig, type ConfigInput } from '../src/config.js';
 import { Daemon } from '../src/daemon.js';
+import type { SchedulerStatus, SocketStatusReply } from '../src/lifecycle/status-reply.js';
+import { status as statusReply } from './status.js';
 
 const SLOW_MAINTAIN = join(FIXTURES, 'slow-maintain.js');
-type Sched = { cycles: number; running: boolean; last_cycle: { outcome: string; duration_ms: number } | null; waiting_for: string; last_tick_skipped_reason: string | null };
-const status = (d: Running): Promise<Record<string, unknown>> => roundTrip(d.socket, { type: 'status' });
-const sched = async (d: Running): Promise<Sched> => (await status(d)).scheduler as Sched;
+const status = (d: Running): Promise<SocketStatusReply> => statusReply(d.socket);
+const sched = async (d: Running): Promise<SchedulerStatus> => (await status(d)).scheduler;
 const disk = (d: Running): Record<string, any> => JSON.parse(readFileSync(join(d.home, 'state.json'), 'utf8'));
 const transitions = (logs: Record<string, unknown>[]): unknown[] => logs.filter((l) => l.msg === 'transition').map((l) => l.fsm_state);
 
@@ -84,8 +85,8 @@ describe('transitions', () => {
       await sleep(400); // four idle periods
       assert.equal(logs.filter((l) => l.msg === 'entering sleep').length, sleeps);
       const st = await status(d);
-      assert.equal((st.scheduler as Sched).waiting_for, 'connections active');
-      assert.equal((st.connections as { foreground: number }).foreground, 1, 'the status probe itself is not foreground');
+      assert.equal(st.scheduler.waiting_for, 'connections active');
+      assert.equal(st.connections.foreground, 1, 'the status probe itself is not foreground');
       assert.equal(disk(d).last_tick_skipped_reason, 'not_idle');
       c.close();
     } finally {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { canPeer, peerHold, readerThenKill } from '../bench/store-peers.js';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { Conn, join, rpc, roundTrip, spawnCli, tmpHome, waitForSocket, killChild, exitWithin, type Child } from './helper.js';
+import { status as statusReply } from './status.js';
 
 const skip = canPeer() ? false : 'python3 with its sqlite3 module is not installed';
 
@@ -60,7 +61,7 @@ test('another process holds the write lock for 7 s during traffic: after it lets
     }
   }
   for (const c of conns) c.close();
-  const status = (await roundTrip(socket, { type: 'status' })) as { pool: { module: string; threads_loaded: number } };
+  const status = await statusReply(socket);
   assert.ok(status.pool.threads_loaded >= 1, JSON.stringify(status.pool));
   assert.ok(Date.now() - releasedAt < 30_000);
 });

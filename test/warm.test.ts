@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, roundTrip, rpc, startDaemon } from './helper.js';
+import type { PoolStatus } from '../src/lifecycle/status-reply.js';
+import { status as statusReply } from './status.js';
 
-type PoolStatus = { threads_started: number; threads_created: number; threads_retired_idle: number; threads_kept_warm: number };
-const status = async (socket: string): Promise<PoolStatus> => (await roundTrip(socket, { type: 'status' })).pool as PoolStatus;
+const status = async (socket: string): Promise<PoolStatus> => (await statusReply(socket)).pool;
 
 test('a burst of 8 blocking calls keeps its threads for the demand window, then they retire one period at a time', async (t) => {
   const period = 150;

@@ -7,6 +7,7 @@ import { ErrorCode, errorOfResponse, RpcError } from '../contract/errors.js';
 import { stringifyJson } from '../wire/lossless.js';
 import { ask } from './ask.js';
 import { UsageError, type Io } from './io.js';
+import type { PartialStatusReply } from '../lifecycle/status-reply.js';
 import type { Request } from './requests.js';
 
 export interface Where {
@@ -69,7 +70,8 @@ export async function runClient(request: Request, at: Where, io: Io): Promise<nu
     if (error !== null) throw error;
     if (request.kind === 'metrics') {
       const { renderMetrics } = await import('../observability/openmetrics.js');
-      io.out(renderMetrics(answer as Record<string, unknown>));
+      // A daemon's status reply (an error answer was thrown above); renderMetrics leaves out whatever it lacks.
+      io.out(renderMetrics(answer as PartialStatusReply));
       return 0;
     }
     const shown = request.kind === 'call' ? (answer as { result?: unknown }).result ?? null : answer;

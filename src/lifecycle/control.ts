@@ -11,11 +11,10 @@
 import type { ControlMessage } from '../wire/envelope.js';
 import type { StateStore } from './state.js';
 import { emptyMap, isJsonObject, trimFirstTurn, type DaemonState, type FirstTurnBounds, type Json } from './statedata.js';
+import type { DaemonMetrics, OriginalStatus, PendingDigest } from './status-reply.js';
 
+/** A reply other than `status`'s: `ok`, and a `reason`, `error`, `state` or `paused`. */
 export type ControlReply = Record<string, unknown>;
-
-/** Live metrics `status` adds under keys of its own. */
-export type MetricsSource = () => Record<string, unknown>;
 
 const SLEEPING: ReadonlySet<string> = new Set(['SLEEP', 'DREAMING', 'TRANSITIONING']);
 
@@ -67,7 +66,7 @@ function checkSeconds(msg: ControlMessage, syntax: ControlSyntax): Invalid | nul
 }
 
 /** The four counters `status` shows of a pending digest, with the original's defaults. */
-function digest(d: Json | undefined): ControlReply | null {
+function digest(d: Json | undefined): PendingDigest | null {
   if (!isJsonObject(d)) return null;
   const pick = (key: string, fallback: Json): Json => (Object.hasOwn(d, key) ? (d[key] ?? null) : fallback);
   return {
@@ -78,29 +77,30 @@ function digest(d: Json | undefined): ControlReply | null {
   };
 }
 
-export interface ControlPlaneDeps {
+/** `M`: the live metrics `status` adds after the original's keys (the daemon's: `DaemonMetrics`). */
+export interface ControlPlaneDeps<M extends object> {
   readonly state: StateStore;
   /** Bounds of `first_turn_pending`, applied on every insert (the scheduler also applies them each tick). */
   readonly firstTurn: FirstTurnBounds;
   readonly version: string;
-  readonly metrics: MetricsSource;
+  readonly metrics: () => M;
   readonly now?: () => Date;
 }
 
 const message = (err: unknown): string => String(err instanceof Error ? err.message : err).slice(0, 200);
 
 /** Answers control messages; every mutation is on disk before the reply. */
-export class ControlPlane {
-  readonly #deps: ControlPlaneDeps;
+export class ControlPlane<M extends object = DaemonMetrics> {
+  readonly #deps: ControlPlaneDeps<M>;
   readonly #now: () => Date;
 
-  constructor(deps: ControlPlaneDeps) {
+  constructor(deps: ControlPlaneDeps<M>) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
   }
 
   /** Handles one control message. Never throws. */
-  async handle(msg: ControlMessage, syntax: ControlSyntax = {}): Promise<ControlReply> {
+  async handle(msg: ControlMessage, syntax: ControlSyntax = {}): Promise<ControlReply | (OriginalStatus & M)> {
     try {
       const r = await this.#handle(msg, syntax);
       return r instanceof Invalid ? r.reply : r;
@@ -117,7 +117,7 @@ export class ControlPlane {
     }
   }
 
-  #handle(msg: ControlMessage, syntax: ControlSyntax): Promise<ControlReply> | ControlReply | Invalid {
+  #handle(msg: ControlMessage, syntax: ControlSyntax): Promise<ControlReply> | ControlReply | (OriginalStatus & M) | Invalid {
     switch (msg.type) {
       case 'status':
         return this.status();
@@ -179,7 +179,7 @@ export class ControlPlane {
   }
 
   /** The `status` reply: the original's keys, then dispatchd's live metrics. */
-  status(): ControlReply {
+  status(): OriginalStatus & M {
     const s = this.#deps.state.data;
     const fsm = s.fsm_state ?? 'WAKE';
     const started = s.daemon_started_at ?? null;

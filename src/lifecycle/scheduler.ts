@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Pool } from '../pool/pool.js';
 import { StateClosedError, type StateStore } from './state.js';
+import type { SchedulerStatus } from './status-reply.js';
 import { trimFirstTurn, type CycleRecord, type DaemonState, type FsmState, type Json } from './statedata.js';
 
 export type { CycleRecord, FsmState } from './statedata.js';
@@ -76,7 +77,7 @@ export class Scheduler {
   }
 
   /** For `status`. */
-  snapshot(): Record<string, unknown> {
+  snapshot(): SchedulerStatus {
     return {
       tick_ms: this.#opts.tickMs,
       running: this.#busy !== null,

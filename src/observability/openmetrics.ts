@@ -11,6 +11,8 @@
  * Latency is exported as summaries (quantiles 0.5/0.9/0.99 plus _count and
  * _sum) because that is what the daemon's HDR histograms report.
  */
+import type { ConnectionsStatus, DeepPartial, PartialStatusReply } from '../lifecycle/status-reply.js';
+import type { LatencySummary } from './metrics.js';
 
 /** The Content-Type a scraper expects for this format. */
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -25,10 +27,10 @@ interface Family {
   readonly samples: readonly Sample[];
 }
 
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const bool = (v: unknown): number | undefined => (typeof v === 'boolean' ? Number(v) : undefined);
-const epochSeconds = (v: unknown): number | undefined => {
+/** A finite number as one sample's value, or nothing. */
+const num = (v: number | null | undefined): number | undefined => (v === null || v === undefined || !Number.isFinite(v) ? undefined : v);
+const bool = (v: boolean | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+const epochSeconds = (v: string | null | undefined): number | undefined => {
   const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
   return Number.isFinite(t) ? t / 1000 : undefined;
 };
@@ -60,7 +62,7 @@ function render(families: readonly Family[]): string {
 /** One sample without labels, or none when the status lacks the value. */
 const one = (v: number | undefined): Sample[] => (v === undefined ? [] : [['', {}, v]]);
 /** One sample per lane that status reported. */
-const byLane = (slow: unknown, fast: unknown): Sample[] =>
+const byLane = (slow: number | undefined, fast: number | undefined): Sample[] =>
   (
     [
       ['slow', num(slow)],
@@ -69,10 +71,9 @@ const byLane = (slow: unknown, fast: unknown): Sample[] =>
   ).flatMap(([lane, v]): Sample[] => (v === undefined ? [] : [['', { lane }, v]]));
 
 /** A status latency summary (milliseconds) as a Prometheus summary in seconds. */
-function summary(v: unknown): Sample[] {
-  const s = obj(v);
-  const count = num(s.count);
-  if (count === undefined) return [];
+function summary(s: DeepPartial<LatencySummary> | undefined): Sample[] {
+  const count = num(s?.count);
+  if (s === undefined || count === undefined) return [];
   const samples: Sample[] = [];
   for (const [q, key] of [['0.5', 'p50'], ['0.9', 'p90'], ['0.99', 'p99']] as const) {
     const ms = num(s[key]);
@@ -84,17 +85,17 @@ function summary(v: unknown): Sample[] {
   return samples;
 }
 
-/** Renders a `status` reply (as the control plane returns it) in Prometheus text format. */
-export function renderMetrics(status: Record<string, unknown>): string {
-  const pool = obj(status.pool);
-  const conns = obj(status.connections);
-  const sched = obj(status.scheduler);
-  const mem = obj(status.memory);
-  const lanes = obj(pool.lanes);
-  const methods = Array.isArray(lanes.methods) ? lanes.methods.map(obj) : [];
-  const fsm = typeof status.fsm_state === 'string' ? status.fsm_state : undefined;
+/** Renders a `status` reply in Prometheus text format; a field the reply lacks (another version's) is left out. */
+export function renderMetrics(status: PartialStatusReply): string {
+  const pool = status.pool ?? {};
+  // A stdio daemon's connections carry `active` only: a subset of a socket daemon's.
+  const conns: DeepPartial<ConnectionsStatus> = status.connections ?? {};
+  const sched = status.scheduler ?? {};
+  const mem = status.memory ?? {};
+  const methods = pool.lanes?.methods ?? [];
+  const fsm = status.fsm_state;
   const families: Family[] = [
-    { name: 'dispatchd_info', type: 'gauge', help: 'Always 1; the version is a label.', samples: typeof status.version === 'string' ? [['', { version: status.version }, 1]] : [] },
+    { name: 'dispatchd_info', type: 'gauge', help: 'Always 1; the version is a label.', samples: status.version === undefined ? [] : [['', { version: status.version }, 1]] },
     { name: 'dispatchd_start_time_seconds', type: 'gauge', help: 'When the daemon started, seconds since the Unix epoch.', samples: one(epochSeconds(status.daemon_started_at)) },
     { name: 'dispatchd_uptime_seconds', type: 'gauge', help: 'Seconds since the daemon started.', samples: one(num(status.uptime_sec)) },
     { name: 'dispatchd_calls_total', type: 'counter', help: 'JSON-RPC calls that ran to an answer (result or error).', samples: one(num(pool.completed)) },
@@ -109,7 +110,7 @@ export function renderMetrics(status: Record<string, unknown>): string {
       help: 'Calls per method (the busiest methods status lists), with the lane each runs in.',
       samples: methods.flatMap((m): Sample[] => {
         const calls = num(m.calls);
-        return typeof m.method === 'string' && calls !== undefined ? [['', { method: m.method, lane: String(m.lane ?? '') }, calls]] : [];
+        return m.method !== undefined && calls !== undefined ? [['', { method: m.method, lane: m.lane ?? '' }, calls]] : [];
       }),
     },
     {

@@ -44,6 +44,27 @@ export interface MethodTableOptions {
   readonly maxBytes: number;
 }
 
+/** One method in `status.pool.lanes.methods`: what the pool decided for it and why. */
+export interface MethodStatus {
+  readonly method: string;
+  readonly kind: Kind;
+  readonly lane: Lane;
+  readonly why: string;
+  readonly avg_run_ms: number;
+  readonly cpu_share: number | null;
+  readonly calls: number;
+}
+
+/** `status.pool.lanes`: the timing table's decisions, bounded. */
+export interface LanesStatus {
+  readonly threshold_ms: number;
+  readonly cpu_bound_share: number;
+  readonly declared: Readonly<Record<string, Lane>>;
+  readonly methods_known: number;
+  /** The most called methods, at most `limit`. */
+  readonly methods: readonly MethodStatus[];
+}
+
 export class MethodTable {
   readonly #declared: ReadonlyMap<string, Lane>;
   readonly #opts: MethodTableOptions;
@@ -102,9 +123,9 @@ export class MethodTable {
   }
 
   /** For `status`: what the pool decided per method and why; at most `limit` methods, names clipped. */
-  snapshot(limit = 16): Record<string, unknown> {
+  snapshot(limit = 16): LanesStatus {
     const top = [...this.#seen.entries()].sort((a, b) => b[1].calls - a[1].calls).slice(0, limit);
-    const declared = [...this.#declared.entries()].slice(0, limit).map(([m, lane]) => [m.slice(0, SHOWN_NAME), lane]);
+    const declared = [...this.#declared.entries()].slice(0, limit).map(([m, lane]): [string, Lane] => [m.slice(0, SHOWN_NAME), lane]);
     return {
       threshold_ms: this.#opts.thresholdMs,
       cpu_bound_share: CPU_BOUND,

@@ -4,7 +4,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Latency, type LatencySummary } from '../observability/metrics.js';
+import type { LanesStatus, MethodStatus } from './lanes.js';
 
+export type { LanesStatus, MethodStatus };
+
+/** `status.pool` (a part of the status reply, `lifecycle/status-reply.ts`). */
 export interface PoolStats {
   /**
    * The dispatch module: still loading (calls wait for it), loaded, failing
@@ -58,7 +62,7 @@ export interface PoolStats {
   readonly avg_batch: number;
   readonly wait_ms: LatencySummary;
   readonly run_ms: LatencySummary;
-  readonly lanes: Record<string, unknown>;
+  readonly lanes: LanesStatus;
 }
 
 export class PoolCounters {

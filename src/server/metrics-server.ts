@@ -10,6 +10,7 @@ import { chmodSync } from 'node:fs';
 import { http as nodeHttp } from '../host/builtins.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { StatusReply } from '../lifecycle/status-reply.js';
 import { CONTENT_TYPE, renderMetrics } from '../observability/openmetrics.js';
 import { removeStaleSocket } from './server.js';
 
@@ -24,7 +25,7 @@ export class MetricsServer {
   }
 
   /** Starts listening on `listen` (a validated config.metricsListen value). */
-  static async start(listen: string, status: () => Record<string, unknown>, log: Logger): Promise<MetricsServer> {
+  static async start(listen: string, status: () => StatusReply, log: Logger): Promise<MetricsServer> {
     const http = nodeHttp().createServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
       if (path !== '/metrics') {

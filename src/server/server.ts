@@ -19,6 +19,7 @@ import { boundData, ErrorCode } from '../contract/errors.js';
 import { errorLine } from '../wire/response.js';
 import type { Router } from './router.js';
 import { privateName, SocketInUseError } from './socketpath.js';
+import type { ConnectionsStatus } from '../lifecycle/status-reply.js';
 import { within } from '../lifecycle/within.js';
 
 export { removeStaleSocket, removeStalePrivateNames, SocketInUseError } from './socketpath.js';
@@ -254,7 +255,7 @@ export class Server {
     return n;
   }
 
-  stats(): Record<string, number | null> {
+  stats(): ConnectionsStatus {
     const { max, reserve } = this.#limit();
     return {
       active: this.#conns.size,

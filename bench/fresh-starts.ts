@@ -14,6 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LineReader } from '../src/client/lines.js';
+import { errorCode } from './wire-error.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 
@@ -79,21 +81,17 @@ async function oneStart(calls: number): Promise<{ errors: string[]; ms: number }
     const started = performance.now();
     let lastAt = started;
     await new Promise<void>((resolve) => {
-      let buf = '';
       const timer = setTimeout(() => {
         s.destroy();
         resolve();
       }, 30_000);
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        buf += d;
-        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          const m = JSON.parse(line) as { id: number; error?: { code: number } };
-          answers.set(m.id, m.error === undefined ? 'ok' : String(m.error.code));
-          lastAt = performance.now();
-        }
+      const lines = new LineReader((line) => {
+        const m = JSON.parse(line) as { id: number };
+        answers.set(m.id, String(errorCode(m) ?? 'ok'));
+        lastAt = performance.now();
+      });
+      s.on('data', (d: Buffer) => {
+        lines.write(d);
         if (answers.size >= calls) {
           clearTimeout(timer);
           s.end();

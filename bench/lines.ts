@@ -13,6 +13,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { LineReader } from '../src/client/lines.js';
 import { rssMiB, startDispatchd } from './procs.js';
 import type { Progress } from './types.js';
 
@@ -103,26 +104,18 @@ function mainThreadNs(pid: number): number | null {
 /** A connection that reads whole lines. */
 class Lines {
   readonly #s: Socket;
-  #chunks: Buffer[] = [];
   #waiter: ((line: string) => void) | null = null;
   #queue: string[] = [];
 
   private constructor(s: Socket) {
     this.#s = s;
-    s.on('data', (d: Buffer) => {
-      let start = 0;
-      for (let nl = d.indexOf(10); nl !== -1; nl = d.indexOf(10, start)) {
-        this.#chunks.push(d.subarray(start, nl));
-        const line = Buffer.concat(this.#chunks).toString('utf8');
-        this.#chunks = [];
-        start = nl + 1;
-        const w = this.#waiter;
-        this.#waiter = null;
-        if (w) w(line);
-        else this.#queue.push(line);
-      }
-      if (start < d.length) this.#chunks.push(d.subarray(start));
+    const lines = new LineReader((line) => {
+      const w = this.#waiter;
+      this.#waiter = null;
+      if (w) w(line);
+      else this.#queue.push(line);
     });
+    s.on('data', (d: Buffer) => lines.write(d));
     s.on('error', () => {});
   }
 

@@ -5,6 +5,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { LineReader } from '../src/client/lines.js';
 import { Latency } from '../src/observability/metrics.js';
 import { TargetError } from './failures.js';
 import { within } from './timers.js';
@@ -53,7 +54,7 @@ export function scanResponse(line: string): { id: number; failed: boolean } | nu
  */
 export class LoadConn {
   readonly #socket: Socket;
-  #buf = '';
+  readonly #lines = new LineReader((line) => this.#onLine(line));
   #nextId = 1;
   readonly #pending = new Map<number, (line: Record<string, unknown>) => void>();
   /** Rejects every `call` and `control` still waiting: the connection is gone and they never will be answered. */
@@ -69,8 +70,12 @@ export class LoadConn {
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => this.#onData(d));
+    socket.on('data', (d: Buffer) => {
+      // Requests sent from the callbacks of one chunk's responses leave together.
+      socket.cork();
+      this.#lines.write(d);
+      socket.uncork();
+    });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
@@ -88,29 +93,17 @@ export class LoadConn {
     });
   }
 
-  #onData(d: string): void {
-    const buf = this.#buf.length === 0 ? d : this.#buf + d;
-    // Requests sent from the callbacks below leave together.
-    this.#socket.cork();
-    let at = 0;
-    let i: number;
-    while ((i = buf.indexOf('\n', at)) >= 0) {
-      const line = buf.slice(at, i);
-      at = i + 1;
-      if (line.length === 0) continue;
-      this.answered++;
-      const scanned = scanResponse(line);
-      const fast = scanned === null ? undefined : this.#fast.get(scanned.id);
-      if (scanned !== null && fast !== undefined) {
-        this.#fast.delete(scanned.id);
-        if (scanned.failed) this.#failed(lineErrorCode(line));
-        fast.cb(performance.now() - fast.t0, scanned.failed);
-        continue;
-      }
-      this.#onMessage(JSON.parse(line) as Record<string, unknown>);
+  #onLine(line: string): void {
+    this.answered++;
+    const scanned = scanResponse(line);
+    const fast = scanned === null ? undefined : this.#fast.get(scanned.id);
+    if (scanned !== null && fast !== undefined) {
+      this.#fast.delete(scanned.id);
+      if (scanned.failed) this.#failed(lineErrorCode(line));
+      fast.cb(performance.now() - fast.t0, scanned.failed);
+      return;
     }
-    this.#buf = at === buf.length ? '' : buf.slice(at);
-    this.#socket.uncork();
+    this.#onMessage(JSON.parse(line) as Record<string, unknown>);
   }
 
   #onMessage(msg: Record<string, unknown>): void {

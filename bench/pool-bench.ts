@@ -13,6 +13,7 @@ import { sleep, within } from './timers.js';
 import { alternateFresh, coldServers, median as middle } from './rounds.js';
 import type { BlockingRow } from './blocking.js';
 import type { Headline, Progress } from './types.js';
+import { errorCode } from './wire-error.js';
 
 
 const r1 = (x: number): number => Math.round(x * 10) / 10;
@@ -102,7 +103,7 @@ export async function poison(o: { ms: number }, progress: Progress): Promise<Poi
       for (let i = 0; !stop; i++) {
         const { msg } = await attacker.call('poison', i % 2 === 0 ? { exit: true } : { loop: true });
         attackerCalls++;
-        const code = String((msg.error as { code?: number } | undefined)?.code ?? 'ok');
+        const code = String(errorCode(msg) ?? 'ok');
         codes[code] = (codes[code] ?? 0) + 1;
       }
     })().catch(() => {}); // the attacker's connection closing ends the attack; the victims are what is measured
@@ -129,15 +130,14 @@ export async function deadline(progress: Progress): Promise<DeadlineResult> {
     progress('deadline', 0);
     const c = await LoadConn.open(d.socket);
     const replies = await Promise.all(Array.from({ length: 10 }, () => c.call('sleep', { ms: 30 })));
-    const code = (m: Record<string, unknown>): number | null => (m.error as { code?: number } | undefined)?.code ?? null;
     const long = await c.call('sleep', { ms: 300 });
     c.close();
     progress('deadline', 1);
     return {
-      pipelinedOk: replies.filter((r) => code(r.msg) === null).length,
-      pipelinedDeadline: replies.filter((r) => code(r.msg) === -32004).length,
-      pipelinedOther: replies.filter((r) => code(r.msg) !== null && code(r.msg) !== -32004).length,
-      longCode: code(long.msg),
+      pipelinedOk: replies.filter((r) => errorCode(r.msg) === null).length,
+      pipelinedDeadline: replies.filter((r) => errorCode(r.msg) === -32004).length,
+      pipelinedOther: replies.filter((r) => errorCode(r.msg) !== null && errorCode(r.msg) !== -32004).length,
+      longCode: errorCode(long.msg),
     };
   });
 }

@@ -1,10 +1,10 @@
 /**
  * One call of each kind before a scenario measures anything.
  */
+import { errorOfResponse } from '../src/contract/errors.js';
 import { LoadConn } from './load.js';
 import { nextParams, showCall, type CallSpec } from './calls.js';
 import { BenchUsageError } from './failures.js';
-import { errorCode } from './wire-error.js';
 
 /**
  * One call of each kind before anything is measured: a target that answers
@@ -16,10 +16,10 @@ export async function preflight(socket: string, target: string, calls: readonly 
   try {
     for (const [flag, call] of calls) {
       const { msg } = await c.call(call.method, nextParams(call));
-      const code = errorCode(msg);
-      if (code !== null) {
-        const message = String((msg.error as { message?: unknown } | undefined)?.message ?? '').slice(0, 120);
-        throw new BenchUsageError(`${target} answered ${flag} '${showCall(call)}' with error ${code} (${message}); choose a call it serves: ${flag} 'METHOD {json params}'`);
+      const error = errorOfResponse(msg);
+      if (error !== null) {
+        const message = error.message.slice(0, 120);
+        throw new BenchUsageError(`${target} answered ${flag} '${showCall(call)}' with error ${error.code} (${message}); choose a call it serves: ${flag} 'METHOD {json params}'`);
       }
     }
   } finally {

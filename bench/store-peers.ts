@@ -13,6 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LineReader } from '../src/client/lines.js';
+import { errorCode } from './wire-error.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 const SQLITE_PEER = fileURLToPath(new URL('../../bench/sqlite_peer.py', import.meta.url));
@@ -33,15 +35,11 @@ function peerRead(db: string): number {
 export function ask(socket: string, msg: object): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const s = createConnection(socket);
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+    const lines = new LineReader((line) => {
       s.destroy();
-      resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      resolve(JSON.parse(line) as Record<string, unknown>);
     });
+    s.on('data', (d: Buffer) => lines.write(d));
     s.on('error', reject);
     s.on('connect', () => s.write(`${JSON.stringify(msg)}\n`));
   });
@@ -93,7 +91,7 @@ async function lockTrial(): Promise<LockTrial> {
     await hold.released;
     await new Promise((r) => setTimeout(r, 500));
     const survivedDeadline = daemon.exitCode === null && daemon.signalCode === null;
-    const deadlineAnswered = (stopped.error as { code?: number } | undefined)?.code === -32004;
+    const deadlineAnswered = errorCode(stopped) === -32004;
     // 2. Drain: SIGTERM while a capture waits for the lock.
     hold = await peerHold(db, 2.5);
     const waiting = ask(socket, { jsonrpc: '2.0', id: 2, method: 'memory_capture', params: { text: 'waits during the stop' } }).catch(() => null);

@@ -8,6 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { LineReader } from '../src/client/lines.js';
 
 export const FIXTURE = fileURLToPath(new URL('./fixtures/dispatch.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -18,20 +19,15 @@ export const silent = pino({ level: 'silent' });
 export class Conn {
   readonly socket: Socket;
   readonly lines: string[] = [];
-  #buf = '';
+  // Whole lines only: a last line the server cut short is never seen (no `end()`).
+  readonly #reader = new LineReader((line) => this.lines.push(line));
   #waiters: (() => void)[] = [];
   ended = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.#buf += d;
-      let i: number;
-      while ((i = this.#buf.indexOf('\n')) >= 0) {
-        this.lines.push(this.#buf.slice(0, i));
-        this.#buf = this.#buf.slice(i + 1);
-      }
+    socket.on('data', (d: Buffer) => {
+      this.#reader.write(d);
       this.#wake();
     });
     socket.on('end', () => {

@@ -1,11 +1,12 @@
 /**
  * One request, one answer: what a CLI command needs from the daemon. The
  * library's Client keeps a connection, matches ids and reconnects; a command
- * that sends one line and exits needs none of that, nor split2 (a CommonJS
- * stream module whose load is a tenth of `dispatchd status`'s whole budget).
+ * that sends one line and exits needs none of that, only the line reader
+ * every client shares (and no stream module to load).
  */
 import { createConnection } from 'node:net';
 import { CallTimeoutError, DaemonUnreachableError, ErrorCode, RpcError, type ClientKind } from '../contract/errors.js';
+import { LineReader } from '../client/lines.js';
 import { parseJson } from '../wire/lossless.js';
 
 export interface AskOptions {
@@ -19,8 +20,8 @@ export interface AskOptions {
 export function ask(line: string, o: AskOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = createConnection(o.socket);
-    const chunks: Buffer[] = [];
     let connected = false;
+    let answered = false;
     const timeout = (): void => {
       finish();
       reject(new CallTimeoutError(o.answerTimeoutMs));
@@ -47,15 +48,11 @@ export function ask(line: string, o: AskOptions): Promise<unknown> {
       if (o.answerTimeoutMs > 0) timer = setTimeout(timeout, o.answerTimeoutMs);
       s.write(`${line}\n`);
     });
-    s.on('data', (chunk: Buffer) => {
-      const nl = chunk.indexOf(0x0a);
-      if (nl < 0) {
-        chunks.push(chunk);
-        return;
-      }
-      chunks.push(chunk.subarray(0, nl));
+    // The first whole line is the answer; one cut short by the end of the connection is not (no `lines.end()`).
+    const lines = new LineReader((text) => {
+      if (answered) return;
+      answered = true;
       finish();
-      const text = Buffer.concat(chunks).toString('utf8');
       try {
         // Losslessly, like the library's Client: a 64-bit integer in a result stays exact (a bigint).
         resolve(parseJson(text));
@@ -63,6 +60,7 @@ export function ask(line: string, o: AskOptions): Promise<unknown> {
         reject(new RpcError(ErrorCode.Internal, `the daemon answered something that is not JSON: ${text.slice(0, 200)}`, { malformed: true }));
       }
     });
+    s.on('data', (chunk: Buffer) => lines.write(chunk));
     s.on('error', (err: NodeJS.ErrnoException) =>
       connected ? fail(`socket error: ${err.code ?? err.message}`, 'connection_lost', err.code) : fail(`${err.code ?? err.message} on ${o.socket}`, 'connect_failed', err.code),
     );

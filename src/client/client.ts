@@ -3,15 +3,16 @@
  * socket): connect with a timeout, match responses by id, and reject every
  * pending call with -32002 `daemon_unreachable` when the socket dies or the
  * client is closed; a call past its own timeout rejects with -32005. After
- * a death, the next call makes one reconnect attempt. Errors are read off
- * the wire by `RpcError.fromWire`, and matched by id, or by their data —
- * never by their wording. Replies are parsed losslessly: an integer outside Number's safe
+ * a death, the next call makes one reconnect attempt. Replies are read by
+ * `LineReader` and their errors by `errorOfResponse`, the readers every
+ * client shares, and matched by id, or by their data — never by their
+ * wording. Replies are parsed losslessly: an integer outside Number's safe
  * range arrives as a `bigint` (see `lossless.ts`).
  */
 import { createConnection, type Socket } from 'node:net';
-import split2 from 'split2';
-import { boundOf, CallTimeoutError, DaemonUnreachableError, RpcError } from '../contract/errors.js';
+import { boundOf, CallTimeoutError, DaemonUnreachableError, errorOfResponse, type RpcError } from '../contract/errors.js';
 import { parseJson, stringifyJson } from '../wire/lossless.js';
+import { LineReader } from './lines.js';
 
 export interface ClientOptions {
   readonly socket: string;
@@ -97,7 +98,9 @@ export class Client {
 
   #attach(s: Socket): void {
     this.#socket = s;
-    s.pipe(split2()).on('data', (line: string) => this.#onLine(line));
+    const lines = new LineReader((line) => this.#onLine(line));
+    s.on('data', (chunk: Buffer) => lines.write(chunk));
+    s.on('end', () => lines.end());
     const die = (why: string): void => {
       if (this.#socket !== s) return;
       this.#socket = null;
@@ -119,7 +122,6 @@ export class Client {
   }
 
   #onLine(line: string): void {
-    if (line.trim() === '') return;
     let parsed: unknown;
     try {
       parsed = parseJson(line);
@@ -132,7 +134,7 @@ export class Client {
       this.#controls.shift()?.resolve(msg);
       return;
     }
-    const error = 'error' in msg ? RpcError.fromWire(msg.error) : null;
+    const error = errorOfResponse(msg);
     if (msg.id === null && error !== null) return this.#refused(error);
     const p = typeof msg.id === 'number' ? this.#calls.get(msg.id) : undefined;
     if (p === undefined) return;

@@ -111,9 +111,8 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   const { daemon, home: dir } = d;
   const { config } = daemon;
   const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {}, reload: () => daemon.reload() }, config);
-  const server = new Server(router, config, silent, () => daemon.pool.threadsStarted);
   const path = join(dir, 'second.sock');
-  await server.listen({ kind: 'path', path });
+  const server = await Server.listen({ where: { kind: 'path', path }, router, limits: config, log: silent, threads: () => daemon.pool.threadsStarted });
   const c = await Conn.open(path);
   c.send(rpc(1, 'sleep', { ms: 400 }));
   await until('the call running', () => server.inFlight === 1);

@@ -38,6 +38,18 @@ export interface ProgressViews {
   readonly arena: Buffer;
 }
 
+/** What a batch is made of: `stoppable` when calls have a deadline (aborting then stops the thread). */
+export interface BatchOptions {
+  readonly id: number;
+  readonly jobs: readonly Job[];
+  readonly lane: Lane;
+  readonly slot: 'fast' | 'cpu' | 'wait';
+  readonly stoppable: boolean;
+  readonly views: ProgressViews;
+  /** Its calls' first slot in the progress record. */
+  readonly base: number;
+}
+
 export class Batch {
   readonly id: number;
   readonly jobs: readonly Job[];
@@ -56,7 +68,7 @@ export class Batch {
   /** The task has ended (the thread is free or gone). */
   settled = false;
 
-  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: 'fast' | 'cpu' | 'wait', stoppable: boolean, views: ProgressViews, base: number) {
+  constructor({ id, jobs, lane, slot, stoppable, views, base }: BatchOptions) {
     this.id = id;
     this.jobs = jobs;
     this.lane = lane;

@@ -39,16 +39,7 @@ export interface ProgressViews {
 }
 
 /** What a batch is made of: `stoppable` when calls have a deadline (aborting then stops the thread). */
-export interface BatchOptions {
-  readonly id: number;
-  readonly jobs: readonly Job[];
-  readonly lane: Lane;
-  readonly slot: 'fast' | 'cpu' | 'wait';
-  readonly stoppable: boolean;
-  readonly views: ProgressViews;
-  /** Its calls' first slot in the progress record. */
-  readonly base: number;
-}
+export type BatchOptions = Pick<Batch, 'id' | 'jobs' | 'lane' | 'slot' | 'base'> & { readonly stoppable: boolean; readonly views: ProgressViews };
 
 export class Batch {
   readonly id: number;

@@ -149,7 +149,7 @@ export class Daemon {
 
   /** Starts a daemon; throws (after undoing what it did) if any step fails. */
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
-    const { log } = opts;
+    const { log, stdin, stdout } = opts;
     const claim = opts.claim ?? (await claimHome(config, opts));
     const notifier = notifierFor(claim.notify, log);
     let daemon: Daemon | undefined;
@@ -175,7 +175,7 @@ export class Daemon {
       );
       // Reachable before the pool is warm: under socket activation the start is the first
       // caller's latency. Control messages are answered at once; calls wait for their thread.
-      const transport = await openTransport({ ...opts, config, activation: claim.activation, router, threads: () => claim.pool.threadsStarted });
+      const transport = await openTransport({ config, activation: claim.activation, router, log, threads: () => claim.pool.threadsStarted, stdin, stdout });
       const metricsServer = config.metricsListen === null ? Promise.resolve(undefined) : MetricsServer.start(config.metricsListen, () => control.status(), log);
       daemon = new Daemon({ config, log, claim, state, notifier, control, activity, transport, metricsServer });
       await metricsServer;
@@ -272,14 +272,11 @@ export class Daemon {
     const left = (): number => Math.max(0, deadline - Date.now());
     await (await this.#metricsServer.catch(() => undefined))?.close();
     // 1–3: connections. A close that overruns its own bound is cut.
-    let answered = false;
     const ms = left();
-    const settled = await this.#mode.wait(
-      this.#transport.close(ms).then((d) => void (answered = d)),
-      ms + 1000,
-    );
+    const closing = this.#transport.close(ms);
+    const settled = await this.#mode.wait(closing, ms + 1000);
     if (!settled) this.#transport.destroy();
-    const drained = settled && answered && !this.#mode.immediate;
+    const drained = settled && (await closing) && !this.#mode.immediate;
     // 4: a maintenance cycle in progress finishes first, within what is left of the deadline.
     const cycleDone = await this.#mode.wait(this.scheduler.stop(), drained ? left() : 0);
     if (!drained) log.warn('stopping with calls still running');

@@ -125,6 +125,18 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   c.close();
 });
 
+test('a graceful stop whose drain runs out says so: close() resolves false', async (t) => {
+  const logs: Record<string, unknown>[] = [];
+  const d = await startDaemon({ threads: 1, drainTimeoutMs: 300 }, logs);
+  t.after(() => d.close());
+  const c = await Conn.open(d.socket);
+  t.after(() => c.close());
+  c.send(rpc(1, 'sleep', { ms: 3000 }));
+  await until('the call running', () => d.daemon.pool.stats().running === 1);
+  assert.equal(await d.daemon.close(), false);
+  assert.ok(logs.some((l) => l.msg === 'stopping with calls still running'));
+});
+
 test("a status read before the start is written shows this run's start, not none or the previous run's", async (t) => {
   const { dir, cleanup } = tmpHome();
   t.after(cleanup);

@@ -22,7 +22,6 @@ import { connectionLimit, fdBudget, type FdBudget } from './fd-budget.js';
 import type { Transport } from './transport.js';
 
 export { removeStaleSocket, removeStalePrivateNames, SocketInUseError } from './socketpath.js';
-export { ActivationError, type Listen } from './bind.js';
 
 export interface ServerLimits extends ConnectionLimits {
   readonly maxConnections: number;

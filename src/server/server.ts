@@ -60,7 +60,7 @@ export class Server implements Transport {
   readonly #closing = once((drainMs: number) => this.#close(drainMs));
   /** A socket server serves until stopped: no client ends it. */
   readonly finished: Promise<void> = new Promise(() => {});
-  readonly served: string;
+  #served: string | undefined;
 
   /** Binds the path (or adopts the activated fd) and resolves with a server accepting on it. */
   static async listen(opts: ServerOptions): Promise<Server> {
@@ -77,8 +77,6 @@ export class Server implements Transport {
     this.#opts = limits;
     this.#log = log;
     this.#threads = threads;
-    // Looked up once: status may be asked every few ms.
-    this.served = where.kind === 'path' ? where.path : activatedSocketName(where.fd);
     net.on('connection', (s: Socket) => this.#accept(s));
     net.on('error', (err: NodeJS.ErrnoException) => this.#acceptFailed(err));
     this.#fds = fdBudget();
@@ -212,6 +210,13 @@ export class Server implements Transport {
     void this.#stopListening();
     for (const c of this.#conns) c.destroy();
     this.#conns.clear();
+  }
+
+  /** The path this listener serves (an activated fd's own path where it can be found, else `fd:N`). */
+  get served(): string {
+    // Looked up once, by the first status (not on the start's path): status may be asked every few ms.
+    this.#served ??= this.#listen.kind === 'path' ? this.#listen.path : activatedSocketName(this.#listen.fd);
+    return this.#served;
   }
 
   /** Unlinks the socket path if it is still the socket we bound (never an activated one, never a successor's). */

@@ -7,10 +7,12 @@
  * macOS) → home (0700, ours, closed to others) → lock → pool, whose threads
  * start booting; the CLI takes it before loading this module) → state
  * (leftover temps removed; writes held until the start succeeds) →
- * control plane → metrics listener (opt-in) → router → transport (activated
- * fd, or stale-socket check and bind, or stdio): reachable from here, before
- * the pool is warm → the dispatch module loads within its bound →
- * daemon_started_at → scheduler → READY=1 to systemd.
+ * control plane → router → transport (`openTransport`: activated fd, or
+ * stale-socket check and bind, or stdio): reachable from here, before the
+ * pool is warm → the daemon itself → metrics listener (opt-in) → the
+ * dispatch module loads within its bound → daemon_started_at → scheduler →
+ * READY=1 to systemd. A start that fails before the transport is open only
+ * destroys the pool and releases the lock: nothing was reachable yet.
  *
  * Stop: one sequence, two modes. `close()` is graceful, `destroy()` is
  * immediate; both are idempotent and return the same promise, and a
@@ -34,32 +36,32 @@
  *      can never lose its fresh socket to us;
  *   9. release the lock.
  *
- * Why one file past ~300 lines: the start order and the stop sequence above
+ * Why a little past 300 lines: the start order and the stop sequence above
  * are one ordering each, and this is where each reads top to bottom; the
- * pieces they order live in their own folders.
+ * steps they order (transport, state, stop mode, module wait) live in their
+ * own files.
  */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { ControlPlane } from './lifecycle/control.js';
-import { Connection } from './server/connection.js';
-import { removeLeftoverTemps } from './host/files.js';
 import type { HeldLock } from './host/lock.js';
 import type { Pool } from './pool/pool-setup.js';
 import type { ReloadReport } from './pool/pool.js';
 import { Router } from './server/router.js';
-import { Server, removeStalePrivateNames, removeStaleSocket, type Listen } from './server/server.js';
-import { StateStore, loadStateFile } from './lifecycle/state.js';
-import { parseState } from './lifecycle/statedata.js';
+import { openTransport, type Transport } from './server/transport.js';
+import { openStateStore, type StateStore } from './lifecycle/state.js';
 import { Scheduler } from './lifecycle/scheduler.js';
-import type { Activation } from './host/activation.js';
 import { claimHome, type Claim, type ClaimOptions } from './lifecycle/claim.js';
 import { notifierFor, type Notifier } from './host/notify.js';
 import { MetricsServer } from './server/metrics-server.js';
 import { VERSION } from './version.js';
-import { within } from './lifecycle/within.js';
+import { once } from './lifecycle/once.js';
+import { StopMode } from './lifecycle/hurry.js';
+import { moduleLoaded, throwIfStopAsked } from './lifecycle/loading.js';
 import { eventLoopHealth } from './observability/loophealth.js';
 import type { DaemonMetrics, MemoryStatus } from './lifecycle/status-reply.js';
+
+export { StartAbortedError } from './lifecycle/loading.js';
 
 /** How long a failed start waits for the answers of calls it had already received. */
 const FAILED_START_DRAIN_MS = 500;
@@ -79,22 +81,25 @@ export interface DaemonOptions extends ClaimOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The start was called off (a stop was asked for) before the dispatch module had loaded. */
-export class StartAbortedError extends Error {
-  override get name(): string {
-    return 'StartAbortedError';
-  }
+/** What clients did lately: the scheduler waits for quiet (SPEC §7), `status` shows it. */
+interface Activity {
+  calls: number;
+  /** When foreground work last arrived (ms since the epoch). */
+  lastForeground: number;
 }
 
-function stopAskedYet(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
-}
-
-/** Settles when `signal` aborts (never, without one). */
-function aborted(signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return new Promise(() => {});
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+/** What a daemon is built from, all of it ready: its start (below) builds these in order. */
+interface DaemonParts {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly claim: Claim;
+  readonly state: StateStore;
+  readonly notifier: Notifier;
+  readonly control: ControlPlane;
+  readonly activity: Activity;
+  readonly transport: Transport;
+  /** The opt-in metrics listener, starting (undefined when not asked for). */
+  readonly metricsServer: Promise<MetricsServer | undefined>;
 }
 
 export class Daemon {
@@ -106,25 +111,19 @@ export class Daemon {
   readonly scheduler: Scheduler;
   readonly #lock: HeldLock;
   readonly #notifier: Notifier;
-  #calls = 0;
-  #server: Server | null = null;
-  #metricsServer: MetricsServer | null = null;
-  #stdio: Connection | null = null;
-  #lastForeground = Date.now();
-  #stopping: Promise<boolean> | null = null;
+  readonly #transport: Transport;
+  readonly #metricsServer: Promise<MetricsServer | undefined>;
+  readonly #activity: Activity;
+  readonly #stopping = once(() => this.#run());
   #snapshot: DaemonMetrics | null = null;
   /** Set once the start has succeeded: only then does a stop record `daemon_stopped_at`. */
   #started = false;
   #drainMs: number;
-  #immediate = false;
-  /** Resolves when a stop turns immediate: every graceful wait ends then. */
-  readonly #hurried: Promise<void>;
-  #hurry!: () => void;
+  readonly #mode = new StopMode();
   /** Resolves when a stdio session reaches EOF and has answered everything. */
   readonly finished: Promise<void>;
-  #finish!: () => void;
 
-  private constructor(config: Config, log: Logger, claim: Claim, state: StateStore, notifier: Notifier) {
+  private constructor({ config, log, claim, state, notifier, control, activity, transport, metricsServer }: DaemonParts) {
     this.config = config;
     this.#notifier = notifier;
     this.#drainMs = config.drainTimeoutMs;
@@ -132,67 +131,57 @@ export class Daemon {
     this.#lock = claim.lock;
     this.pool = claim.pool;
     this.state = state;
-    this.finished = new Promise((resolve) => (this.#finish = resolve));
-    this.#hurried = new Promise((resolve) => (this.#hurry = resolve));
-    this.control = new ControlPlane({ state, version: VERSION, firstTurn: config, metrics: () => this.metrics() });
+    this.control = control;
+    this.#activity = activity;
+    this.#transport = transport;
+    this.#metricsServer = metricsServer;
+    this.finished = transport.finished;
     this.scheduler = new Scheduler(config, {
       state,
       pool: this.pool,
       log: log.child({ part: 'scheduler' }),
       activity: {
-        foregroundConnections: () => this.#foregroundConnections(),
-        lastForeground: () => this.#lastForeground,
-        calls: () => this.#calls,
+        foregroundConnections: () => this.#transport.foregroundConnections,
+        lastForeground: () => activity.lastForeground,
+        calls: () => activity.calls,
       },
     });
   }
 
   /** Starts a daemon; throws (after undoing what it did) if any step fails. */
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
-    const { log } = opts;
+    const { log, stdin, stdout } = opts;
     const claim = opts.claim ?? (await claimHome(config, opts));
     const notifier = notifierFor(claim.notify, log);
     let daemon: Daemon | undefined;
-    let settleStart: (ok: boolean) => void = () => {};
     try {
       // A stop asked for while the claim was taken: nothing is bound yet, nothing to answer.
-      if (stopAskedYet(opts.signal)) throw new StartAbortedError('stopped before the daemon was reachable');
-      const statePath = join(config.home, 'state.json');
-      const leftovers = removeLeftoverTemps(config.home, 'state.json');
-      if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed temp files left by an interrupted state write');
-      const loaded = loadStateFile(statePath);
-      if (loaded.movedAside !== null) {
-        log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
-      }
-      const parsed = parseState(loaded.data);
-      if (parsed.reset.length > 0) log.warn({ keys: parsed.reset }, 'state file held values of the wrong type; reset them');
-      // This run's start, in memory before anything is served: a `status` in the moment between
-      // bind and the write below must not show no start, or the previous run's. Written to disk
-      // only once the start has succeeded, so a failed one leaves state.json as it was.
-      const started = parsed.state;
-      started.daemon_started_at = new Date().toISOString();
-      started.daemon_pid = process.pid;
-      delete started.daemon_stopped_at;
-      const state = new StateStore(statePath, started);
-      daemon = new Daemon(config, log, claim, state, notifier);
+      throwIfStopAsked(opts.signal, 'stopped before the daemon was reachable');
       // Control messages are answered while the module loads; their writes wait for the start to succeed.
-      let settle!: (ok: boolean) => void;
-      state.holdUntil(new Promise<boolean>((resolve) => (settle = resolve)));
-      settleStart = settle;
+      const state = openStateStore(config.home, log);
+      const activity: Activity = { calls: 0, lastForeground: Date.now() };
+      // `status` shows the transport it arrives on, so the daemon that measures it is built once the
+      // transport is open. No request is read before that: nothing is awaited in between, and the
+      // first `status` is answered on a later turn (control replies are chained on a promise).
+      const control = new ControlPlane({ state, version: VERSION, firstTurn: config, metrics: () => (daemon as Daemon).metrics() });
+      const router = new Router(
+        {
+          pool: claim.pool,
+          control,
+          onActivity: () => (activity.lastForeground = Date.now()),
+          onCall: () => activity.calls++,
+          reload: () => reloadModule(claim.pool, config.dispatchLoadTimeoutMs, log),
+        },
+        config,
+      );
       // Reachable before the pool is warm: under socket activation the start is the first
       // caller's latency. Control messages are answered at once; calls wait for their thread.
-      const control = daemon.control;
-      if (config.metricsListen !== null) daemon.#metricsServer = await MetricsServer.start(config.metricsListen, () => control.status(), log);
-      await daemon.#startTransport(opts, claim.activation);
-      const ready = daemon.pool.ready;
-      ready.catch(() => {}); // a load that outlives its bound is abandoned below
-      const stopAsked = aborted(opts.signal).then(() => 'stop' as const);
-      if (!(await within(Promise.race([ready, stopAsked]), config.dispatchLoadTimeoutMs))) {
-        throw new Error(`the dispatch module did not load within ${config.dispatchLoadTimeoutMs} ms (--dispatch-load-timeout-ms)`);
-      }
-      if (stopAskedYet(opts.signal)) throw new StartAbortedError('stopped while the dispatch module was loading');
-      await ready; // the module's own load error, if it failed
-      settle(true);
+      const transport = await openTransport({ config, activation: claim.activation, router, log, threads: () => claim.pool.threadsStarted, stdin, stdout });
+      const metricsServer = config.metricsListen === null ? Promise.resolve(undefined) : MetricsServer.start(config.metricsListen, () => control.status(), log);
+      daemon = new Daemon({ config, log, claim, state, notifier, control, activity, transport, metricsServer });
+      await metricsServer;
+      await moduleLoaded(daemon.pool.ready, opts.signal, config.dispatchLoadTimeoutMs);
+      state.release(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
       // The store writes its whole state on the first update, the start above included.
       await state
@@ -207,7 +196,7 @@ export class Daemon {
       // (a module that failed to load answers them -32001 with its error) within a short
       // drain; nothing is written to state.json; the lock goes last.
       if (daemon !== undefined) {
-        settleStart(false);
+        daemon.state.release(false);
         // Calls still waiting for a thread (a module that never finished loading) are answered now, while connections are open.
         // A module that failed to load has answered those with its error already, and the pool refuses later calls with
         // that error until step 5 of the stop; destroying it here would answer a call read in between "pool is stopped".
@@ -220,47 +209,6 @@ export class Daemon {
       }
       throw err;
     }
-  }
-
-  #router(): Router {
-    return new Router(
-      {
-        pool: this.pool,
-        control: this.control,
-        onActivity: () => (this.#lastForeground = Date.now()),
-        onCall: () => this.#calls++,
-        reload: () => this.reload(),
-      },
-      this.config,
-    );
-  }
-
-  async #startTransport(opts: DaemonOptions, activation: Activation): Promise<void> {
-    const { config, log } = this;
-    if (config.stdio) {
-      const input = (opts.stdin ?? process.stdin) as NodeJS.ReadableStream & import('node:stream').Readable;
-      const output = (opts.stdout ?? process.stdout) as NodeJS.WritableStream & import('node:stream').Writable;
-      this.#stdio = new Connection(input, output, this.#router(), config, log.child({ conn: 'stdio' }), () => this.#finish(), false);
-      log.info({ transport: 'stdio', threads: config.threads, version: VERSION }, 'serving on stdio');
-      return;
-    }
-    let where: Listen;
-    if (activation.activated) {
-      where = { kind: 'fd', fd: activation.fd };
-    } else {
-      if (activation.reason !== null) log.warn({ reason: activation.reason }, 'ignoring socket activation; binding the path');
-      if (await removeStaleSocket(config.socket)) log.warn({ socket: config.socket }, 'removed a stale socket file');
-      const leftovers = await removeStalePrivateNames(config.socket);
-      if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed bind names an interrupted start left behind');
-      where = { kind: 'path', path: config.socket };
-    }
-    const server = new Server(this.#router(), config, log, () => this.pool.threadsStarted);
-    await server.listen(where);
-    this.#server = server;
-    log.info(
-      { socket: where.kind === 'path' ? where.path : `fd:${where.fd}`, activated: activation.activated, threads: config.threads, version: VERSION },
-      'listening',
-    );
   }
 
   /**
@@ -277,24 +225,19 @@ export class Daemon {
   }
 
   #measure(): DaemonMetrics {
-    const server = this.#server;
+    const transport = this.#transport;
     return {
       pid: process.pid,
       pool: this.pool.stats(),
-      connections: server ? server.stats() : { active: this.#stdio && !this.#stdio.closed ? 1 : 0 },
-      in_flight: server ? server.inFlight : (this.#stdio?.inFlight ?? 0),
-      last_activity_ts: new Date(this.#lastForeground).toISOString(),
+      connections: transport.connections(),
+      in_flight: transport.inFlight,
+      last_activity_ts: new Date(this.#activity.lastForeground).toISOString(),
       scheduler: this.scheduler.snapshot(),
       memory: memory(),
       event_loop: eventLoopHealth(),
       // What is actually served: an activated socket's own path, not the --socket default.
-      config: server ? { ...this.config, socket: server.served } : this.config,
+      config: transport.served === null ? this.config : { ...this.config, socket: transport.served },
     };
-  }
-
-
-  #foregroundConnections(): number {
-    return this.#server?.foregroundConnections ?? (this.#stdio && !this.#stdio.closed && this.#stdio.foreground ? 1 : 0);
   }
 
   /**
@@ -302,16 +245,8 @@ export class Daemon {
    * after it resolves run the new module; on a load error nothing changes
    * and it rejects. Asked by `rpc.reload` and SIGUSR2.
    */
-  async reload(): Promise<ReloadReport> {
-    this.log.info('reloading the dispatch module');
-    try {
-      const report = await this.pool.reload(this.config.dispatchLoadTimeoutMs);
-      this.log.info(report, 'dispatch module reloaded; new calls run it');
-      return report;
-    } catch (err) {
-      this.log.error({ error: err instanceof Error ? err.message : String(err) }, 'reload failed; the module in use still serves');
-      throw err;
-    }
+  reload(): Promise<ReloadReport> {
+    return reloadModule(this.pool, this.config.dispatchLoadTimeoutMs, this.log);
   }
 
   /** Graceful stop (steps in the header). Resolves true if everything drained. Idempotent. */
@@ -325,51 +260,32 @@ export class Daemon {
   }
 
   #stop(mode: 'graceful' | 'immediate'): Promise<boolean> {
-    if (mode === 'immediate' && !this.#immediate) {
-      this.#immediate = true;
-      this.#hurry();
-      this.#server?.destroy();
-      this.#stdio?.destroy();
-    }
-    this.#stopping ??= this.#run();
-    return this.#stopping;
-  }
-
-  /** Waits for `p` up to `ms` or until the stop turns immediate; true if `p` settled. */
-  async #wait(p: Promise<unknown>, ms: number): Promise<boolean> {
-    let settled = false;
-    const tracked = p.then(
-      () => void (settled = true),
-      () => void (settled = true),
-    );
-    await within(Promise.race([tracked, this.#hurried]), this.#immediate ? 0 : ms);
-    return settled;
+    if (mode === 'immediate' && this.#mode.hurry()) this.#transport.destroy();
+    return this.#stopping();
   }
 
   async #run(): Promise<boolean> {
     const { log } = this;
     const drainMs = this.#drainMs;
-    log.info({ immediate: this.#immediate, drain_timeout_ms: drainMs }, 'stopping');
+    log.info({ immediate: this.#mode.immediate, drain_timeout_ms: drainMs }, 'stopping');
     this.#notifier.stopping();
     const deadline = Date.now() + drainMs;
     const left = (): number => Math.max(0, deadline - Date.now());
-    await this.#metricsServer?.close();
-    // 1–3: connections.
-    let drained = true;
-    if (this.#server) drained = (await this.#wait(this.#server.close(drainMs), drainMs + 1000)) && !this.#immediate;
-    if (this.#stdio) {
-      this.#stdio.stopReading();
-      drained = (await this.#wait(this.#stdio.idle(), left())) && !this.#immediate;
-    }
-    if (!drained) this.#server?.destroy();
+    await (await this.#metricsServer.catch(() => undefined))?.close();
+    // 1–3: connections. A close that overruns its own bound is cut.
+    const ms = left();
+    const closing = this.#transport.close(ms);
+    const settled = await this.#mode.wait(closing, ms + 1000);
+    if (!settled) this.#transport.destroy();
+    const drained = settled && (await closing) && !this.#mode.immediate;
     // 4: a maintenance cycle in progress finishes first, within what is left of the deadline.
-    const cycleDone = await this.#wait(this.scheduler.stop(), drained ? left() : 0);
+    const cycleDone = await this.#mode.wait(this.scheduler.stop(), drained ? left() : 0);
     if (!drained) log.warn('stopping with calls still running');
     if (!cycleDone) log.warn('stopping during a maintenance cycle');
     // 5
     await this.pool.destroy();
     // 6: a start that failed leaves state.json as it was.
-    if (this.#started && !this.#immediate) {
+    if (this.#started && !this.#mode.immediate) {
       await this.state
         .update((s) => {
           s.daemon_stopped_at = new Date().toISOString();
@@ -381,11 +297,24 @@ export class Daemon {
     // 7
     await this.state.close();
     // 8: only if it is still the socket we bound (libuv may have unlinked it on close; a successor's may sit there).
-    this.#server?.unlinkOwnPath();
+    this.#transport.unlinkOwnPath();
     // 9
     this.#lock.release();
     log.info({ drained }, 'stopped');
     return drained;
+  }
+}
+
+/** Loads the dispatch module in new threads; logs the outcome (a failed reload changes nothing). */
+async function reloadModule(pool: Pool, timeoutMs: number, log: Logger): Promise<ReloadReport> {
+  log.info('reloading the dispatch module');
+  try {
+    const report = await pool.reload(timeoutMs);
+    log.info(report, 'dispatch module reloaded; new calls run it');
+    return report;
+  } catch (err) {
+    log.error({ error: err instanceof Error ? err.message : String(err) }, 'reload failed; the module in use still serves');
+    throw err;
   }
 }
 

@@ -34,7 +34,7 @@ test('replies written in the same tick leave in one write, in order', async () =
   const input = new PassThrough();
   const output = new CountingSink();
   const held: CallContext[] = [];
-  new Connection(input, output, routerOf((ctx) => held.push(ctx)), limits, silent, () => {});
+  new Connection({ input, output, router: routerOf((ctx) => held.push(ctx)), limits, log: silent, onClose: () => {}, endOutput: true });
   input.write('a\nb\nc\nd\n');
   await new Promise((r) => setImmediate(r));
   assert.equal(held.length, 4);

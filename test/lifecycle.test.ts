@@ -94,9 +94,8 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   const { daemon, home: dir } = d;
   const { config } = daemon;
   const router = new Router({ pool: daemon.pool, control: daemon.control, onActivity: () => {}, onCall: () => {}, reload: () => daemon.reload() }, config);
-  const server = new Server(router, config, silent, () => daemon.pool.threadsStarted);
   const path = join(dir, 'second.sock');
-  await server.listen({ kind: 'path', path });
+  const server = await Server.listen({ where: { kind: 'path', path }, router, limits: config, log: silent, threads: () => daemon.pool.threadsStarted });
   const c = await Conn.open(path);
   c.send(rpc(1, 'sleep', { ms: 400 }));
   await until('the call running', () => server.inFlight === 1);
@@ -107,6 +106,17 @@ test('a second Server.close() waits for the drain like the first', async (t) => 
   assert.equal(await first, true);
   assert.deepEqual(JSON.parse(c.lines[0] as string).result, { slept: 400 });
   c.close();
+});
+
+test('a graceful stop whose drain runs out says so: close() resolves false', async (t) => {
+  const logs: Record<string, unknown>[] = [];
+  const d = await startDaemon(t, { threads: 1, drainTimeoutMs: 300 }, { logs });
+  const c = await Conn.open(d.socket);
+  t.after(() => c.close());
+  c.send(rpc(1, 'sleep', { ms: 3000 }));
+  await until('the call running', () => d.daemon.pool.stats().running === 1);
+  assert.equal(await d.daemon.close(), false);
+  assert.ok(logs.some((l) => l.msg === 'stopping with calls still running'));
 });
 
 test("a status read before the start is written shows this run's start, not none or the previous run's", async (t) => {

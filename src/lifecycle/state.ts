@@ -7,8 +7,10 @@
  * leaves both the file and the in-memory state as they were.
  */
 import { renameSync } from 'node:fs';
-import { readRegularFile, writeFileAtomic } from '../host/files.js';
-import { cloneState, serializeState, type DaemonState } from './statedata.js';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { readRegularFile, removeLeftoverTemps, writeFileAtomic } from '../host/files.js';
+import { cloneState, parseState, serializeState, type DaemonState } from './statedata.js';
 
 /** The file's JSON object as read, before `parseState` gives it a type. */
 export type StateData = Record<string, unknown>;
@@ -89,12 +91,22 @@ export class StateStore {
   #idle: Promise<void> = Promise.resolve();
   #closed = false;
   /** Writes wait for this; false means the daemon did not start and nothing may be written. */
-  #gate: Promise<boolean> = Promise.resolve(true);
+  readonly #gate: Promise<boolean>;
+  /** Settles the gate of a held store; a no-op for one that was never held. */
+  readonly #release: (started: boolean) => void;
 
-  constructor(path: string, initial: DaemonState) {
+  /**
+   * `held`: every write waits for `release()` — the daemon's start answers
+   * control messages before it has succeeded, and a start that fails must
+   * leave state.json as it was, even if one of them asked for a change.
+   */
+  constructor(path: string, initial: DaemonState, opts: { readonly held: boolean } = { held: false }) {
     this.path = path;
     this.#data = initial;
     this.#written = '';
+    let release: (started: boolean) => void = () => {};
+    this.#gate = opts.held ? new Promise<boolean>((resolve) => (release = resolve)) : Promise.resolve(true);
+    this.#release = release;
   }
 
   /** The committed state (what is on disk, once the first update has written the initial state). Do not mutate. */
@@ -118,12 +130,12 @@ export class StateStore {
   }
 
   /**
-   * Holds every write until `gate` settles: true lets them through in order,
-   * false refuses them (a start that fails leaves state.json as it was, even
-   * if a control message asked for a change while the daemon was starting).
+   * Ends the hold of a held store: true (the daemon started) lets the held
+   * writes through in order, false refuses them and every later one. Only
+   * the first call counts.
    */
-  holdUntil(gate: Promise<boolean>): void {
-    this.#gate = gate;
+  release(started: boolean): void {
+    this.#release(started);
   }
 
   /**
@@ -173,4 +185,29 @@ export class StateStore {
     }
     this.#flushing = false;
   }
+}
+
+/**
+ * The store a daemon starts with: leftover temps removed, the file loaded
+ * (a corrupt one kept aside), this run's start stamped in memory, and every
+ * write held until `release()`. The start is stamped before anything is
+ * served — a `status` in the moment between bind and the first write must
+ * not show no start, or the previous run's — but reaches the disk only
+ * with the first write after a start that succeeded.
+ */
+export function openStateStore(home: string, log: Logger): StateStore {
+  const path = join(home, 'state.json');
+  const leftovers = removeLeftoverTemps(home, 'state.json');
+  if (leftovers.length > 0) log.warn({ removed: leftovers }, 'removed temp files left by an interrupted state write');
+  const loaded = loadStateFile(path);
+  if (loaded.movedAside !== null) {
+    log.warn({ moved_to: loaded.movedAside, error: loaded.error }, 'state file was unreadable; kept it aside and started from {}');
+  }
+  const parsed = parseState(loaded.data);
+  if (parsed.reset.length > 0) log.warn({ keys: parsed.reset }, 'state file held values of the wrong type; reset them');
+  const started = parsed.state;
+  started.daemon_started_at = new Date().toISOString();
+  started.daemon_pid = process.pid;
+  delete started.daemon_stopped_at;
+  return new StateStore(path, started, { held: true });
 }

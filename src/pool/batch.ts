@@ -38,6 +38,9 @@ export interface ProgressViews {
   readonly arena: Buffer;
 }
 
+/** What a batch is made of: `stoppable` when calls have a deadline (aborting then stops the thread). */
+export type BatchOptions = Pick<Batch, 'id' | 'jobs' | 'lane' | 'slot' | 'base'> & { readonly stoppable: boolean; readonly views: ProgressViews };
+
 export class Batch {
   readonly id: number;
   readonly jobs: readonly Job[];
@@ -56,7 +59,7 @@ export class Batch {
   /** The task has ended (the thread is free or gone). */
   settled = false;
 
-  constructor(id: number, jobs: readonly Job[], lane: Lane, slot: RunKind, stoppable: boolean, views: ProgressViews, base: number) {
+  constructor({ id, jobs, lane, slot, stoppable, views, base }: BatchOptions) {
     this.id = id;
     this.jobs = jobs;
     this.lane = lane;

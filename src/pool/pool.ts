@@ -278,7 +278,15 @@ export class Pool {
     if (jobs.length === 0) return;
     // A task per thread at most, so a region is always free here.
     const region = this.#freeRegions.pop() as number;
-    const batch = new Batch(++this.#batchSeq, jobs, onReserve ? 'fast' : 'slow', slot, this.#opts.deadlineMs > 0, this.#views, region * this.#opts.maxBatch);
+    const batch = new Batch({
+      id: ++this.#batchSeq,
+      jobs,
+      lane: onReserve ? 'fast' : 'slow',
+      slot,
+      stoppable: this.#opts.deadlineMs > 0,
+      views: this.#views,
+      base: region * this.#opts.maxBatch,
+    });
     this.#guards.assign(region);
     if (onReserve) this.#onReserve++;
     const now = batch.startedAt;

@@ -18,6 +18,17 @@ export interface ConnectionLimits {
   readonly slowReaderTimeoutMs: number;
 }
 
+/** What a conversation runs on; `endOutput` false for stdout, which a session never ends. */
+export interface ConnectionOptions {
+  readonly input: Readable;
+  readonly output: Writable;
+  readonly router: Router;
+  readonly limits: ConnectionLimits;
+  readonly log: Logger;
+  readonly onClose: (conn: Connection) => void;
+  readonly endOutput: boolean;
+}
+
 type PauseReason = 'in_flight' | 'write_buffer' | 'draining';
 
 export class Connection implements CallContext {
@@ -44,15 +55,7 @@ export class Connection implements CallContext {
     this.#output.uncork();
   };
 
-  constructor(
-    input: Readable,
-    output: Writable,
-    router: Router,
-    limits: ConnectionLimits,
-    log: Logger,
-    onClose: (conn: Connection) => void,
-    endOutput = true,
-  ) {
+  constructor({ input, output, router, limits, log, onClose, endOutput }: ConnectionOptions) {
     this.#endOutput = endOutput;
     this.#input = input;
     this.#output = output;

@@ -12,11 +12,13 @@
  * threads lower their priority with piscina's own `niceIncrement` (Linux,
  * via @napi-rs/nice).
  */
+import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ErrorCode } from '../contract/errors.js';
 import type { CallResult, Flush, Outcome, PingReply, Progress, Task, ThreadData, ThreadNews } from '../contract/contract.js';
 import type { Lane } from './lanes.js';
 import { WORKER_URL } from '../paths.js';
+import { SlowFeed } from './slow-feed.js';
 import { RunFailure, type CallsTask, type ResultSink, type Runner, type RunnerStats } from './runner.js';
 
 /**
@@ -72,8 +74,9 @@ export class PiscinaRunner implements Runner {
   #destroyed: Promise<void> | undefined;
 
   readonly #progress: Progress;
-  /** Tasks running or queued on the slow piscina, and threads created / retired. */
-  #slowTasks = 0;
+  /** What goes to the slow threads, in turn (slow-feed.ts). */
+  readonly #slowFeed: SlowFeed;
+  /** Threads created / retired. */
   #created = 0;
   #retired = 0;
 
@@ -83,6 +86,11 @@ export class PiscinaRunner implements Runner {
     const reserve = Math.min(opts.fastThreads, opts.minThreads);
     this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.minThreads - reserve), sink);
     this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
+    const feed = new SlowFeed(this.#slow, availableParallelism());
+    this.#slowFeed = feed;
+    this.#slow.on('message', (m: CallResult | Flush | ThreadNews) => {
+      if ('thread' in m) feed.news(m);
+    });
     // Ready once the module has loaded in one thread — whichever of the two pools' first threads
     // gets there first (threads boot at different speeds while the main thread loads); calls sent
     // before the other pool's thread is up wait in piscina's queue for it. A load that failed in one
@@ -123,12 +131,8 @@ export class PiscinaRunner implements Runner {
   async run(task: CallsTask, lane: Lane, signal: AbortSignal | undefined): Promise<CallResult | null> {
     try {
       const p = lane === 'fast' ? this.#fast : this.#slow;
-      if (p === this.#slow) this.#slowTasks++;
-      try {
-        return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
-      } finally {
-        if (p === this.#slow) this.#slowTasks--;
-      }
+      if (p === this.#slow) return (await this.#slowFeed.run(task, signal)) as CallResult | null;
+      return (await (signal === undefined ? p.run(task) : p.run(task, { signal }))) as CallResult | null;
     } catch (err) {
       throw failureOf(err);
     }
@@ -143,20 +147,18 @@ export class PiscinaRunner implements Runner {
   retireIdle(keep: number): boolean {
     const threads = this.#slow.threads.length;
     // Only an idle thread takes the task at once; with none idle it would wait and retire one that was needed.
-    if (threads <= keep || threads <= this.#slowTasks || this.#slow.queueSize > 0) return false;
+    const busy = this.#slowFeed.inFlight;
+    if (threads <= keep || threads <= busy || this.#slowFeed.waiting > 0 || this.#slow.queueSize > 0) return false;
     this.#retired++;
     this.#slow.run({ op: 'retire' } satisfies Task).catch(() => {}); // rejected as the thread exits
     return true;
   }
 
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {
-    this.#slowTasks++;
     try {
-      return (await this.#slow.run({ op: 'maintain', ctx, maxResultBytes } satisfies Task)) as Outcome;
+      return (await this.#slowFeed.run({ op: 'maintain', ctx, maxResultBytes } satisfies Task, undefined)) as Outcome;
     } catch (err) {
       return { ok: false, error: failureOf(err).error, runMs: 0 };
-    } finally {
-      this.#slowTasks--;
     }
   }
 
@@ -171,6 +173,7 @@ export class PiscinaRunner implements Runner {
   }
 
   destroy(): Promise<void> {
+    this.#slowFeed.close();
     this.#destroyed ??= Promise.all([this.#fast.destroy(), this.#slow === this.#fast ? undefined : this.#slow.destroy()]).then(() => {});
     return this.#destroyed;
   }

@@ -1,0 +1,132 @@
+/**
+ * Feeds the slow piscina so that a cold burst is served by the threads
+ * that are up, not held behind threads still booting.
+ *
+ * piscina 5 left to itself starts one thread per queued task, all at once,
+ * and when a thread comes free it hands the next queued task to an idle
+ * thread — listing booting threads first (piscinajs/piscina#1056). In a
+ * cold burst the calls were bound to threads that took ~200 ms to boot
+ * together on two cores while the warm threads sat idle after their first
+ * call. Here tasks wait in this FIFO instead; one goes to piscina when a
+ * thread whose module has loaded is idle (piscina then gives it to a ready
+ * thread at once), or to start a thread while fewer than `bootAtOnce` are
+ * booting beyond the loaded ones. docs/pool.md has the timeline and figures.
+ *
+ * (Preferring loaded threads in piscina's own balancer as well, as upstream's
+ * fix does, was measured worse here: piscina then started a thread for every
+ * task submitted while its queue held one, 17 threads for a 10-call burst.)
+ */
+import type { Piscina } from 'piscina';
+import type { ThreadNews } from '../contract/contract.js';
+import { Fifo } from './fifo.js';
+
+interface Waiting {
+  state: 'queued' | 'sent' | 'cancelled';
+  readonly send: () => void;
+  readonly cancel: (err: Error) => void;
+}
+
+/** What piscina itself says of a task aborted before it started. */
+function abortError(): Error {
+  const err = new Error('The task has been aborted');
+  err.name = 'AbortError';
+  return err;
+}
+
+export class SlowFeed {
+  readonly #piscina: Piscina;
+  readonly #bootAtOnce: number;
+  readonly #waiting = new Fifo<Waiting>();
+  /** Threads of this piscina whose dispatch module has loaded (ids; pruned against the live threads). */
+  readonly #loaded = new Set<number>();
+  #inFlight = 0;
+  #closed = false;
+
+  constructor(piscina: Piscina, bootAtOnce: number) {
+    this.#piscina = piscina;
+    this.#bootAtOnce = Math.max(1, bootAtOnce);
+  }
+
+  /** Tasks handed to piscina and not yet settled. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Tasks waiting here for a thread. */
+  get waiting(): number {
+    return this.#waiting.live;
+  }
+
+  /** A thread's news: a loaded module makes it a thread tasks may go to. */
+  news(m: ThreadNews): void {
+    if (m.thread === 'loaded') this.#loaded.add(m.id);
+    else this.#loaded.delete(m.id);
+    this.#pump();
+  }
+
+  /** Runs `task` on a slow thread, in turn; rejects like piscina's `run` (an AbortError if `signal` aborts first). */
+  run(task: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) return reject(new Error('Terminating worker thread'));
+      const onAbort = (): void => {
+        if (w.state !== 'queued') return;
+        w.state = 'cancelled';
+        this.#waiting.live--;
+        reject(abortError());
+      };
+      const w: Waiting = {
+        state: 'queued',
+        send: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#inFlight++;
+          const settled = (signal === undefined ? this.#piscina.run(task) : this.#piscina.run(task, { signal })) as Promise<unknown>;
+          settled.then(resolve, reject).finally(() => {
+            this.#inFlight--;
+            this.#pump();
+          });
+        },
+        cancel: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      if (signal?.aborted) return reject(abortError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(w);
+      this.#pump();
+    });
+  }
+
+  /** Fails every task still waiting (the pool is being destroyed). */
+  close(): void {
+    this.#closed = true;
+    for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) {
+      w.state = 'cancelled';
+      w.cancel(new Error('Terminating worker thread'));
+    }
+  }
+
+  #pump(): void {
+    while (this.#waiting.live > 0 && this.#room()) {
+      const w = this.#waiting.shift() as Waiting;
+      w.state = 'sent';
+      w.send();
+    }
+  }
+
+  /**
+   * Whether one more task may go to piscina now: a loaded thread is idle,
+   * or the tasks beyond the loaded threads (each bound to a booting thread,
+   * or starting one) are fewer than `bootAtOnce`.
+   */
+  #room(): boolean {
+    // Threads that exited leave ids behind (piscina reports their exit with id -1): prune when they
+    // outnumber the threads. One left while a replacement boots costs one task bound to that boot.
+    const threads = this.#piscina.threads;
+    if (this.#loaded.size > threads.length) {
+      const live = new Set(threads.map((t) => t.threadId));
+      for (const id of this.#loaded) if (!live.has(id)) this.#loaded.delete(id);
+    }
+    return this.#inFlight < this.#loaded.size + this.#bootAtOnce;
+  }
+}

@@ -8,7 +8,9 @@
  *
  * Two piscina pools: the fast reserve (`fastThreads` threads, kept warm:
  * fast batches always find the same hot threads) and the slow threads,
- * which fast batches may also spill onto. With `slowNice` > 0 the slow
+ * which fast batches may also spill onto. What goes to the slow threads
+ * waits in the slow feed (`slow-feed.ts`): a few threads boot at a time and
+ * a call never waits out a boot while a loaded thread is free. With `slowNice` > 0 the slow
  * threads lower their priority with piscina's own `niceIncrement` (Linux,
  * via @napi-rs/nice).
  */

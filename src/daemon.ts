@@ -7,12 +7,13 @@
  * macOS) → home (0700, ours, closed to others) → lock → pool, whose threads
  * start booting; the CLI takes it before loading this module) → state
  * (leftover temps removed; writes held until the start succeeds) →
- * control plane → router → transport (`openTransport`: activated fd, or
- * stale-socket check and bind, or stdio): reachable from here, before the
- * pool is warm → the daemon itself → metrics listener (opt-in) → the
+ * control plane → router → metrics listener (opt-in) → transport
+ * (`openTransport`: activated fd, or stale-socket check and bind, or stdio):
+ * reachable from here, before the pool is warm → the daemon itself → the
  * dispatch module loads within its bound → daemon_started_at → scheduler →
  * READY=1 to systemd. A start that fails before the transport is open only
- * destroys the pool and releases the lock: nothing was reachable yet.
+ * closes the metrics listener, destroys the pool and releases the lock:
+ * nothing was reachable on the socket yet.
  *
  * Stop: one sequence, two modes. `close()` is graceful, `destroy()` is
  * immediate; both are idempotent and return the same promise, and a
@@ -99,7 +100,7 @@ interface DaemonParts {
   readonly activity: Activity;
   readonly transport: Transport;
   /** The opt-in metrics listener, starting (undefined when not asked for). */
-  readonly metricsServer: Promise<MetricsServer | undefined>;
+  readonly metricsServer: MetricsServer | undefined;
 }
 
 export class Daemon {
@@ -112,7 +113,7 @@ export class Daemon {
   readonly #lock: HeldLock;
   readonly #notifier: Notifier;
   readonly #transport: Transport;
-  readonly #metricsServer: Promise<MetricsServer | undefined>;
+  readonly #metricsServer: MetricsServer | undefined;
   readonly #activity: Activity;
   readonly #stopping = once(() => this.#run());
   #snapshot: DaemonMetrics | null = null;
@@ -176,10 +177,14 @@ export class Daemon {
       );
       // Reachable before the pool is warm: under socket activation the start is the first
       // caller's latency. Control messages are answered at once; calls wait for their thread.
-      const transport = await openTransport({ config, activation: claim.activation, router, log, threads: () => claim.pool.threadsStarted, stdin, stdout });
-      const metricsServer = config.metricsListen === null ? Promise.resolve(undefined) : MetricsServer.start(config.metricsListen, () => control.status(), log);
-      daemon = new Daemon({ config, log, claim, state, notifier, control, activity, transport, metricsServer });
-      await metricsServer;
+      // The metrics listener first: a port that is taken fails the start before anything is reachable
+      // on the socket (docs/files.md). A scrape before the daemon exists is answered 500.
+      const metrics = config.metricsListen === null ? undefined : await MetricsServer.start(config.metricsListen, () => control.status(), log);
+      const transport = await openTransport({ config, activation: claim.activation, router, log, threads: () => claim.pool.threadsStarted, stdin, stdout }).catch(async (err: unknown) => {
+        await metrics?.close();
+        throw err;
+      });
+      daemon = new Daemon({ config, log, claim, state, notifier, control, activity, transport, metricsServer: metrics });
       await moduleLoaded(daemon.pool.ready, opts.signal, config.dispatchLoadTimeoutMs);
       state.release(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.
@@ -271,13 +276,14 @@ export class Daemon {
     this.#notifier.stopping();
     const deadline = Date.now() + drainMs;
     const left = (): number => Math.max(0, deadline - Date.now());
-    await (await this.#metricsServer.catch(() => undefined))?.close();
+    await this.#metricsServer?.close();
     // 1–3: connections. A close that overruns its own bound is cut.
     const ms = left();
     const closing = this.#transport.close(ms);
     const settled = await this.#mode.wait(closing, ms + 1000);
     if (!settled) this.#transport.destroy();
-    const drained = settled && (await closing) && !this.#mode.immediate;
+    // A close that failed counts as not drained; the stop goes on (the pool, state and lock are still released).
+    const drained = settled && (await closing.catch(() => false)) && !this.#mode.immediate;
     // 4: a maintenance cycle in progress finishes first, within what is left of the deadline.
     const cycleDone = await this.#mode.wait(this.scheduler.stop(), drained ? left() : 0);
     if (!drained) log.warn('stopping with calls still running');

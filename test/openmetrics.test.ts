@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { get, type IncomingMessage } from 'node:http';
 import { ConfigError, resolveConfig } from '../src/config.js';
 import { renderMetrics } from '../src/observability/openmetrics.js';
@@ -145,4 +146,18 @@ test('renderMetrics reads any status: missing fields are left out, labels are es
   assert.ok(Number.isNaN(p.samples.get('dispatchd_call_duration_seconds{quantile=0.5}') as number), 'an empty summary has NaN quantiles');
   assert.ok(text.includes('dispatchd_info{version="x\\"\\\\\\ny"} 1'), text);
   assert.equal(p.types.has('dispatchd_connections'), false);
+});
+
+test('a --metrics-listen port already taken fails the start before the socket is bound, and releases everything', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => taken.close(() => r())));
+  const port = (taken.address() as AddressInfo).port;
+  const home = tempDir(t);
+  const logs: Record<string, unknown>[] = [];
+  await assert.rejects(startDaemon(t, { metricsListen: `127.0.0.1:${port}` }, { home, logs }), /EADDRINUSE/);
+  assert.ok(!logs.some((l) => l.msg === 'listening'), 'the socket was never bound');
+  assert.equal(existsSync(join(home, 'daemon.sock')), false);
+  // The lock and the pool were released: the same home starts at once with a free port.
+  await startDaemon(t, { metricsListen: '127.0.0.1:0' }, { home });
 });

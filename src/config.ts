@@ -10,14 +10,14 @@
  */
 import { availableParallelism, homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { createRequire, isBuiltin } from 'node:module';
+import { STORE_BINDINGS, type StoreBinding } from './contract/contract.js';
 
 /** Log levels pino understands, from noisiest to quietest. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** SQLite bindings the built-in store can use; `auto` is node:sqlite where this Node has it, else better-sqlite3. */
-export const STORE_BINDINGS = ['auto', 'node:sqlite', 'better-sqlite3'] as const;
-export type StoreBinding = (typeof STORE_BINDINGS)[number];
+export { STORE_BINDINGS, type StoreBinding } from './contract/contract.js';
 
 export interface Config {
   /** Home directory: lock, state file, default socket, built-in store. */
@@ -298,6 +298,26 @@ function checkSocketLength(socket: string, spec: FieldSpec): void {
 }
 
 /**
+ * A binding named by `--store-binding` must be one this Node and install
+ * have, and there must be a built-in store to use it: a bad option, not a
+ * start that fails in every thread. (Whether an installed better-sqlite3
+ * was built for this Node shows only when a thread opens it.)
+ */
+function checkStoreBinding(binding: StoreBinding, dispatch: string | null): void {
+  const where = `${FIELDS.storeBinding.flag} / ${FIELDS.storeBinding.env}`;
+  if (binding === 'auto') return;
+  if (dispatch !== null) throw new ConfigError(`${where}: applies to the built-in store only, not with --dispatch`);
+  if (binding === 'node:sqlite' && !isBuiltin('node:sqlite')) throw new ConfigError(`${where}: this Node (${process.version}) has no node:sqlite (22.13 and later have it); use auto or better-sqlite3`);
+  if (binding === 'better-sqlite3') {
+    try {
+      createRequire(import.meta.url).resolve('better-sqlite3');
+    } catch {
+      throw new ConfigError(`${where}: better-sqlite3 is not installed (it is an optional dependency: npm install better-sqlite3); use auto or node:sqlite`);
+    }
+  }
+}
+
+/**
  * Builds the frozen config: explicit `input` (flags) wins over `env`, which
  * wins over DEFAULTS. Unknown keys are rejected.
  */
@@ -313,6 +333,7 @@ export function resolveConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = 
     if (fromInput !== undefined) out[key] = parseField(key, spec, fromInput, cwd);
     else if (fromEnv !== undefined && fromEnv !== '') out[key] = parseField(key, spec, fromEnv, cwd);
   }
+  checkStoreBinding(out.storeBinding as StoreBinding, out.dispatch as string | null);
   // Derived: the socket lives in the home unless named.
   const named = Boolean(out.socket);
   if (!named) out.socket = join(out.home as string, 'daemon.sock');

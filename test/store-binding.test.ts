@@ -7,14 +7,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { sqliteBindings } from '../bench/bindings.js';
 import { openStore } from '../workers/store-schema.js';
 import { pragma, type Binding } from '../workers/sqlite.js';
 import { join, roundTrip, waitForSocket, exitWithin } from './helper.js';
-import { spawnDaemon, tempDir, type Teardown } from './daemons.js';
+import { onTeardown, spawnDaemon, tempDir, type Teardown } from './daemons.js';
 import { ConfigError, resolveConfig } from '../src/config.js';
 
 const available: string[] = sqliteBindings();
+const isInstalled = (name: string): boolean => {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const hasNodeSqlite = available.includes('node:sqlite');
 
 /** Serves `home` with `binding`, runs `calls` in order, stops; their replies. */
@@ -35,8 +44,18 @@ test('this install has at least one SQLite binding for the built-in store', () =
 
 test('--store-binding takes auto, node:sqlite or better-sqlite3 and nothing else', () => {
   assert.equal(resolveConfig({}, {}).storeBinding, 'auto');
-  assert.equal(resolveConfig({}, { DISPATCHD_STORE_BINDING: 'better-sqlite3' }).storeBinding, 'better-sqlite3');
   assert.throws(() => resolveConfig({ storeBinding: 'sqlite3' as 'auto' }, {}), (e: unknown) => e instanceof ConfigError && /--store-binding/.test(e.message));
+  // A named binding is a bad option where there is no built-in store to use it.
+  assert.throws(() => resolveConfig({ storeBinding: 'better-sqlite3', dispatch: '/srv/mod.js' }, {}), (e: unknown) => e instanceof ConfigError && /--dispatch/.test(e.message));
+  assert.equal(resolveConfig({ storeBinding: 'auto', dispatch: '/srv/mod.js' }, {}).storeBinding, 'auto');
+});
+
+test('a named binding this Node or install lacks is a bad option, named; one it has is taken', () => {
+  for (const binding of ['node:sqlite', 'better-sqlite3'] as const) {
+    const installed = binding === 'node:sqlite' ? hasNodeSqlite : isInstalled('better-sqlite3');
+    if (installed) assert.equal(resolveConfig({}, { DISPATCHD_STORE_BINDING: binding }).storeBinding, binding);
+    else assert.throws(() => resolveConfig({}, { DISPATCHD_STORE_BINDING: binding }), (e: unknown) => e instanceof ConfigError && e.message.includes(binding));
+  }
 });
 
 for (const binding of available) {
@@ -69,13 +88,13 @@ for (const [a, b] of available.length === 2 ? [available, [...available].reverse
   });
 }
 
-// Node 20 has no node:sqlite: asking for it is a clear refusal, not a fallback.
+// Node 20 has no node:sqlite: asking for it is a usage error (exit 2), not a fallback.
 for (const missing of hasNodeSqlite ? [] : ['node:sqlite']) {
-  test(`asking for ${missing} where this Node lacks it refuses the start and names it`, async (t) => {
+  test(`serve --store-binding ${missing} where this Node lacks it exits 2 and names it`, async (t) => {
   const home = tempDir(t);
   const child = spawnDaemon(t, ['serve', '--home', home, '--log-level', 'warn', '--store-binding', missing]);
   const { code } = await exitWithin(child, 30_000);
-  assert.equal(code, 1, child.stderr);
+  assert.equal(code, 2, child.stderr);
   assert.match(child.stderr, /no node:sqlite/);
   });
 }
@@ -87,7 +106,7 @@ for (const binding of available) {
     const path = join(tempDir(t), 'store.db');
     writeFileSync(path, '', { mode: 0o600 });
     const db = openStore(path, binding as Binding, 1000);
-    t.after(() => db.close());
+    onTeardown(t, () => db.close());
     assert.equal(pragma(db, 'cache_size'), -16_000);
   });
 }

@@ -22,8 +22,10 @@ export interface Db {
   close(): void;
 }
 
+import type { StoreBinding } from '../src/contract/contract.js';
+
 /** Which binding to open with; `auto` is node:sqlite where this Node has it, else better-sqlite3. */
-export type Binding = 'auto' | 'node:sqlite' | 'better-sqlite3';
+export type Binding = StoreBinding;
 
 export interface OpenOptions {
   readonly binding: Binding;
@@ -83,7 +85,9 @@ export function openDb(path: string, opts: OpenOptions): Db {
   try {
     Better = require('better-sqlite3') as BetterSqlite;
   } catch (err) {
-    throw new Error(`this Node (${process.version}) has no node:sqlite and better-sqlite3 is not installed (npm install better-sqlite3): ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    if (opts.binding === 'better-sqlite3') throw new Error(`--store-binding better-sqlite3: better-sqlite3 could not be loaded (npm install better-sqlite3, built for this Node ${process.version}): ${why}`);
+    throw new Error(`this Node (${process.version}) has no node:sqlite and better-sqlite3 is not installed (npm install better-sqlite3): ${why}`);
   }
   const db = new Better(path, { timeout: opts.timeoutMs, fileMustExist: opts.mustExist });
   return { binding: 'better-sqlite3', exec: (sql) => db.exec(sql), prepare: (sql) => db.prepare(sql), close: () => db.close() };

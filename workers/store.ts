@@ -25,7 +25,7 @@
  */
 import { statSync } from 'node:fs';
 import { InvalidParamsError, MethodNotFoundError, requireParam } from '../src/contract/errors.js';
-import { claimCompletion, guardNative } from '../src/contract/contract.js';
+import { claimCompletion, guardNative, STORE_BINDINGS } from '../src/contract/contract.js';
 import { transaction, type Binding } from './sqlite.js';
 import { openStore } from './store-schema.js';
 
@@ -42,8 +42,9 @@ const MAX_SESSION_CHARS = 128;
 const MAX_LIMIT = 100;
 
 function bindingOf(raw: string | null): Binding {
-  if (raw === null || raw === 'auto' || raw === 'node:sqlite' || raw === 'better-sqlite3') return raw ?? 'auto';
-  throw new Error(`unknown SQLite binding ${JSON.stringify(raw)} (auto, node:sqlite or better-sqlite3)`);
+  const binding = raw ?? 'auto';
+  if ((STORE_BINDINGS as readonly string[]).includes(binding)) return binding as Binding;
+  throw new Error(`unknown SQLite binding ${JSON.stringify(raw)} (${STORE_BINDINGS.join(', ')})`);
 }
 
 /** The store's lanes: lookups by id are always quick; the rest is learned. */

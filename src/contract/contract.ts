@@ -11,6 +11,14 @@ import type { WireError } from './errors.js';
 /** A set of threads a module may declare for a method: the fast reserve or the slow threads (src/pool/lanes.ts). */
 export type Lane = 'fast' | 'slow';
 
+/**
+ * SQLite bindings the built-in store can use (`--store-binding`, passed in
+ * the store module's URL); `auto` is node:sqlite where the running Node has
+ * it, else better-sqlite3.
+ */
+export const STORE_BINDINGS = ['auto', 'node:sqlite', 'better-sqlite3'] as const;
+export type StoreBinding = (typeof STORE_BINDINGS)[number];
+
 /** A dispatch module (SPEC §5) as a worker holds it once loaded: lanes filled in. Authors write `DispatchModule` (src/module.ts). */
 export interface LoadedModule {
   readonly dispatch: (method: string, params: unknown) => unknown;

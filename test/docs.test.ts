@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ErrorCode } from '../src/contract/errors.js';
 import { FIELDS } from '../src/config.js';
 import { BIN, join, waitForSocket } from './helper.js';
@@ -116,4 +116,16 @@ test('every command of the README round trip runs against a daemon and prints wh
     assert.equal(r.code, step.exit, what);
     assert.ok(matches(step.expected, r[step.stream]), `README shows:\n${step.expected}\n${what}`);
   }
+});
+
+test("docs/protocol.md's error.data table lists every failure the daemon and its threads send", () => {
+  // Every `failure: '…'` the sources write, read from the sources themselves.
+  const root = new URL('../../', import.meta.url);
+  const sources = (dir: string): string[] =>
+    readdirSync(new URL(dir, root), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(new URL(`${dir}${f}`, root), 'utf8'));
+  const sent = new Set([...sources('src/'), ...sources('workers/')].flatMap((text) => [...text.matchAll(/failure: '([a-z_]+)'/g)].map((m) => m[1] as string)));
+  assert.ok(sent.size >= 8, `found ${[...sent].join(', ')}`);
+  for (const failure of sent) assert.ok(protocol.includes(`{"failure":"${failure}"`), `docs/protocol.md does not document failure ${failure}`);
 });

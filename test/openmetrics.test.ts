@@ -161,3 +161,10 @@ test('a --metrics-listen port already taken fails the start before the socket is
   // The lock and the pool were released: the same home starts at once with a free port.
   await startDaemon(t, { metricsListen: '127.0.0.1:0' }, { home });
 });
+
+test('renderMetrics takes a reply whose parts have other shapes (another version) without throwing', () => {
+  const odd = { pool: { completed: 3, lanes: { methods: { echo: 1 } } } } as unknown as Parameters<typeof renderMetrics>[0];
+  const text = renderMetrics(odd);
+  assert.match(text, /^dispatchd_calls_total 3$/m);
+  assert.doesNotMatch(text, /dispatchd_method_calls_total\{/);
+});

@@ -92,7 +92,8 @@ export function renderMetrics(status: PartialStatusReply): string {
   const conns: DeepPartial<ConnectionsStatus> = status.connections ?? {};
   const sched = status.scheduler ?? {};
   const mem = status.memory ?? {};
-  const methods = pool.lanes?.methods ?? [];
+  // A reply from another version may hold anything here: only an array is read.
+  const methods = Array.isArray(pool.lanes?.methods) ? pool.lanes.methods : [];
   const fsm = status.fsm_state;
   const families: Family[] = [
     { name: 'dispatchd_info', type: 'gauge', help: 'Always 1; the version is a label.', samples: status.version === undefined ? [] : [['', { version: status.version }, 1]] },

@@ -4,6 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { Conn, join } from './helper.js';
+import { tempDir } from './daemons.js';
 import { LineReader } from '../src/client/lines.js';
 
 /** The lines a reader hands over for `chunks`; `atEof` also ends the stream. */
@@ -49,4 +52,20 @@ test('a last line without newline is handed over at end(), and only then', () =>
 test('blank lines, and lines that are not UTF-8, are skipped', () => {
   const bad = Buffer.from([0x7b, 0xff, 0x7d, 0x0a]);
   assert.deepEqual(read([Buffer.from('\n \r\n{"a":1}\n'), bad, Buffer.from('{"b":2}\n')]), ['{"a":1}', '{"b":2}']);
+});
+
+test("the tests' own connection (helper.ts Conn) flags a CR, a blank line or a BOM that the shared reader forgives", async (t) => {
+  for (const [reply, odd] of [
+    ['{"a":1}\r\n', 'a CR'],
+    ['{"a":1}\n\n', 'a blank line'],
+    ['\ufeff{"a":1}\n', 'a BOM'],
+  ] as const) {
+    const path = join(tempDir(t), 's.sock');
+    const server = createServer((s) => s.end(reply));
+    await new Promise<void>((r) => server.listen(path, r));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const c = await Conn.open(path);
+    await new Promise((r) => c.socket.once('close', r));
+    assert.ok(c.lines.includes(`NOT NDJSON: the server sent ${odd}`), `${JSON.stringify(reply)}: ${JSON.stringify(c.lines)}`);
+  }
 });

@@ -15,6 +15,8 @@ export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/dispatchd.js', import.meta.url));
 export const silent = pino({ level: 'silent' });
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** A raw NDJSON connection that collects response lines. */
 export class Conn {
   readonly socket: Socket;
@@ -23,10 +25,17 @@ export class Conn {
   readonly #reader = new LineReader((line) => this.lines.push(line));
   #waiters: (() => void)[] = [];
   ended = false;
+  /** The last byte seen, and whether any came yet: the reader forgives what the daemon must never send. */
+  #last = -1;
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
+      // One `\n`-terminated JSON value per line, nothing else: a CR, a blank line or a BOM in a reply
+      // is a server bug the shared reader would hide, so it becomes a line no test can parse.
+      const odd = d.includes(0x0d) ? 'a CR' : d.includes('\n\n') || ((this.#last === -1 || this.#last === 0x0a) && d[0] === 0x0a) ? 'a blank line' : this.#last === -1 && d.subarray(0, 3).equals(BOM) ? 'a BOM' : null;
+      if (odd !== null) this.lines.push(`NOT NDJSON: the server sent ${odd}`);
+      if (d.length > 0) this.#last = d[d.length - 1] as number;
       this.#reader.write(d);
       this.#wake();
     });

@@ -106,6 +106,7 @@ const OPTS: PoolOptions = {
   maxResultBytes: 1 << 20,
   maxMethods: 100,
   maxMethodTableBytes: 64 * 1024,
+  quietThreads: 1,
   warmThreads: 2,
   retireEveryMs: 30_000,
   demandWindowMs: 300_000,

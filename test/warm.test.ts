@@ -1,16 +1,68 @@
 /**
- * Threads warm for the burst that comes (docs/pool.md): a wide burst's
- * threads stay while recent demand needed them, then retire one per
- * --thread-idle-ms, down to the warm floor — never all at once.
+ * Threads warm for the burst that comes (docs/pool.md): a quiet daemon
+ * keeps one slow thread and the fast reserve; a call readies three slow
+ * threads at once, each with its module loaded; a wide burst's threads stay
+ * while recent demand needed them, then retire one per --thread-idle-ms,
+ * down to the quiet floor — never all at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, rpc } from './helper.js';
+import { Conn, FIXTURES, join, roundTrip, rpc } from './helper.js';
 import { startDaemon } from './daemons.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
 import { status as statusReply } from './status.js';
 
 const status = async (socket: string): Promise<PoolStatus> => (await statusReply(socket)).pool;
+
+/** Polls the pool's status until `done` holds (or fails after `ms`). */
+async function until(socket: string, done: (s: PoolStatus) => boolean, ms: number): Promise<PoolStatus> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const s = await status(socket);
+    if (done(s)) return s;
+    assert.ok(performance.now() < deadline, `not within ${ms} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a quiet daemon keeps one slow thread and the fast reserve; its first call readies three slow threads at once', async (t) => {
+  const d = await startDaemon(t, { threads: 8 });
+  await until(d.socket, (s) => s.threads_loaded === 2, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const quiet = await status(d.socket);
+  assert.equal(quiet.threads_started, 2, JSON.stringify(quiet));
+  assert.equal(quiet.threads_kept_warm, 1, JSON.stringify(quiet));
+  // A fast call is a call: the burst it may lead will want slow threads.
+  assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', { a: 1 }))).result, { a: 1 });
+  const warm = await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
+  assert.equal(warm.threads_started, 4, JSON.stringify(warm));
+  assert.equal(warm.threads_kept_warm, 3, JSON.stringify(warm));
+});
+
+test('--quiet-threads 3 keeps three slow threads and the fast reserve however quiet the daemon is', async (t) => {
+  const d = await startDaemon(t, { threads: 8, quietThreads: 3 });
+  await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const quiet = await status(d.socket);
+  assert.equal(quiet.threads_started, 4, JSON.stringify(quiet));
+  assert.equal(quiet.threads_kept_warm, 3, JSON.stringify(quiet));
+});
+
+test('a thread kept warm has loaded its module: the first calls on the warm threads do not pay an 800 ms import', async (t) => {
+  const d = await startDaemon(t, { threads: 8, dispatch: join(FIXTURES, 'heavy-import.js') });
+  assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', {}))).result, {});
+  await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
+  const cs = await Promise.all(Array.from({ length: 3 }, () => Conn.open(d.socket)));
+  const t0 = performance.now();
+  cs.forEach((c, i) => c.send(rpc(i, 'sleep', { ms: 10 })));
+  const answers = await Promise.all(cs.map((c) => c.waitLines(1, 10_000)));
+  const ms = performance.now() - t0;
+  for (const c of cs) c.close();
+  for (const [i, a] of answers.entries()) assert.deepEqual(JSON.parse(a[0] as string).result, { slept: 10 }, `call ${i}`);
+  // Three threads, each loaded: three 10 ms calls at once, far below one import (800 ms).
+  assert.ok(ms < 400, `three calls on three warm threads took ${ms.toFixed(0)} ms`);
+  assert.equal((await status(d.socket)).threads_started, 4);
+});
 
 test('a burst of 8 blocking calls keeps its threads for the demand window, then they retire one period at a time', async (t) => {
   const period = 150;

@@ -12,7 +12,6 @@
  * marked Done before it is posted, so a Done call's result is always on its
  * way even if this worker dies next.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -68,7 +67,8 @@ function whereInUserCode(err: unknown, url: string): string | null {
     if ((dist === null || !f.file.startsWith(dist)) && !f.file.includes('/node_modules/')) return `${f.file}:${f.line}:${f.column}`;
   }
   if (!(err instanceof SyntaxError) || !url.startsWith('file:')) return null;
-  const check = spawnSync(process.execPath, ['--check', fileURLToPath(url)], { encoding: 'utf8', timeout: 10_000 });
+  // node:child_process only on this failure path: importing it loads net, dgram and their kin into every thread.
+  const check = process.getBuiltinModule('node:child_process').spawnSync(process.execPath, ['--check', fileURLToPath(url)], { encoding: 'utf8', timeout: 10_000 });
   const first = /^(?:file:\/\/)?(\/\S+:\d+)$/m.exec(check.stderr ?? '');
   return first === null ? null : (first[1] as string);
 }

@@ -13,7 +13,6 @@
  * retire an idle thread would never fire. A thread also retires after a
  * task when the recycling options say so.
  */
-import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { ErrorCode } from '../src/contract/errors.js';
 import type { CallResult, Flush, Outcome, PingReply, Task, ThreadData, ThreadNews } from '../src/contract/contract.js';
@@ -29,45 +28,47 @@ function post(r: CallResult | Flush | ThreadNews): void {
 }
 
 let loadError: string | undefined;
-let settled = false;
-const loaded: Promise<LoadedModule | null> = loadDispatch(dispatchUrl).then(
-  (mod) => {
-    settled = true;
-    post({ thread: 'loaded', id: threadId });
-    return mod;
-  },
-  (err: unknown) => {
-    settled = true;
-    loadError = loadErrorMessage(err);
-    post({ thread: 'failed', id: threadId, error: loadError });
-    return null;
-  },
-);
 
-/** The module, or null if it failed to load or has not loaded within the load timeout (a module that hangs at import). */
-function loadedWithin(): Promise<LoadedModule | null> {
-  if (settled || loadTimeoutMs <= 0) return loaded;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      loadError = `the dispatch module did not load within ${loadTimeoutMs} ms (--dispatch-load-timeout-ms)`;
-      post({ thread: 'failed', id: threadId, error: loadError });
-      resolve(null);
-    }, loadTimeoutMs);
-    void loaded.then((mod) => {
+/** The module, or null if it failed to load or had not loaded within the load timeout (a module that hangs at import). */
+const loaded: Promise<LoadedModule | null> = new Promise((resolve) => {
+  const fail = (error: string): void => {
+    if (loadError !== undefined) return;
+    loadError = error;
+    post({ thread: 'failed', id: threadId, error });
+    resolve(null);
+  };
+  const timer =
+    loadTimeoutMs > 0 ? setTimeout(() => fail(`the dispatch module did not load within ${loadTimeoutMs} ms (--dispatch-load-timeout-ms)`), loadTimeoutMs) : undefined;
+  loadDispatch(dispatchUrl).then(
+    (mod) => {
       clearTimeout(timer);
+      if (loadError !== undefined) return;
+      post({ thread: 'loaded', id: threadId });
       resolve(mod);
-    });
-  });
-}
+    },
+    (err: unknown) => {
+      clearTimeout(timer);
+      fail(loadErrorMessage(err));
+    },
+  );
+});
 
 let pinged = false;
 
-export default async function run(task: Task): Promise<Outcome | PingReply | CallResult | null> {
+/**
+ * piscina awaits a default export that is a promise before the thread says
+ * it is ready: so a thread takes its first task only once its module has
+ * loaded (or failed). Were the handler exported at once, piscina's idle loop
+ * would block the event loop in Atomics.wait with the module's import still
+ * pending, and a thread kept warm would load its module only when its first
+ * call came — paying the module's import inside that call.
+ */
+export default loaded.then(() => run);
+
+async function run(task: Task): Promise<Outcome | PingReply | CallResult | null> {
   // Idle, in JavaScript: exiting here is safe. The pool's task is rejected as the thread exits.
   if (task.op === 'retire') process.exit(0);
-  const mod = await loadedWithin();
+  const mod = await loaded;
   if (mod === null) {
     if (task.op === 'ping' && !pinged) {
       pinged = true;
@@ -100,6 +101,7 @@ let callsRun = 0;
 
 function recycleDue(): 'calls' | 'heap' | null {
   if (recycleCalls > 0 && callsRun >= recycleCalls) return 'calls';
-  if (recycleHeapMb > 0 && getHeapStatistics().used_heap_size > recycleHeapMb * 1024 * 1024) return 'heap';
+  // node:v8 only when asked for: importing it loads four more built-ins into every thread.
+  if (recycleHeapMb > 0 && process.getBuiltinModule('node:v8').getHeapStatistics().used_heap_size > recycleHeapMb * 1024 * 1024) return 'heap';
   return null;
 }

@@ -169,7 +169,7 @@ export interface ThreadData {
   readonly recycleCalls: number;
   /** Retire once the heap in use passes this many MiB after a task (0: never). */
   readonly recycleHeapMb: number;
-  /** A module that has not loaded this long after the thread's first task: the thread gives up and retires (ms). */
+  /** A module that has not loaded this long after the thread started: the thread gives up and retires (ms). */
   readonly loadTimeoutMs: number;
 }
 

@@ -29,7 +29,9 @@ export interface PoolOptions {
   /** Methods remembered, and bytes of their names. */
   readonly maxMethods: number;
   readonly maxMethodTableBytes: number;
-  /** Slow-call threads kept warm however quiet it is. */
+  /** Slow-call threads kept however quiet it is (started with the daemon). */
+  readonly quietThreads: number;
+  /** Slow-call threads readied when calls come, kept for the demand window after the last (demand.ts). */
   readonly warmThreads: number;
   /** An idle thread beyond recent demand retires, one per this period (ms). */
   readonly retireEveryMs: number;

@@ -49,7 +49,7 @@ export interface PiscinaRunnerOptions {
   readonly recycleCalls: number;
   /** A thread retires once its heap in use passes this many MiB after a task (0: never). */
   readonly recycleHeapMb: number;
-  /** A thread whose module has not loaded this long after its first task retires (ms). */
+  /** A thread whose module has not loaded this long after it started gives up: it says so and exits on its first call (ms). */
   readonly loadTimeoutMs: number;
 }
 
@@ -154,6 +154,15 @@ export class PiscinaRunner implements Runner {
     this.#retired++;
     this.#slow.run({ op: 'retire' } satisfies Task).catch(() => {}); // rejected as the thread exits
     return true;
+  }
+
+  warm(threads: number): void {
+    // piscina starts a thread for a task that finds no idle ready thread: pings that land on idle
+    // threads start none (they answer at once), each other one starts one. Not through the slow
+    // feed: a ping binds to a booting thread by design, and no call waits behind one.
+    const p = this.#slow;
+    const bound = threads + p.threads.length;
+    for (let sent = 0; p.threads.length < threads && sent < bound; sent++) p.run({ op: 'ping' } satisfies Task).catch(() => {});
   }
 
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {

@@ -13,7 +13,11 @@ export { Pool } from './pool.js';
 /** Methods the pool remembers, and bytes of their names (SPEC §6: bounded in bytes). */
 const MAX_METHODS = 4096;
 const MAX_METHOD_TABLE_BYTES = 512 * 1024;
-/** Slow-call threads started with the daemon (in parallel with the fast reserve) and kept however quiet it is. */
+/**
+ * Slow-call threads readied at once when calls come (the quiet ones,
+ * `--quiet-threads`, start with the daemon), kept for the demand window
+ * after the last call: the burst a call leads finds three.
+ */
 const WARM_THREADS = 3;
 /** Recent demand: the most slow threads busy at once within this many retire periods (--thread-idle-ms) stay warm: 5 min by default. */
 const DEMAND_WINDOWS = 10;
@@ -31,6 +35,7 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
       maxResultBytes: config.maxResultBytes,
       maxMethods: MAX_METHODS,
       maxMethodTableBytes: MAX_METHOD_TABLE_BYTES,
+      quietThreads: config.inline ? 0 : Math.min(config.quietThreads, config.threads),
       warmThreads: config.inline ? 0 : Math.min(WARM_THREADS, config.threads),
       retireEveryMs: config.threadIdleMs,
       demandWindowMs: DEMAND_WINDOWS * config.threadIdleMs,
@@ -43,7 +48,7 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               dispatchUrl,
               threads: config.threads,
               fastThreads: config.fastThreads,
-              minThreads: Math.min(WARM_THREADS, config.threads) + Math.min(1, config.fastThreads),
+              minThreads: Math.min(config.quietThreads, config.threads) + Math.min(1, config.fastThreads),
               slowNice: config.slowNice,
               workerHeapMb: config.workerHeapMb,
               recycleCalls: config.recycleCalls,

@@ -172,6 +172,8 @@ export class Pool {
       queueMicrotask(() => done(refuse, 0));
       return job;
     }
+    // A call after a quiet spell readies the warm threads for the burst it may lead (demand.ts).
+    if (this.#demand.expect()) this.#runners.current.warm(this.#demand.keptWarm);
     if (this.#loaded) this.#route(job);
     else this.#queues.early.push(job);
     this.#schedulePump();

@@ -57,6 +57,8 @@ export interface Runner {
    * kept warm; true if one was asked to go.
    */
   retireIdle(keep: number): boolean;
+  /** Starts slow-call threads, in parallel, until there are `threads` (those booting count). */
+  warm(threads: number): void;
   /** Stops the threads (running tasks are abandoned). Idempotent. */
   destroy(): Promise<void>;
 }
@@ -77,6 +79,8 @@ export abstract class ThreadlessRunner implements Runner {
   retireIdle(): boolean {
     return false;
   }
+
+  warm(): void {}
 
   threadIds(): number[] {
     return [];

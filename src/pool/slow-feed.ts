@@ -9,8 +9,11 @@
  * together on two cores while the warm threads sat idle after their first
  * call. Here tasks wait in this FIFO instead; one goes to piscina when a
  * thread whose module has loaded is idle (piscina then gives it to a ready
- * thread at once), or to start a thread while fewer than `bootAtOnce` are
- * booting beyond the loaded ones. docs/pool.md has the timeline and figures.
+ * thread at once), or to start a thread while fewer than `bootAtOnce`
+ * threads are booting — however they were started: threads the pool
+ * readies ahead of a burst count too, so a burst that comes as they boot
+ * waits for them instead of starting more beside them on the same cores.
+ * docs/pool.md has the timeline and figures.
  *
  * (Preferring loaded threads in piscina's own balancer as well, as upstream's
  * fix does, was measured worse here: piscina then started a thread for every
@@ -39,7 +42,11 @@ export class SlowFeed {
   readonly #waiting = new Fifo<Waiting>();
   /** Threads of this piscina whose dispatch module has loaded (ids; pruned against the live threads). */
   readonly #loaded = new Set<number>();
+  /** Threads whose module failed to load: up, but not booting (ids; pruned likewise). */
+  readonly #failed = new Set<number>();
   #inFlight = 0;
+  /** Of those, tasks sent when no loaded thread was idle: each started a thread, or waits on a boot. */
+  #onBoots = 0;
   #closed = false;
 
   constructor(piscina: Piscina, bootAtOnce: number) {
@@ -61,6 +68,8 @@ export class SlowFeed {
   news(m: ThreadNews): void {
     if (m.thread === 'loaded') this.#loaded.add(m.id);
     else this.#loaded.delete(m.id);
+    if (m.thread === 'failed') this.#failed.add(m.id);
+    else this.#failed.delete(m.id);
     this.#pump();
   }
 
@@ -78,10 +87,13 @@ export class SlowFeed {
         state: 'queued',
         send: () => {
           signal?.removeEventListener('abort', onAbort);
+          const onBoot = !this.#loadedIdle();
           this.#inFlight++;
+          if (onBoot) this.#onBoots++;
           const settled = (signal === undefined ? this.#piscina.run(task) : this.#piscina.run(task, { signal })) as Promise<unknown>;
           settled.then(resolve, reject).finally(() => {
             this.#inFlight--;
+            if (onBoot) this.#onBoots--;
             this.#pump();
           });
         },
@@ -114,19 +126,26 @@ export class SlowFeed {
     }
   }
 
+  /** Whether a loaded thread is idle: fewer tasks on loaded threads than loaded threads. */
+  #loadedIdle(): boolean {
+    return this.#inFlight - this.#onBoots < this.#loaded.size;
+  }
+
   /**
    * Whether one more task may go to piscina now: a loaded thread is idle,
-   * or the tasks beyond the loaded threads (each bound to a booting thread,
-   * or starting one) are fewer than `bootAtOnce`.
+   * or fewer than `bootAtOnce` threads are booting (piscina starts one for
+   * a task that finds no idle ready thread).
    */
   #room(): boolean {
+    if (this.#loadedIdle()) return true;
     // Threads that exited leave ids behind (piscina reports their exit with id -1): prune when they
-    // outnumber the threads. One left while a replacement boots costs one task bound to that boot.
+    // outnumber the threads. One left while a replacement boots counts that boot as done.
     const threads = this.#piscina.threads;
-    if (this.#loaded.size > threads.length) {
+    if (this.#loaded.size + this.#failed.size > threads.length) {
       const live = new Set(threads.map((t) => t.threadId));
       for (const id of this.#loaded) if (!live.has(id)) this.#loaded.delete(id);
+      for (const id of this.#failed) if (!live.has(id)) this.#failed.delete(id);
     }
-    return this.#inFlight < this.#loaded.size + this.#bootAtOnce;
+    return threads.length - this.#loaded.size - this.#failed.size < this.#bootAtOnce;
   }
 }

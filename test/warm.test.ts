@@ -48,6 +48,28 @@ test('--quiet-threads 3 keeps three slow threads and the fast reserve however qu
   assert.equal(quiet.threads_kept_warm, 3, JSON.stringify(quiet));
 });
 
+test('the first call after a quiet spell, a slow one, runs on the quiet thread at once; the threads it readies do not hold it', async (t) => {
+  const d = await startDaemon(t, { threads: 8, dispatch: join(FIXTURES, 'heavy-import.js') });
+  await until(d.socket, (s) => s.threads_loaded === 2, 10_000);
+  const t0 = performance.now();
+  assert.deepEqual((await roundTrip(d.socket, rpc(1, 'sleep', { ms: 10 }))).result, { slept: 10 });
+  const ms = performance.now() - t0;
+  // A boot and the module's import would be over 800 ms.
+  assert.ok(ms < 400, `the first slow call took ${ms.toFixed(0)} ms`);
+  const warm = await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await status(d.socket)).threads_started, 4, JSON.stringify(warm));
+});
+
+test('--fast-threads 2 --quiet-threads 2: the reserve and the quiet threads are kept whole', async (t) => {
+  const d = await startDaemon(t, { threads: 8, fastThreads: 2, quietThreads: 2 });
+  await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const quiet = await status(d.socket);
+  assert.equal(quiet.threads_started, 4, JSON.stringify(quiet));
+  assert.equal(quiet.threads_kept_warm, 2, JSON.stringify(quiet));
+});
+
 test('a thread kept warm has loaded its module: the first calls on the warm threads do not pay an 800 ms import', async (t) => {
   const d = await startDaemon(t, { threads: 8, dispatch: join(FIXTURES, 'heavy-import.js') });
   assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', {}))).result, {});

@@ -40,8 +40,8 @@ export interface PiscinaRunnerOptions {
   readonly threads: number;
   /** Threads kept for fast calls on top. */
   readonly fastThreads: number;
-  /** Threads started at once (and kept while idle). */
-  readonly minThreads: number;
+  /** Slow-call threads started at once and kept however quiet (the fast reserve is kept whole). */
+  readonly quietThreads: number;
   /** niceIncrement of slow-call threads (0: normal priority, one pool). */
   readonly slowNice: number;
   readonly workerHeapMb: number;
@@ -85,9 +85,8 @@ export class PiscinaRunner implements Runner {
   constructor(opts: PiscinaRunnerOptions, sink: ResultSink, progress: Progress) {
     this.#opts = opts;
     this.#progress = progress;
-    const reserve = Math.min(opts.fastThreads, opts.minThreads);
-    this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.minThreads - reserve), sink);
-    this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, Math.max(1, reserve), sink) : this.#slow;
+    this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.quietThreads), sink);
+    this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, opts.fastThreads, sink) : this.#slow;
     const feed = new SlowFeed(this.#slow, availableParallelism());
     this.#slowFeed = feed;
     this.#slow.on('message', (m: CallResult | Flush | ThreadNews) => {
@@ -157,12 +156,7 @@ export class PiscinaRunner implements Runner {
   }
 
   warm(threads: number): void {
-    // piscina starts a thread for a task that finds no idle ready thread: pings that land on idle
-    // threads start none (they answer at once), each other one starts one. Not through the slow
-    // feed: a ping binds to a booting thread by design, and no call waits behind one.
-    const p = this.#slow;
-    const bound = threads + p.threads.length;
-    for (let sent = 0; p.threads.length < threads && sent < bound; sent++) p.run({ op: 'ping' } satisfies Task).catch(() => {});
+    this.#slowFeed.warm(threads, { op: 'ping' } satisfies Task);
   }
 
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {

@@ -48,7 +48,7 @@ export function createPool(config: Config, dispatchUrl: string): Pool {
               dispatchUrl,
               threads: config.threads,
               fastThreads: config.fastThreads,
-              minThreads: Math.min(config.quietThreads, config.threads) + Math.min(1, config.fastThreads),
+              quietThreads: Math.min(config.quietThreads, config.threads),
               slowNice: config.slowNice,
               workerHeapMb: config.workerHeapMb,
               recycleCalls: config.recycleCalls,

@@ -89,6 +89,8 @@ export class Pool {
   readonly #recycled = { calls: 0, heap: 0 };
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #demand: Demand;
+  /** A call came after a quiet spell: ready the warm threads after this turn's pump. */
+  #warmWanted = false;
   readonly #retire: NodeJS.Timeout;
   /** Settles once no thread is inside native code after a stop began. */
   #safeToStop: Promise<void> = Promise.resolve();
@@ -172,8 +174,9 @@ export class Pool {
       queueMicrotask(() => done(refuse, 0));
       return job;
     }
-    // A call after a quiet spell readies the warm threads for the burst it may lead (demand.ts).
-    if (this.#demand.expect()) this.#runners.current.warm(this.#demand.keptWarm);
+    // A call after a quiet spell readies the warm threads for the burst it may lead (demand.ts),
+    // once the calls of this turn have gone to the threads there are.
+    if (this.#demand.expect()) this.#warmWanted = true;
     if (this.#loaded) this.#route(job);
     else this.#queues.early.push(job);
     this.#schedulePump();
@@ -218,6 +221,10 @@ export class Pool {
     setImmediate(() => {
       this.#pumpScheduled = false;
       this.#pump();
+      if (this.#warmWanted && !this.#stopped) {
+        this.#warmWanted = false;
+        this.#runners.current.warm(this.#demand.keptWarm);
+      }
     });
   }
 
@@ -336,6 +343,8 @@ export class Pool {
     const keep = this.#demand.roll(this.#slowBusy);
     if (this.#stopped || !this.#loaded) return;
     this.#runners.current.retireIdle(keep);
+    // Threads lost meanwhile (a deadline kill, a recycle, a reload's new runner) are started again.
+    this.#runners.current.warm(keep);
   }
 
   /**

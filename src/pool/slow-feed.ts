@@ -47,6 +47,8 @@ export class SlowFeed {
   #inFlight = 0;
   /** Of those, tasks sent when no loaded thread was idle: each started a thread, or waits on a boot. */
   #onBoots = 0;
+  /** Pings sent to start threads ahead of a burst (`warm`), not yet answered. */
+  #pings = 0;
   #closed = false;
 
   constructor(piscina: Piscina, bootAtOnce: number) {
@@ -109,6 +111,28 @@ export class SlowFeed {
     });
   }
 
+  /**
+   * Starts threads until piscina has `threads` (booting ones count), ahead
+   * of the calls that may come: piscina starts a thread for a task that
+   * finds no idle ready thread, so each `ping` that does not land on an
+   * idle thread starts one. What waits here goes first, so a call is never
+   * queued in piscina behind a ping that waits for a boot.
+   */
+  warm(threads: number, ping: unknown): void {
+    this.#pump();
+    const p = this.#piscina;
+    const bound = threads + p.threads.length;
+    for (let sent = 0; !this.#closed && p.threads.length < threads && sent < bound; sent++) {
+      this.#pings++;
+      (p.run(ping) as Promise<unknown>)
+        .catch(() => {})
+        .finally(() => {
+          this.#pings--;
+          this.#pump();
+        });
+    }
+  }
+
   /** Fails every task still waiting (the pool is being destroyed). */
   close(): void {
     this.#closed = true;
@@ -137,6 +161,9 @@ export class SlowFeed {
    * a task that finds no idle ready thread).
    */
   #room(): boolean {
+    // A ping still in piscina's queue would go first, and piscina would start one more thread for
+    // the task behind it: wait for the pings to be taken (each answer pumps again).
+    if (this.#pings > 0 && this.#piscina.queueSize > 0) return false;
     if (this.#loadedIdle()) return true;
     // Threads that exited leave ids behind (piscina reports their exit with id -1): prune when they
     // outnumber the threads. One left while a replacement boots counts that boot as done.

@@ -69,6 +69,11 @@ async function run(task: Task): Promise<Outcome | PingReply | CallResult | null>
   // Idle, in JavaScript: exiting here is safe. The pool's task is rejected as the thread exits.
   if (task.op === 'retire') process.exit(0);
   const mod = await loaded;
+  if (task.op === 'warm') {
+    // A thread started ahead of a burst whose module failed is of no use: it goes, as on any task.
+    if (mod === null) process.exit(0);
+    return null;
+  }
   if (mod === null) {
     if (task.op === 'ping' && !pinged) {
       pinged = true;

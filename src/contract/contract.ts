@@ -57,6 +57,8 @@ export type Task =
   | { readonly op: 'maintain'; readonly ctx: unknown; readonly maxResultBytes: number }
   /** Loads the module (if not yet) and reports its declared lanes. */
   | { readonly op: 'ping' }
+  /** Sent to start a thread ahead of a burst (piscina starts one for a task that finds none idle): no answer; a thread whose module failed exits. */
+  | { readonly op: 'warm' }
   /** The thread retires: it exits once this task is received (an idle thread, not needed by recent demand). */
   | { readonly op: 'retire' };
 

@@ -156,7 +156,7 @@ export class PiscinaRunner implements Runner {
   }
 
   warm(threads: number): void {
-    this.#slowFeed.warm(threads, { op: 'ping' } satisfies Task);
+    this.#slowFeed.warm(threads, { op: 'warm' } satisfies Task);
   }
 
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {

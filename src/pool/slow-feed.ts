@@ -49,6 +49,11 @@ export class SlowFeed {
   #onBoots = 0;
   /** Pings sent to start threads ahead of a burst (`warm`), not yet answered. */
   #pings = 0;
+  /** Threads to have ahead of a burst, and the task that starts one. */
+  #warmTo = 0;
+  /** The latest thread to finish loading failed: start none ahead of calls until one loads (the pool paces retries). */
+  #loadsFailing = false;
+  #ping: unknown = undefined;
   #closed = false;
 
   constructor(piscina: Piscina, bootAtOnce: number) {
@@ -72,6 +77,7 @@ export class SlowFeed {
     else this.#loaded.delete(m.id);
     if (m.thread === 'failed') this.#failed.add(m.id);
     else this.#failed.delete(m.id);
+    if (m.thread === 'loaded' || m.thread === 'failed') this.#loadsFailing = m.thread === 'failed';
     this.#pump();
   }
 
@@ -113,18 +119,32 @@ export class SlowFeed {
 
   /**
    * Starts threads until piscina has `threads` (booting ones count), ahead
-   * of the calls that may come: piscina starts a thread for a task that
-   * finds no idle ready thread, so each `ping` that does not land on an
-   * idle thread starts one. What waits here goes first, so a call is never
-   * queued in piscina behind a ping that waits for a boot.
+   * of the calls that may come — one at a time, in the background: a boot
+   * is tens of ms of CPU, and the calls that come meanwhile (a fast burst)
+   * share the cores with it. Calls waiting here start their own boots
+   * (`bootAtOnce`), and those count: the first of them finds this boot
+   * under way.
    */
   warm(threads: number, ping: unknown): void {
+    this.#warmTo = threads;
+    this.#ping = ping;
     this.#pump();
+  }
+
+  /**
+   * One more thread, if the warm target is not met, no thread boots and no
+   * call waits: piscina starts a thread for a task that finds no idle ready
+   * thread, so pings go until one has started one (those that land on an
+   * idle thread answer at once).
+   */
+  #warmStep(): void {
     const p = this.#piscina;
-    const bound = threads + p.threads.length;
-    for (let sent = 0; !this.#closed && p.threads.length < threads && sent < bound; sent++) {
+    if (this.#closed || this.#loadsFailing || this.#waiting.live > 0 || this.#pings > 0) return;
+    const threads = p.threads.length;
+    if (threads >= this.#warmTo || this.#booting() > 0) return;
+    for (let sent = 0; p.threads.length === threads && sent <= threads; sent++) {
       this.#pings++;
-      (p.run(ping) as Promise<unknown>)
+      (p.run(this.#ping) as Promise<unknown>)
         .catch(() => {})
         .finally(() => {
           this.#pings--;
@@ -148,6 +168,7 @@ export class SlowFeed {
       w.state = 'sent';
       w.send();
     }
+    this.#warmStep();
   }
 
   /** Whether a loaded thread is idle: fewer tasks on loaded threads than loaded threads. */
@@ -165,6 +186,11 @@ export class SlowFeed {
     // the task behind it: wait for the pings to be taken (each answer pumps again).
     if (this.#pings > 0 && this.#piscina.queueSize > 0) return false;
     if (this.#loadedIdle()) return true;
+    return this.#booting() < this.#bootAtOnce;
+  }
+
+  /** Threads of this piscina still booting: neither loaded nor failed. */
+  #booting(): number {
     // Threads that exited leave ids behind (piscina reports their exit with id -1): prune when they
     // outnumber the threads. One left while a replacement boots counts that boot as done.
     const threads = this.#piscina.threads;
@@ -173,6 +199,6 @@ export class SlowFeed {
       for (const id of this.#loaded) if (!live.has(id)) this.#loaded.delete(id);
       for (const id of this.#failed) if (!live.has(id)) this.#failed.delete(id);
     }
-    return threads.length - this.#loaded.size - this.#failed.size < this.#bootAtOnce;
+    return threads.length - this.#loaded.size - this.#failed.size;
   }
 }

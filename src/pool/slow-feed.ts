@@ -23,6 +23,9 @@ import type { Piscina } from 'piscina';
 import type { ThreadNews } from '../contract/contract.js';
 import { Fifo } from './fifo.js';
 
+/** Longest wait for a ping's answer before it no longer holds calls (a boot takes tens of ms). */
+const PING_WAIT_MS = 2000;
+
 interface Waiting {
   state: 'queued' | 'sent' | 'cancelled';
   readonly send: () => void;
@@ -51,7 +54,7 @@ export class SlowFeed {
   #pings = 0;
   /** Threads to have ahead of a burst, and the task that starts one. */
   #warmTo = 0;
-  /** The latest thread to finish loading failed: start none ahead of calls until one loads (the pool paces retries). */
+  /** The latest thread to finish loading failed: start none ahead of calls until one loads again (threads started for calls retry, paced by the pool). */
   #loadsFailing = false;
   #ping: unknown = undefined;
   #closed = false;
@@ -144,12 +147,18 @@ export class SlowFeed {
     if (threads >= this.#warmTo || this.#booting() > 0) return;
     for (let sent = 0; p.threads.length === threads && sent <= threads; sent++) {
       this.#pings++;
-      (p.run(this.#ping) as Promise<unknown>)
-        .catch(() => {})
-        .finally(() => {
-          this.#pings--;
-          this.#pump();
-        });
+      let counted = true;
+      const uncount = (): void => {
+        if (!counted) return;
+        counted = false;
+        clearTimeout(timer);
+        this.#pings--;
+        this.#pump();
+      };
+      // A thread that dies while it boots leaves its task in piscina's queue: stop waiting for it.
+      const timer = setTimeout(uncount, PING_WAIT_MS);
+      timer.unref();
+      (p.run(this.#ping) as Promise<unknown>).catch(() => {}).finally(uncount);
     }
   }
 
@@ -183,7 +192,9 @@ export class SlowFeed {
    */
   #room(): boolean {
     // A ping still in piscina's queue would go first, and piscina would start one more thread for
-    // the task behind it: wait for the pings to be taken (each answer pumps again).
+    // the task behind it: wait for the pings to be taken (each answer pumps again). Holding calls
+    // for every ping not yet answered was measured worse: a ping that waits for a busy thread then
+    // held the calls behind it (docs/pool.md).
     if (this.#pings > 0 && this.#piscina.queueSize > 0) return false;
     if (this.#loadedIdle()) return true;
     return this.#booting() < this.#bootAtOnce;

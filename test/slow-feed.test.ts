@@ -17,7 +17,7 @@ const BOOT_MS = 2000;
 /** A piscina whose first thread is up; later threads take BOOT_MS to boot. */
 async function pool(t: { after: (fn: () => unknown) => void }, bootAtOnce: number): Promise<{ feed: SlowFeed; warm: number; piscina: Piscina }> {
   const piscina = new Piscina({ filename: FIXTURE, minThreads: 1, maxThreads: 6, idleTimeout: 2 ** 31 - 1, concurrentTasksPerWorker: 1, workerData: { order: new SharedArrayBuffer(4), bootMs: BOOT_MS } });
-  const feed = new SlowFeed(piscina, bootAtOnce);
+  const feed = new SlowFeed(piscina, bootAtOnce, { ms: 0 });
   piscina.on('message', (m: ThreadNews) => feed.news(m));
   t.after(() => {
     feed.close();

@@ -25,11 +25,16 @@ async function until(socket: string, done: (s: PoolStatus) => boolean, ms: numbe
   }
 }
 
+/** Once `loaded` threads have loaded and 300 ms have passed with no call: the daemon's quiet status. */
+async function quietAfter(socket: string, loaded: number): Promise<PoolStatus> {
+  await until(socket, (s) => s.threads_loaded === loaded, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  return status(socket);
+}
+
 test('a quiet daemon keeps one slow thread and the fast reserve; its first call readies three slow threads at once', async (t) => {
   const d = await startDaemon(t, { threads: 8 });
-  await until(d.socket, (s) => s.threads_loaded === 2, 10_000);
-  await new Promise((r) => setTimeout(r, 300));
-  const quiet = await status(d.socket);
+  const quiet = await quietAfter(d.socket, 2);
   assert.equal(quiet.threads_started, 2, JSON.stringify(quiet));
   assert.equal(quiet.threads_kept_warm, 1, JSON.stringify(quiet));
   // A fast call is a call: the burst it may lead will want slow threads.
@@ -41,9 +46,7 @@ test('a quiet daemon keeps one slow thread and the fast reserve; its first call 
 
 test('--quiet-threads 3 keeps three slow threads and the fast reserve however quiet the daemon is', async (t) => {
   const d = await startDaemon(t, { threads: 8, quietThreads: 3 });
-  await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
-  await new Promise((r) => setTimeout(r, 300));
-  const quiet = await status(d.socket);
+  const quiet = await quietAfter(d.socket, 4);
   assert.equal(quiet.threads_started, 4, JSON.stringify(quiet));
   assert.equal(quiet.threads_kept_warm, 3, JSON.stringify(quiet));
 });
@@ -63,9 +66,7 @@ test('the first call after a quiet spell, a slow one, runs on the quiet thread a
 
 test('--fast-threads 2 --quiet-threads 2: the reserve and the quiet threads are kept whole', async (t) => {
   const d = await startDaemon(t, { threads: 8, fastThreads: 2, quietThreads: 2 });
-  await until(d.socket, (s) => s.threads_loaded === 4, 10_000);
-  await new Promise((r) => setTimeout(r, 300));
-  const quiet = await status(d.socket);
+  const quiet = await quietAfter(d.socket, 4);
   assert.equal(quiet.threads_started, 4, JSON.stringify(quiet));
   assert.equal(quiet.threads_kept_warm, 2, JSON.stringify(quiet));
 });

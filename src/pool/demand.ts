@@ -3,8 +3,9 @@
  * slow threads (what an idle daemon costs: docs/pool.md, "Idle memory"). A
  * call is a sign that more are coming (a session's first call, a socket
  * activation's first connection), so it counts as a demand of
- * `warmThreads`: the pool readies them at once, in parallel, and they stay
- * for the demand window after the last call. Above that, as many slow
+ * `warmThreads`: the pool readies them (the slow feed boots them one at a
+ * time, in the background), and they stay for the demand window after the
+ * last call. Above that, as many slow
  * threads as were busy at once within the window stay; one idle thread
  * retires per period — minutes from a wide burst down to the quiet floor,
  * not all at once after one quiet spell. Counts only; the pool retires.

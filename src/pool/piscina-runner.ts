@@ -87,7 +87,7 @@ export class PiscinaRunner implements Runner {
     this.#progress = progress;
     this.#slow = this.#piscina(opts.threads, opts.slowNice, Math.max(1, opts.quietThreads), sink);
     this.#fast = opts.fastThreads > 0 ? this.#piscina(opts.fastThreads, 0, opts.fastThreads, sink) : this.#slow;
-    const feed = new SlowFeed(this.#slow, availableParallelism());
+    const feed = new SlowFeed(this.#slow, availableParallelism(), { op: 'warm' } satisfies Task);
     this.#slowFeed = feed;
     this.#slow.on('message', (m: CallResult | Flush | ThreadNews) => {
       if ('thread' in m) feed.news(m);
@@ -156,7 +156,7 @@ export class PiscinaRunner implements Runner {
   }
 
   warm(threads: number): void {
-    this.#slowFeed.warm(threads, { op: 'warm' } satisfies Task);
+    this.#slowFeed.warm(threads);
   }
 
   async maintain(ctx: unknown, maxResultBytes: number): Promise<Outcome> {

@@ -52,15 +52,17 @@ export class SlowFeed {
   #onBoots = 0;
   /** Pings sent to start threads ahead of a burst (`warm`), not yet answered. */
   #pings = 0;
-  /** Threads to have ahead of a burst, and the task that starts one. */
+  /** Threads to have ahead of a burst. */
   #warmTo = 0;
   /** The latest thread to finish loading failed: start none ahead of calls until one loads again (threads started for calls retry, paced by the pool). */
   #loadsFailing = false;
-  #ping: unknown = undefined;
+  /** The task that starts a thread ahead of a burst (it runs nothing). */
+  readonly #warmTask: unknown;
   #closed = false;
 
-  constructor(piscina: Piscina, bootAtOnce: number) {
+  constructor(piscina: Piscina, bootAtOnce: number, warmTask: unknown) {
     this.#piscina = piscina;
+    this.#warmTask = warmTask;
     this.#bootAtOnce = Math.max(1, bootAtOnce);
   }
 
@@ -128,9 +130,8 @@ export class SlowFeed {
    * (`bootAtOnce`), and those count: the first of them finds this boot
    * under way.
    */
-  warm(threads: number, ping: unknown): void {
+  warm(threads: number): void {
     this.#warmTo = threads;
-    this.#ping = ping;
     this.#pump();
   }
 
@@ -158,7 +159,7 @@ export class SlowFeed {
       // A thread that dies while it boots leaves its task in piscina's queue: stop waiting for it.
       const timer = setTimeout(uncount, PING_WAIT_MS);
       timer.unref();
-      (p.run(this.#ping) as Promise<unknown>).catch(() => {}).finally(uncount);
+      (p.run(this.#warmTask) as Promise<unknown>).catch(() => {}).finally(uncount);
     }
   }
 

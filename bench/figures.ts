@@ -30,6 +30,7 @@ export const METRICS: Readonly<Record<Scenario, readonly string[]>> = {
   poison: ['victim_failed', 'victim_p99'],
   deadline: ['pipelined_ok'],
   firstburst: ['ratio', 'cold_ms', 'warm_ms', 'fresh_max_ms', 'fresh_p99_ms', 'fresh_cold_ms', 'fresh_warm_ms'],
+  idle: ['fresh_mib', 'after_use_mib'],
 };
 
 /** Whether `metric` is one scenario `s` can have (static: checked before the run). */
@@ -88,6 +89,7 @@ export function figures(r: Results, roles: Roles): Map<string, number> {
     errors += s.result.errors + s.result.lost;
     row('store', `${s.method} C=${s.connections} ${s.binding}`, { errors: s.result.errors + s.result.lost });
   }
+  for (const i of r.idle ?? []) row('idle', `quiet-release ${i.quietRelease}`, { ...(i.freshMiB !== null ? { fresh_mib: i.freshMiB } : {}), ...(i.afterUseMiB !== null ? { after_use_mib: i.afterUseMiB } : {}) });
   if (r.maintenance) row('maintenance', 'dispatchd', { p99_ratio: r.maintenance.duringCycles.p99 / Math.max(r.maintenance.idle.p99, 0.001) });
   for (const b of r.pool?.blocking ?? []) {
     errors += b.errors;

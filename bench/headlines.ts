@@ -60,6 +60,10 @@ export function headlines(r: Results): Headline[] {
     const m = r.maintenance;
     out.push({ name: `maintenance: echo p99 during ${m.cycles} cycles ÷ with none`, value: `${m.duringCycles.p99} ms / ${m.idle.p99} ms = ${ratio(m.duringCycles.p99, m.idle.p99)}× (p50 ${m.duringCycles.p50} / ${m.idle.p50} ms)` });
   }
+  for (const row of r.idle ?? []) {
+    const on = row.quietRelease === 'on';
+    out.push({ name: `idle: RSS fresh / after 8 000 calls and a quiet spell, --quiet-release ${row.quietRelease}`, value: `${row.freshMiB ?? '—'} / ${row.afterUseMiB ?? '—'} MiB (${row.releases} releases)`, ...(on && row.afterUseMiB !== null ? { target: '≤ 100 MiB after use', met: row.afterUseMiB <= 100 } : {}) });
+  }
   if (r.store) {
     for (const row of r.store.rows) {
       out.push({ name: `store (${r.store.records} records, ${row.binding}): ${row.method} C=${row.connections}`, value: `${row.result.callsPerSec} calls/s, p50 ${row.result.latency.p50} ms, p99 ${row.result.latency.p99} ms, ${row.result.errors} errors` });

@@ -11,7 +11,7 @@ import { parseCall, type CallSpec } from './calls.js';
 import { BenchUsageError } from './failures.js';
 import { targetsFrom, type TargetSpec } from './target.js';
 
-const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store', 'maintenance', 'blocking', 'contention', 'poison', 'deadline', 'firstburst'] as const;
+const SCENARIOS = ['hol', 'throughput', 'scaling', 'startup', 'abuse', 'store', 'maintenance', 'blocking', 'contention', 'poison', 'deadline', 'firstburst', 'idle'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 const DEFAULT_SCENARIOS: readonly Scenario[] = ['hol', 'throughput', 'scaling', 'startup', 'blocking', 'contention', 'poison', 'deadline', 'firstburst'];
 /** What runs against a user's server: the rest need the bench's own fixture daemon (its methods, its flags). */
@@ -85,6 +85,7 @@ Scenario options:
   abuse:      --abuse-seconds N (60)  --cycles N (1000)   (not in the default run)
   store:      --records N (100000)   (not in the default run)
   maintenance: echo latency while maintenance cycles run vs none (not in the default run)
+  idle:       RSS of a fresh daemon, and after 8 000 calls and a quiet spell, --quiet-release on and off (~1 min; not in the default run)
   blocking:   10 clients × 5 sequential slow calls, 3 parallel ones; warm and cold (fresh server), beside the asyncio baseline
   contention: --nices N,N (0,10)
   poison, deadline, firstburst: see docs/bench.md

@@ -10,6 +10,7 @@ import { startupMarkdown, type StartupResult } from './startup.js';
 import type { AbuseResult } from './abuse.js';
 import { storeMarkdown, type StoreResult } from './store.js';
 import type { MaintenanceResult } from './maintenance.js';
+import type { IdleRow } from './idle.js';
 import { clampToMax } from '../src/observability/metrics.js';
 import { holSvg, scalingSvg } from './charts.js';
 import type { PoolBenchResults } from './pool-bench.js';
@@ -27,6 +28,7 @@ export interface Results {
   abuse?: AbuseResult;
   store?: StoreResult;
   maintenance?: MaintenanceResult;
+  idle?: IdleRow[];
   pool?: PoolBenchResults;
   headlines?: Headline[];
 }

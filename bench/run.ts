@@ -15,6 +15,7 @@ import { startup } from './startup.js';
 import { abuse } from './abuse.js';
 import { store } from './store.js';
 import { maintenance } from './maintenance.js';
+import { idle } from './idle.js';
 import { contention, deadline, firstBurst, poison } from './pool-bench.js';
 import { blocking } from './blocking.js';
 import { headlines } from './headlines.js';
@@ -161,8 +162,8 @@ function roles(plan: Plan, running: readonly Running[]): Roles {
     return { primary: all(first.name), baseline: all(second?.name) };
   }
   return {
-    primary: { hol: 'pool', throughput: 'dispatchd', blocking: 'dispatchd', scaling: String(plan.maxThreads), startup: 'dispatchd (fixture module)', maintenance: 'dispatchd', contention: String(plan.nices[0]), poison: 'dispatchd', deadline: 'dispatchd', firstburst: 'dispatchd' },
-    baseline: { hol: 'inline', throughput: 'asyncio-to_thread', blocking: 'asyncio-to_thread', firstburst: 'asyncio-to_thread', scaling: '1', startup: 'asyncio baseline (python3)' },
+    primary: { hol: 'pool', throughput: 'dispatchd', blocking: 'dispatchd', scaling: String(plan.maxThreads), startup: 'dispatchd (fixture module)', maintenance: 'dispatchd', idle: 'quiet-release on', contention: String(plan.nices[0]), poison: 'dispatchd', deadline: 'dispatchd', firstburst: 'dispatchd' },
+    baseline: { hol: 'inline', throughput: 'asyncio-to_thread', blocking: 'asyncio-to_thread', firstburst: 'asyncio-to_thread', scaling: '1', startup: 'asyncio baseline (python3)', idle: 'quiet-release off' },
   };
 }
 
@@ -198,6 +199,9 @@ async function runScenario(s: Scenario, plan: Plan, running: readonly Running[],
       return;
     case 'maintenance':
       results.maintenance = await maintenance({ ms }, progress);
+      return;
+    case 'idle':
+      results.idle = await idle(progress);
       return;
     case 'store':
       results.store = await store({ records: plan.records, ms }, progress);

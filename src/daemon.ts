@@ -52,6 +52,8 @@ import { Router } from './server/router.js';
 import { openTransport, type Transport } from './server/transport.js';
 import { openStateStore, type StateStore } from './lifecycle/state.js';
 import { Scheduler } from './lifecycle/scheduler.js';
+import { IdleRelease } from './lifecycle/idle-release.js';
+import { memoryRelease } from './host/release-memory.js';
 import { claimHome, type Claim, type ClaimOptions } from './lifecycle/claim.js';
 import { notifierFor, type Notifier } from './host/notify.js';
 import { MetricsServer } from './server/metrics-server.js';
@@ -115,6 +117,8 @@ export class Daemon {
   readonly #transport: Transport;
   readonly #metricsServer: MetricsServer | undefined;
   readonly #activity: Activity;
+  /** Gives memory back once per quiet spell. */
+  readonly #idleRelease: IdleRelease;
   readonly #stopping = once(() => this.#run());
   #snapshot: DaemonMetrics | null = null;
   /** Set once the start has succeeded: only then does a stop record `daemon_stopped_at`. */
@@ -146,6 +150,18 @@ export class Daemon {
         lastForeground: () => activity.lastForeground,
         calls: () => activity.calls,
       },
+    });
+    this.#idleRelease = new IdleRelease({
+      enabled: config.quietRelease === 'on',
+      periodMs: config.threadIdleMs,
+      calls: () => activity.calls,
+      inFlight: () => this.#transport.inFlight,
+      threadChanges: () => {
+        const s = this.pool.stats();
+        return s.threads_created + s.threads_retired_idle;
+      },
+      release: memoryRelease,
+      log: log.child({ part: 'memory' }),
     });
   }
 
@@ -238,7 +254,7 @@ export class Daemon {
       in_flight: transport.inFlight,
       last_activity_ts: new Date(this.#activity.lastForeground).toISOString(),
       scheduler: this.scheduler.snapshot(),
-      memory: memory(),
+      memory: { ...memory(), quiet_releases: this.#idleRelease.releases },
       event_loop: eventLoopHealth(),
       // What is actually served: an activated socket's own path, not the --socket default.
       config: transport.served === null ? this.config : { ...this.config, socket: transport.served },
@@ -277,6 +293,7 @@ export class Daemon {
     const deadline = Date.now() + drainMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#metricsServer?.close();
+    this.#idleRelease.stop();
     // 1–3: connections. A close that overruns its own bound is cut.
     const ms = left();
     const closing = this.#transport.close(ms);
@@ -324,7 +341,7 @@ async function reloadModule(pool: Pool, timeoutMs: number, log: Logger): Promise
   }
 }
 
-function memory(): MemoryStatus {
+function memory(): Omit<MemoryStatus, 'quiet_releases'> {
   const m = process.memoryUsage();
   return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, external_bytes: m.external };
 }

@@ -78,6 +78,8 @@ export interface MemoryStatus {
   readonly rss_bytes: number;
   readonly heap_used_bytes: number;
   readonly external_bytes: number;
+  /** Times the daemon gave memory back after a quiet spell (lifecycle/idle-release.ts). */
+  readonly quiet_releases: number;
 }
 
 /** dispatchd's live metrics (SPEC §8), after the original's keys; the daemon takes them once per event-loop turn. */
@@ -197,7 +199,7 @@ export const STATUS_FIELDS = {
     waiting_for: true,
     last_tick_skipped_reason: true,
   },
-  memory: { rss_bytes: true, heap_used_bytes: true, external_bytes: true },
+  memory: { rss_bytes: true, heap_used_bytes: true, external_bytes: true, quiet_releases: true },
   event_loop: { utilization: true, delay_p99_ms: true, delay_max_ms: true },
   config: true,
 } as const satisfies Fields<StatusReply>;

@@ -1,0 +1,98 @@
+/**
+ * The `idle` scenario (not in the default run, ~1 min): what an idle
+ * daemon holds fresh and after it has worked. A fresh dispatchd on the
+ * fixture with `--thread-idle-ms 1000`; its RSS 1.5 s after start; then
+ * 8 000 calls over 10 connections (echo, a 1 ms sleep, a little CPU, in
+ * turn); then quiet until the pool is back at its two threads and the
+ * memory has been given back (docs/pool.md, "Idle memory after use"), plus
+ * the 8 s after which V8 frees an exited thread's pages on Node 24+; then
+ * its RSS again. The same with `--quiet-release off`, in the same run.
+ */
+import { LoadConn } from './load.js';
+import { rssMiB, startDispatchd } from './procs.js';
+import type { Progress } from './types.js';
+
+const CALLS = 8000;
+const CONNECTIONS = 10;
+/** V8 (Node 24+) frees an exited thread's heap pages 8 s after it exits. */
+const V8_POOL_MS = 9000;
+const QUIET_LIMIT_MS = 60_000;
+
+export interface IdleRow {
+  readonly quietRelease: 'on' | 'off';
+  readonly freshMiB: number | null;
+  readonly afterUseMiB: number | null;
+  readonly releases: number;
+}
+
+interface PoolView {
+  readonly threads_started: number;
+  readonly threads_kept_warm: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function statusOf(c: LoadConn): Promise<{ pool: PoolView; releases: number }> {
+  const m = (await c.control({ type: 'status' })).msg as { pool: PoolView; memory: { quiet_releases?: number } };
+  return { pool: m.pool, releases: m.memory.quiet_releases ?? 0 };
+}
+
+async function work(socket: string): Promise<void> {
+  const conns = await Promise.all(Array.from({ length: CONNECTIONS }, () => LoadConn.open(socket)));
+  const calls: [string, unknown][] = [
+    ['echo', { x: 'y'.repeat(200) }],
+    ['sleep', { ms: 1 }],
+    ['cpu', { iterations: 20_000 }],
+  ];
+  let n = 0;
+  try {
+    await Promise.all(
+      conns.map(async (c) => {
+        while (n < CALLS) {
+          const [method, params] = calls[n++ % calls.length] as [string, unknown];
+          await c.call(method, params);
+        }
+      }),
+    );
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+async function one(quietRelease: 'on' | 'off', progress: (frac: number) => void): Promise<IdleRow> {
+  const d = await startDispatchd(['--thread-idle-ms', '1000', '--quiet-release', quietRelease]);
+  try {
+    await sleep(1500);
+    const freshMiB = rssMiB(d.pid);
+    progress(0.1);
+    await work(d.socket);
+    progress(0.5);
+    const control = await LoadConn.open(d.socket);
+    try {
+      // Quiet until the pool keeps only its quiet floor (the demand window is 10 periods).
+      const t0 = performance.now();
+      let s = await statusOf(control);
+      while (s.pool.threads_started > 2 || s.pool.threads_kept_warm > 1) {
+        if (performance.now() - t0 > QUIET_LIMIT_MS) throw new Error(`the pool did not come back to two threads within ${QUIET_LIMIT_MS} ms: ${JSON.stringify(s.pool)}`);
+        await sleep(250);
+        s = await statusOf(control);
+      }
+      progress(0.8);
+      // The last retirement's release comes one period later; V8's page pool 8 s after the exit.
+      await sleep(V8_POOL_MS);
+      const after = await statusOf(control);
+      return { quietRelease, freshMiB, afterUseMiB: rssMiB(d.pid), releases: after.releases };
+    } finally {
+      control.close();
+    }
+  } finally {
+    await d.stop();
+  }
+}
+
+export async function idle(progress: Progress): Promise<IdleRow[]> {
+  const rows: IdleRow[] = [];
+  for (const [k, mode] of (['on', 'off'] as const).entries()) rows.push(await one(mode, (f) => progress(`idle: quiet-release ${mode}`, (k + f) / 2)));
+  progress('idle', 1);
+  return rows;
+}

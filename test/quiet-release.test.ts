@@ -1,0 +1,50 @@
+/**
+ * The daemon gives memory back once per quiet spell (src/lifecycle/idle-release.ts,
+ * docs/pool.md "Idle memory after use"): after a period with no call that
+ * follows calls or threads coming and going — never while calls come, never
+ * again while nothing happens, never with --quiet-release off.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { roundTrip, rpc } from './helper.js';
+import { startDaemon } from './daemons.js';
+import { status } from './status.js';
+import type { MemoryStatus } from '../src/lifecycle/status-reply.js';
+
+const PERIOD_MS = 300;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const memory = async (socket: string): Promise<MemoryStatus> => (await status(socket)).memory;
+
+async function releasesReach(socket: string, n: number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const m = await memory(socket);
+    if (m.quiet_releases >= n) return m.quiet_releases;
+    assert.ok(performance.now() < deadline, `quiet_releases still ${m.quiet_releases} after ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+test('memory is given back once a quiet period follows activity; not while calls come; not again while nothing happens', async (t) => {
+  const d = await startDaemon(t, { threadIdleMs: PERIOD_MS });
+  // The start itself (threads came) is activity: one release once the first period passes quiet.
+  const first = await releasesReach(d.socket, 1, 10 * PERIOD_MS);
+  await sleep(4 * PERIOD_MS);
+  assert.equal((await memory(d.socket)).quiet_releases, first, 'released again with nothing new');
+  // Calls every 50 ms for eight periods: no period is quiet.
+  const t0 = performance.now();
+  for (let i = 0; performance.now() - t0 < 8 * PERIOD_MS; i++) {
+    assert.deepEqual((await roundTrip(d.socket, rpc(i, 'echo', { i }))).result, { i });
+    await sleep(50);
+  }
+  assert.equal((await memory(d.socket)).quiet_releases, first, 'released while calls came');
+  // Quiet again: released once more.
+  await releasesReach(d.socket, first + 1, 10 * PERIOD_MS);
+});
+
+test('--quiet-release off never releases', async (t) => {
+  const d = await startDaemon(t, { threadIdleMs: PERIOD_MS, quietRelease: 'off' });
+  assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', { a: 1 }))).result, { a: 1 });
+  await sleep(6 * PERIOD_MS);
+  assert.equal((await memory(d.socket)).quiet_releases, 0);
+});

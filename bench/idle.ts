@@ -10,6 +10,8 @@
  */
 import { LoadConn } from './load.js';
 import { rssMiB, startDispatchd } from './procs.js';
+import { sleep, within } from './timers.js';
+import { errorCode } from './wire-error.js';
 import type { Progress } from './types.js';
 
 const CALLS = 8000;
@@ -17,6 +19,9 @@ const CONNECTIONS = 10;
 /** V8 (Node 24+) frees an exited thread's heap pages 8 s after it exits. */
 const V8_POOL_MS = 9000;
 const QUIET_LIMIT_MS = 60_000;
+/** The 8 000 calls take ~3 s here; a daemon that stalls fails the scenario instead of holding it. */
+const WORK_LIMIT_MS = 60_000;
+const CONTROL_LIMIT_MS = 5000;
 
 export interface IdleRow {
   readonly quietRelease: 'on' | 'off';
@@ -30,10 +35,14 @@ interface PoolView {
   readonly threads_kept_warm: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** `p`, or an error naming `what` after `ms`. */
+async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!(await within(p, ms))) throw new Error(`${what}: no answer within ${ms} ms`);
+  return p;
+}
 
 async function statusOf(c: LoadConn): Promise<{ pool: PoolView; releases: number }> {
-  const m = (await c.control({ type: 'status' })).msg as { pool: PoolView; memory: { quiet_releases?: number } };
+  const m = (await bounded(c.control({ type: 'status' }), CONTROL_LIMIT_MS, 'status')).msg as { pool: PoolView; memory: { quiet_releases?: number } };
   return { pool: m.pool, releases: m.memory.quiet_releases ?? 0 };
 }
 
@@ -45,18 +54,21 @@ async function work(socket: string): Promise<void> {
     ['cpu', { iterations: 20_000 }],
   ];
   let n = 0;
+  let errors = 0;
   try {
-    await Promise.all(
+    const all = Promise.all(
       conns.map(async (c) => {
         while (n < CALLS) {
           const [method, params] = calls[n++ % calls.length] as [string, unknown];
-          await c.call(method, params);
+          if (errorCode((await c.call(method, params)).msg) !== null) errors++;
         }
       }),
     );
+    await bounded(all, WORK_LIMIT_MS, `${CALLS} calls`);
   } finally {
     for (const c of conns) c.close();
   }
+  if (errors > 0) throw new Error(`${errors} of ${CALLS} calls were answered with an error`);
 }
 
 async function one(quietRelease: 'on' | 'off', progress: (frac: number) => void): Promise<IdleRow> {

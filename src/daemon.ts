@@ -160,7 +160,7 @@ export class Daemon {
         const s = this.pool.stats();
         return s.threads_created + s.threads_retired_idle;
       },
-      release: memoryRelease,
+      release: memoryRelease(),
       log: log.child({ part: 'memory' }),
     });
   }
@@ -288,12 +288,12 @@ export class Daemon {
   async #run(): Promise<boolean> {
     const { log } = this;
     const drainMs = this.#drainMs;
+    this.#idleRelease.stop();
     log.info({ immediate: this.#mode.immediate, drain_timeout_ms: drainMs }, 'stopping');
     this.#notifier.stopping();
     const deadline = Date.now() + drainMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#metricsServer?.close();
-    this.#idleRelease.stop();
     // 1–3: connections. A close that overruns its own bound is cut.
     const ms = left();
     const closing = this.#transport.close(ms);

@@ -1,19 +1,19 @@
 /**
  * Gives back to the system what an idle daemon holds but no longer uses
  * (docs/pool.md, "Idle memory after use"). Two things keep it, measured
- * after 8 000 calls and a quiet spell (159 MiB on Node 20, 164 on Node 22,
- * against 75 / 87 fresh):
+ * after 8 000 calls and a quiet spell (159 MiB on Node 20 against 75 fresh):
  *   - V8 collects garbage when allocation asks for it, never because the
  *     process went quiet: the main thread's heap keeps what the last burst
  *     left (heap_used 39 MiB, 8 MiB of it live). A full collection frees it.
  *   - glibc keeps what threads freed in its per-thread arenas: threads that
  *     retired leave their arenas' memory mapped. `malloc_trim(0)` returns
  *     the free pages of every arena.
- * Both together: 84 MiB. Node offers no call for either without a flag, so
- * the collector comes from a context made while `--expose-gc` is set (the
- * flag is cleared again at once: the dispatch module's threads, made later,
- * see no `gc`), and malloc_trim through koffi, which the lock already loads.
- * Where libc has no malloc_trim (macOS, musl) only the collection runs.
+ * Both together: 82 MiB. Node offers no call for either without a flag:
+ * the collector is the host's own `gc` when it was started with
+ * --expose-gc, else one from a context made while the flag is set (the flag
+ * is cleared again at once); malloc_trim comes through koffi, which the lock
+ * already loads. Where libc has no malloc_trim (macOS, musl) only the
+ * collection runs. Both are bound on the first release, not at start.
  */
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
@@ -43,25 +43,30 @@ function bindMallocTrim(): ((pad: number) => number) | undefined {
   }
 }
 
-/** V8's full collection, without starting node with --expose-gc. */
-function bindCollector(): () => void {
-  setFlagsFromString('--expose-gc');
+/** V8's full collection without starting node with --expose-gc (undefined if V8 refuses). */
+function bindCollector(): (() => void) | undefined {
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === 'function') return own as () => void;
   try {
-    return runInNewContext('gc') as () => void;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
 }
 
-/** Returns the release: call it when the daemon is quiet (it pauses the main thread for a full collection, ~10-30 ms). */
+/** Returns the release: call it when the daemon is quiet (it pauses the main thread for a full collection, ~5-30 ms). */
 export function memoryRelease(): () => Released {
-  const collect = bindCollector();
-  const trim = bindMallocTrim();
+  let bound: { collect: (() => void) | undefined; trim: ((pad: number) => number) | undefined } | undefined;
   return () => {
+    bound ??= { collect: bindCollector(), trim: bindMallocTrim() };
     const t0 = performance.now();
     const rssBefore = process.memoryUsage.rss();
-    collect();
-    trim?.(0);
+    bound.collect?.();
+    bound.trim?.(0);
     return { rssBefore, rssAfter: process.memoryUsage.rss(), ms: performance.now() - t0 };
   };
 }

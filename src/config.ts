@@ -38,8 +38,12 @@ export interface Config {
   readonly fastThreads: number;
   /** Slow-call threads kept however quiet the daemon is. */
   readonly quietThreads: number;
-  /** Give memory back after a quiet spell (a full GC and malloc_trim; lifecycle/idle-release.ts). */
-  readonly quietRelease: 'on' | 'off';
+  /**
+   * Give memory back after a quiet spell (a full GC and malloc_trim;
+   * lifecycle/idle-release.ts). auto: on when the daemon has the process to
+   * itself (`dispatchd serve`), off when embedded (the GC would pause the host).
+   */
+  readonly quietRelease: 'auto' | 'on' | 'off';
   /** Run time (ms) above which an undeclared method counts as slow. */
   readonly laneThresholdMs: number;
   /** Most fast calls sent to a worker in one hop. */
@@ -135,7 +139,7 @@ export const DEFAULTS = Object.freeze({
   // An idle daemon is the process and two threads (this one and the fast reserve): under 100 MiB
   // on every supported Node line; a call readies three slow threads (docs/pool.md, "Idle memory").
   quietThreads: 1,
-  quietRelease: 'on' as 'on' | 'off',
+  quietRelease: 'auto' as 'auto' | 'on' | 'off',
   laneThresholdMs: 10,
   maxBatch: 64,
   slowNice: 0,
@@ -182,7 +186,7 @@ export const FIELDS: Readonly<Record<keyof Config, FieldSpec>> = Object.freeze({
   threadIdleMs: { env: 'DISPATCHD_THREAD_IDLE_MS', flag: '--thread-idle-ms', kind: 'int', min: 1, help: 'ms an idle worker thread waits before it retires' },
   fastThreads: { env: 'DISPATCHD_FAST_THREADS', flag: '--fast-threads', kind: 'int', min: 0, help: 'extra threads kept for fast calls (0 = no reserve)' },
   quietThreads: { env: 'DISPATCHD_QUIET_THREADS', flag: '--quiet-threads', kind: 'int', min: 1, help: 'slow-call threads kept however quiet the daemon is (a call readies three; more kept: a faster first burst, 10-14 MiB each)' },
-  quietRelease: { env: 'DISPATCHD_QUIET_RELEASE', flag: '--quiet-release', kind: 'choice', choices: ['on', 'off'], help: 'give memory back after a quiet spell: a full GC of the main thread and malloc_trim (off: for a process that embeds the daemon)' },
+  quietRelease: { env: 'DISPATCHD_QUIET_RELEASE', flag: '--quiet-release', kind: 'choice', choices: ['auto', 'on', 'off'], help: 'give memory back after a quiet spell: a full GC of the main thread and malloc_trim (auto: on under dispatchd serve, off when embedded)' },
   laneThresholdMs: { env: 'DISPATCHD_LANE_THRESHOLD_MS', flag: '--lane-threshold-ms', kind: 'int', min: 0, help: 'average run time (ms) above which an undeclared method is slow' },
   maxBatch: { env: 'DISPATCHD_MAX_BATCH', flag: '--max-batch', kind: 'int', min: 1, help: 'most fast calls sent to a worker in one hop' },
   slowNice: { env: 'DISPATCHD_SLOW_NICE', flag: '--slow-nice', kind: 'int', min: 0, help: 'CPU niceness of slow-call threads, Linux (0 = normal priority, the default)' },

@@ -82,6 +82,12 @@ export interface DaemonOptions extends ClaimOptions {
   readonly stdout?: NodeJS.WritableStream;
   /** Aborting it during the start (a SIGTERM while the module loads) ends the start with StartAbortedError. */
   readonly signal?: AbortSignal;
+  /**
+   * The daemon has the process to itself (`dispatchd serve`): `--quiet-release
+   * auto` then gives memory back after a quiet spell. Embedded, a full GC would
+   * pause the host's own work, so auto leaves it off.
+   */
+  readonly standalone?: boolean;
 }
 
 /** What clients did lately: the scheduler waits for quiet (SPEC §7), `status` shows it. */
@@ -94,6 +100,8 @@ interface Activity {
 /** What a daemon is built from, all of it ready: its start (below) builds these in order. */
 interface DaemonParts {
   readonly config: Config;
+  /** Whether the daemon gives memory back after a quiet spell (`quietRelease`, resolved). */
+  readonly quietRelease: boolean;
   readonly log: Logger;
   readonly claim: Claim;
   readonly state: StateStore;
@@ -128,7 +136,7 @@ export class Daemon {
   /** Resolves when a stdio session reaches EOF and has answered everything. */
   readonly finished: Promise<void>;
 
-  private constructor({ config, log, claim, state, notifier, control, activity, transport, metricsServer }: DaemonParts) {
+  private constructor({ config, quietRelease, log, claim, state, notifier, control, activity, transport, metricsServer }: DaemonParts) {
     this.config = config;
     this.#notifier = notifier;
     this.#drainMs = config.drainTimeoutMs;
@@ -152,7 +160,7 @@ export class Daemon {
       },
     });
     this.#idleRelease = new IdleRelease({
-      enabled: config.quietRelease === 'on',
+      enabled: quietRelease,
       periodMs: config.threadIdleMs,
       calls: () => activity.calls,
       inFlight: () => this.#transport.inFlight,
@@ -200,7 +208,8 @@ export class Daemon {
         await metrics?.close();
         throw err;
       });
-      daemon = new Daemon({ config, log, claim, state, notifier, control, activity, transport, metricsServer: metrics });
+      const quietRelease = config.quietRelease === 'on' || (config.quietRelease === 'auto' && opts.standalone === true);
+      daemon = new Daemon({ config, quietRelease, log, claim, state, notifier, control, activity, transport, metricsServer: metrics });
       await moduleLoaded(daemon.pool.ready, opts.signal, config.dispatchLoadTimeoutMs);
       state.release(true);
       // Only a start that succeeded is recorded: a failed one leaves state.json as it was.

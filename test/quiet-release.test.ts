@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conn, roundTrip, rpc } from './helper.js';
-import { startDaemon } from './daemons.js';
+import { Conn, join, roundTrip, rpc, waitForSocket } from './helper.js';
+import { spawnDaemon, startDaemon, tempDir } from './daemons.js';
 import { status } from './status.js';
 import type { MemoryStatus } from '../src/lifecycle/status-reply.js';
 
@@ -26,7 +26,7 @@ async function releasesReach(socket: string, n: number, ms: number): Promise<num
 }
 
 test('memory is given back once a quiet period follows activity; not while calls come; not again while nothing happens', async (t) => {
-  const d = await startDaemon(t, { threadIdleMs: PERIOD_MS });
+  const d = await startDaemon(t, { threadIdleMs: PERIOD_MS, quietRelease: 'on' });
   // The start itself (threads came) is activity: one release once the first period passes quiet.
   const first = await releasesReach(d.socket, 1, 10 * PERIOD_MS);
   await sleep(4 * PERIOD_MS);
@@ -44,9 +44,23 @@ test('memory is given back once a quiet period follows activity; not while calls
   await releasesReach(d.socket, first + 1, 10 * PERIOD_MS);
 });
 
-test('--quiet-release off never releases', async (t) => {
-  const d = await startDaemon(t, { threadIdleMs: PERIOD_MS, quietRelease: 'off' });
-  assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', { a: 1 }))).result, { a: 1 });
-  await sleep(6 * PERIOD_MS);
-  assert.equal((await memory(d.socket)).quiet_releases, 0);
+for (const quietRelease of ['off', 'auto'] as const) {
+  test(`--quiet-release ${quietRelease} never releases in a daemon embedded in another process`, async (t) => {
+    const d = await startDaemon(t, { threadIdleMs: PERIOD_MS, quietRelease });
+    assert.deepEqual((await roundTrip(d.socket, rpc(1, 'echo', { a: 1 }))).result, { a: 1 });
+    await sleep(6 * PERIOD_MS);
+    assert.equal((await memory(d.socket)).quiet_releases, 0);
+  });
+}
+
+test('dispatchd serve, on the default (auto), gives memory back after a quiet spell', async (t) => {
+  const home = tempDir(t);
+  const socket = join(home, 'daemon.sock');
+  const child = spawnDaemon(t, ['serve', '--home', home, '--log-level', 'warn', '--thread-idle-ms', String(PERIOD_MS)]);
+  await waitForSocket(socket);
+  // A call (the built-in store answers it, or refuses it): activity, then quiet.
+  assert.equal((await roundTrip(socket, rpc(1, 'memory_recall', { query: 'quiet' }))).id, 1);
+  await releasesReach(socket, 1, 20 * PERIOD_MS);
+  child.proc.kill('SIGTERM');
+  assert.equal(await child.exited, 0, child.stderr);
 });

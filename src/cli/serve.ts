@@ -72,7 +72,7 @@ export async function serve(values: Readonly<Record<string, string | boolean>>, 
   log = createLogger(config);
   try {
     if (claim instanceof Error) throw claim;
-    daemon = await Daemon.start(config, { log, env, claim, signal: starting.signal });
+    daemon = await Daemon.start(config, { log, env, claim, signal: starting.signal, standalone: true });
   } catch (err) {
     for (const sig of SIGNALS) process.off(sig, onSignal);
     if (err instanceof StartAbortedError) {

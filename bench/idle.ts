@@ -4,9 +4,10 @@
  * fixture with `--thread-idle-ms 1000`; its RSS 1.5 s after start; then
  * 8 000 calls over 10 connections (echo, a 1 ms sleep, a little CPU, in
  * turn); then quiet until the pool is back at its two threads and the
- * memory has been given back (docs/pool.md, "Idle memory after use"), plus
- * the 8 s after which V8 frees an exited thread's pages on Node 24+; then
- * its RSS again. The same with `--quiet-release off`, in the same run.
+ * memory has been given back (docs/pool.md, "Idle memory after use") and
+ * the resident set has settled (no drop over 1 MiB for 10 s: V8 frees some
+ * pages 8 s late); then its RSS. The same with `--quiet-release off`, in
+ * the same run.
  */
 import { LoadConn } from './load.js';
 import { rssMiB, startDispatchd } from './procs.js';
@@ -16,8 +17,9 @@ import type { Progress } from './types.js';
 
 const CALLS = 8000;
 const CONNECTIONS = 10;
-/** V8 (Node 24+) frees an exited thread's heap pages 8 s after it exits. */
-const V8_POOL_MS = 9000;
+/** The resident set has settled when it has not dropped by more than 1 MiB for this long (V8 frees some pages 8 s late). */
+const SETTLE_MS = 10_000;
+const SETTLE_LIMIT_MS = 60_000;
 const QUIET_LIMIT_MS = 60_000;
 /** The 8 000 calls take ~3 s here; a daemon that stalls fails the scenario instead of holding it. */
 const WORK_LIMIT_MS = 60_000;
@@ -71,6 +73,21 @@ async function work(socket: string): Promise<void> {
   if (errors > 0) throw new Error(`${errors} of ${CALLS} calls were answered with an error`);
 }
 
+/** The resident set once it has stopped falling (MiB), sampled every 500 ms. */
+async function settled(pid: number): Promise<number | null> {
+  const t0 = performance.now();
+  let low = rssMiB(pid);
+  let since = performance.now();
+  while (low !== null && performance.now() - since < SETTLE_MS && performance.now() - t0 < SETTLE_LIMIT_MS) {
+    await sleep(500);
+    const now = rssMiB(pid);
+    if (now === null) return null;
+    if (now < low - 1) since = performance.now();
+    low = Math.min(low, now);
+  }
+  return rssMiB(pid);
+}
+
 async function one(quietRelease: 'on' | 'off', progress: (frac: number) => void): Promise<IdleRow> {
   const d = await startDispatchd(['--thread-idle-ms', '1000', '--quiet-release', quietRelease]);
   try {
@@ -90,10 +107,12 @@ async function one(quietRelease: 'on' | 'off', progress: (frac: number) => void)
         s = await statusOf(control);
       }
       progress(0.8);
-      // The last retirement's release comes one period later; V8's page pool 8 s after the exit.
-      await sleep(V8_POOL_MS);
+      // The release comes one period after the last retirement; what V8 frees by itself comes up to
+      // ~8 s after that (its memory reducer, and on Node 24+ an exited thread's pooled pages). Idle is
+      // when the resident set has settled: no drop over 1 MiB in SETTLE_MS.
+      const settledMiB = await settled(d.pid);
       const after = await statusOf(control);
-      return { quietRelease, freshMiB, afterUseMiB: rssMiB(d.pid), releases: after.releases };
+      return { quietRelease, freshMiB, afterUseMiB: settledMiB, releases: after.releases };
     } finally {
       control.close();
     }

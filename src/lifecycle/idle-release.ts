@@ -41,6 +41,8 @@ export class IdleRelease {
   #again = false;
   #releases = 0;
   #failed = false;
+  /** When the last tick ran: a tick much later than its period means the main thread was held, and calls may wait unread. */
+  #tickAt = performance.now();
 
   constructor(deps: IdleReleaseDeps) {
     this.#deps = deps;
@@ -71,7 +73,10 @@ export class IdleRelease {
     const changed = happened !== this.#atTick;
     this.#callsAtTick = calls;
     this.#atTick = happened;
-    if (!quiet || this.#failed || (happened === this.#atRelease && !this.#again)) return;
+    const now = performance.now();
+    const late = now - this.#tickAt > 1.5 * d.periodMs;
+    this.#tickAt = now;
+    if (late || !quiet || this.#failed || (happened === this.#atRelease && !this.#again)) return;
     this.#atRelease = happened;
     this.#again = changed;
     try {

@@ -3,9 +3,10 @@
  * `Sockets` dictionary, starts the job on the first connection, and hands
  * the listening fds over only through launch_activate_socket(3) — there is
  * no LISTEN_FDS. Node has no binding for it, so it is called through koffi
- * (prebuilt binaries inside its npm package), imported only on darwin.
+ * (./koffi.ts), bound only on darwin.
  */
 import { constants } from 'node:os';
+import { koffi } from './koffi.js';
 
 /** Asks the service manager for the fds of the socket entry `name`; [] when not managed by it. */
 export type ActivateSocket = (name: string) => Promise<readonly number[]>;
@@ -20,21 +21,13 @@ export class LaunchdError extends Error {
   }
 }
 
-/** The slice of koffi's API used here. */
-interface Koffi {
-  load(path: string): { func(prototype: string): (...args: unknown[]) => unknown };
-  decode(pointer: unknown, type: string, length: number): unknown;
-}
-
 /**
  * Binds launch_activate_socket from `library` (libSystem on macOS; tests
  * pass a stand-in library exporting the same symbol) and free(3).
  */
 export async function bindActivateSocket(library: string): Promise<ActivateSocket> {
-  // A variable specifier keeps tsc from requiring koffi's types where it is not installed.
-  const specifier = 'koffi';
-  const koffi = ((await import(specifier)) as { default: Koffi }).default;
-  const lib = koffi.load(library);
+  const ffi = koffi();
+  const lib = ffi.load(library);
   const activate = lib.func('int launch_activate_socket(const char *name, _Out_ int **fds, _Out_ size_t *cnt)');
   const free = lib.func('void free(void *ptr)');
   return async (name) => {
@@ -45,7 +38,7 @@ export async function bindActivateSocket(library: string): Promise<ActivateSocke
     if (rc === constants.errno.ESRCH || rc === constants.errno.ENOENT) return [];
     if (rc !== 0) throw new LaunchdError(`launch_activate_socket("${name}") failed: errno ${rc}`);
     try {
-      return koffi.decode(fds[0], 'int', Number(count[0])) as number[];
+      return ffi.decode(fds[0], 'int', Number(count[0])) as number[];
     } finally {
       free(fds[0]);
     }

@@ -6,27 +6,20 @@
  * without following a symlink (SPEC §6 "Files"): a planted `daemon.lock`
  * link must not let us truncate its target.
  *
- * Node has no flock, so libc's is called through koffi (prebuilt binaries
- * inside its npm package: nothing is compiled at install). koffi is loaded
- * on the first lock, never by importing this module. Where koffi cannot
- * load (no binary for this platform), the start fails with LockUnavailableError
- * naming why: a daemon that cannot exclude a second one must not run.
+ * Node has no flock, so libc's is called through koffi (./koffi.ts), bound
+ * on the first lock. Where koffi cannot load (no binary for this platform),
+ * the start fails with LockUnavailableError naming why: a daemon that cannot
+ * exclude a second one must not run.
  */
-import { createRequire } from 'node:module';
 import { closeSync, constants, fchmodSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { openRegular } from './files.js';
+import { koffi, type Koffi } from './koffi.js';
 
 /** flock(2) operations; the same values on Linux and macOS. */
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-
-/** The slice of koffi's API used here. */
-interface Koffi {
-  load(path: null): { func(prototype: string): (...args: number[]) => number };
-  errno(): number;
-}
 
 type Flock = (fd: number, op: number) => number;
 let flock: Flock | undefined;
@@ -34,15 +27,14 @@ let flock: Flock | undefined;
 /** libc's flock, bound once. */
 function bindFlock(): Flock {
   if (flock !== undefined) return flock;
-  let koffi: Koffi;
+  let ffi: Koffi;
   try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    ffi = koffi();
   } catch (err) {
-    throw new LockUnavailableError(`koffi did not load on ${process.platform}-${process.arch} (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    throw new LockUnavailableError((err as Error).message);
   }
-  // dlopen(NULL): the process itself, which links libc on every platform we run on.
-  const call = koffi.load(null).func('int flock(int fd, int operation)');
-  flock = (fd, op) => (call(fd, op) === 0 ? 0 : koffi.errno());
+  const call = ffi.load(null).func('int flock(int fd, int operation)');
+  flock = (fd, op) => (call(fd, op) === 0 ? 0 : ffi.errno());
   return flock;
 }
 

@@ -15,17 +15,12 @@
  * already loads. Where libc has no malloc_trim (macOS, musl) only the
  * collection runs. Both are bound on the first release, not at start.
  */
-import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { libc } from './koffi.js';
 
 /** V8 12+ (Node 22+) knows gc({ flavor: 'last-resort' }). */
 const LAST_RESORT = Number(process.versions.v8.split('.')[0]) >= 12;
-
-/** The slice of koffi's API used here. */
-interface Koffi {
-  load(path: null): { func(prototype: string): (pad: number) => number };
-}
 
 export interface Released {
   /** Resident set before and after (bytes). */
@@ -39,8 +34,8 @@ export interface Released {
 function bindMallocTrim(): ((pad: number) => number) | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
-    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-    return koffi.load(null).func('int malloc_trim(size_t pad)');
+    const trim = libc('int malloc_trim(size_t pad)');
+    return (pad) => trim(pad) as number;
   } catch {
     return undefined;
   }

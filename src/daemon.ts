@@ -164,10 +164,7 @@ export class Daemon {
       periodMs: config.threadIdleMs,
       calls: () => activity.calls,
       inFlight: () => this.#transport.inFlight,
-      threadChanges: () => {
-        const s = this.pool.stats();
-        return s.threads_created + s.threads_retired_idle;
-      },
+      threadChanges: () => this.pool.threadChanges,
       release: memoryRelease(),
       log: log.child({ part: 'memory' }),
     });

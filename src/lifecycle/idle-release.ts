@@ -23,7 +23,7 @@ export interface IdleReleaseDeps {
   readonly calls: () => number;
   /** Calls not yet answered. */
   readonly inFlight: () => number;
-  /** Threads started plus threads retired, so far. */
+  /** Threads that came up or went, so far (every runner's: a reload does not restart it). */
   readonly threadChanges: () => number;
   readonly release: () => Released;
   readonly log: Logger;

@@ -87,6 +87,8 @@ export class Pool {
   #loads = new LoadHealth(LOAD_VERDICT_MS);
   readonly #reloads = new Reloads();
   readonly #recycled = { calls: 0, heap: 0 };
+  /** Thread news other than recycled, counted (threadChanges). */
+  #threadChanges = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #demand: Demand;
   /** A call came after a quiet spell: ready the warm threads after this turn's pump. */
@@ -358,6 +360,8 @@ export class Pool {
 
   #onResult(r: CallResult | Flush | ThreadNews, health: LoadHealth = this.#loads): void {
     if ('thread' in r) {
+      // Every thread says loaded or failed once, and gone once (a recycled one also says gone).
+      if (r.thread !== 'recycled') this.#threadChanges++;
       if (r.thread === 'recycled') {
         this.#recycled[r.why ?? 'calls']++;
         return;
@@ -612,6 +616,11 @@ export class Pool {
   /** What kind the pool gives `method` now (for tests and status). */
   kindOf(method: string): CallKind {
     return this.#table.kindOf(method);
+  }
+
+  /** Threads that came up (loaded or failed their module) or went, every runner's, since the pool began: a cheap counter, unlike stats(). */
+  get threadChanges(): number {
+    return this.#threadChanges;
   }
 
   /** Threads started now (booting or running, both pools): what their fds are kept aside for (server.ts). */

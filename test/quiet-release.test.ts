@@ -8,21 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn, join, roundTrip, rpc, waitForSocket } from './helper.js';
 import { spawnDaemon, startDaemon, tempDir } from './daemons.js';
-import { status } from './status.js';
+import { status, statusUntil } from './status.js';
 import type { MemoryStatus } from '../src/lifecycle/status-reply.js';
 
 const PERIOD_MS = 500;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const memory = async (socket: string): Promise<MemoryStatus> => (await status(socket)).memory;
 
+/** quiet_releases once it reaches `n` (or fails after `ms`). */
 async function releasesReach(socket: string, n: number, ms: number): Promise<number> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const m = await memory(socket);
-    if (m.quiet_releases >= n) return m.quiet_releases;
-    assert.ok(performance.now() < deadline, `quiet_releases still ${m.quiet_releases} after ${ms} ms`);
-    await sleep(50);
-  }
+  return (await statusUntil(socket, (s) => s.memory, (m) => m.quiet_releases >= n, ms)).quiet_releases;
 }
 
 /** quiet_releases once it has not changed for three periods (a release that saw a change is made once more). */

@@ -10,20 +10,13 @@ import assert from 'node:assert/strict';
 import { Conn, FIXTURES, join, roundTrip, rpc } from './helper.js';
 import { startDaemon } from './daemons.js';
 import type { PoolStatus } from '../src/lifecycle/status-reply.js';
-import { status as statusReply } from './status.js';
+import { status as statusReply, statusUntil } from './status.js';
 
 const status = async (socket: string): Promise<PoolStatus> => (await statusReply(socket)).pool;
 
 /** Polls the pool's status until `done` holds (or fails after `ms`). */
-async function until(socket: string, done: (s: PoolStatus) => boolean, ms: number): Promise<PoolStatus> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const s = await status(socket);
-    if (done(s)) return s;
-    assert.ok(performance.now() < deadline, `not within ${ms} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (socket: string, done: (s: PoolStatus) => boolean, ms: number): Promise<PoolStatus> =>
+  statusUntil(socket, (s) => s.pool, done, ms);
 
 /** Once `loaded` threads have loaded and 300 ms have passed with no call: the daemon's quiet status. */
 async function quietAfter(socket: string, loaded: number): Promise<PoolStatus> {

@@ -2,10 +2,10 @@
  * When the daemon gives memory back (`host/release-memory.ts`): at the end
  * of a period (`--thread-idle-ms`, the pool's retire period) in which no
  * call came and none is in flight, if anything happened since the last
- * release — calls, or threads started or retired. A retired thread frees
- * its memory as it exits, which can be after the tick that sees it retire,
- * so a release made in a period that saw a change is made once more the
- * period after. Releasing at each retirement of a quiet spell, not once at
+ * release — calls, or threads that came up or went (`Pool.threadChanges`).
+ * A retired thread frees its memory as it exits, which can be after the
+ * tick that sees it go, so a release made in a period that saw a change is
+ * made once more the period after. Releasing at each retirement of a quiet spell, not once at
  * its end, measured lower (Node 20: 82 MiB against 92-104): V8 frees some
  * pages only seconds after a collection, and each release takes what the
  * last one left. A daemon that stays quiet is not touched again; one that

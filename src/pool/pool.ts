@@ -360,7 +360,7 @@ export class Pool {
 
   #onResult(r: CallResult | Flush | ThreadNews, health: LoadHealth = this.#loads): void {
     if ('thread' in r) {
-      // Every thread says loaded or failed once, and gone once (a recycled one also says gone).
+      // A thread says loaded or failed once its module is in (not if stopped before), and gone once; a recycled one also says gone.
       if (r.thread !== 'recycled') this.#threadChanges++;
       if (r.thread === 'recycled') {
         this.#recycled[r.why ?? 'calls']++;

@@ -15,7 +15,7 @@ import { closeSync, constants, fchmodSync, ftruncateSync, readSync, writeSync } 
 import { constants as os } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { openRegular } from './files.js';
-import { koffi, type Koffi } from './koffi.js';
+import { koffi, libc, type CFunction } from './koffi.js';
 
 /** flock(2) operations; the same values on Linux and macOS. */
 const LOCK_EX = 2;
@@ -27,14 +27,13 @@ let flock: Flock | undefined;
 /** libc's flock, bound once. */
 function bindFlock(): Flock {
   if (flock !== undefined) return flock;
-  let ffi: Koffi;
+  let call: CFunction;
   try {
-    ffi = koffi();
+    call = libc('int flock(int fd, int operation)');
   } catch (err) {
     throw new LockUnavailableError((err as Error).message);
   }
-  const call = ffi.load(null).func('int flock(int fd, int operation)');
-  flock = (fd, op) => (call(fd, op) === 0 ? 0 : ffi.errno());
+  flock = (fd, op) => (call(fd, op) === 0 ? 0 : koffi().errno());
   return flock;
 }
 

@@ -22,6 +22,9 @@ import { libc } from './koffi.js';
 /** V8 12+ (Node 22+) knows gc({ flavor: 'last-resort' }). */
 const LAST_RESORT = Number(process.versions.v8.split('.')[0]) >= 12;
 
+/** V8's collector: `gc()`, or `gc(options)` where V8 knows them. */
+type Collect = (opts?: object) => void;
+
 export interface Released {
   /** Resident set before and after (bytes). */
   readonly rssBefore: number;
@@ -42,13 +45,13 @@ function bindMallocTrim(): ((pad: number) => number) | undefined {
 }
 
 /** V8's full collection without starting node with --expose-gc (undefined if V8 refuses). */
-function bindCollector(): ((opts?: object) => void) | undefined {
+function bindCollector(): Collect | undefined {
   const own = (globalThis as { gc?: unknown }).gc;
-  if (typeof own === 'function') return own as (opts?: object) => void;
+  if (typeof own === 'function') return own as Collect;
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as (opts?: object) => void) : undefined;
+    return typeof gc === 'function' ? (gc as Collect) : undefined;
   } catch {
     return undefined;
   } finally {
@@ -58,7 +61,7 @@ function bindCollector(): ((opts?: object) => void) | undefined {
 
 /** Returns the release: call it when the daemon is quiet (it pauses the main thread for a full collection, ~5-30 ms). */
 export function memoryRelease(): () => Released {
-  let bound: { collect: ((opts?: object) => void) | undefined; trim: ((pad: number) => number) | undefined } | undefined;
+  let bound: { collect: Collect | undefined; trim: ((pad: number) => number) | undefined } | undefined;
   return () => {
     bound ??= { collect: bindCollector(), trim: bindMallocTrim() };
     const t0 = performance.now();
